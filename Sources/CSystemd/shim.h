@@ -1,0 +1,19 @@
+#ifndef REGIOND_CSYSTEMD_SHIM_H
+#define REGIOND_CSYSTEMD_SHIM_H
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+
+/* Same layout as struct ucred, which glibc only declares under _GNU_SOURCE. */
+typedef struct regiond_peer_credentials {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+} regiond_peer_credentials;
+
+static const int regiond_so_peercred = SO_PEERCRED;
+#endif

@@ -1,0 +1,188 @@
+import Foundation
+
+/// The whole, validated configuration of a regiond instance.
+///
+/// A `Config` only exists once ``ConfigLoader`` has checked every key, so the
+/// rest of the daemon never sees a half-valid configuration.
+public struct Config: Sendable, Equatable {
+    public var daemon: DaemonSettings
+    public var probe: ProbeDefaults
+    public var status: StatusThresholds
+    public var regions: [RegionConfig]
+
+    public init(daemon: DaemonSettings = .init(), probe: ProbeDefaults = .init(), status: StatusThresholds = .init(), regions: [RegionConfig]) {
+        self.daemon = daemon
+        self.probe = probe
+        self.status = status
+        self.regions = regions
+    }
+
+    public func region(_ id: String) -> RegionConfig? {
+        self.regions.first(where: { $0.id == id })
+    }
+}
+
+/// Settings of the daemon process itself (`[daemon]`).
+public struct DaemonSettings: Sendable, Equatable {
+    /// Path of the control socket.
+    public var controlSocket: String = "/run/regiond/control.sock"
+    /// Group that owns the control socket; `nil` keeps the daemon's group.
+    public var socketGroup: String? = nil
+    /// Permission bits of the control socket.
+    public var socketMode: Int = 0o660
+    /// Members of this group (and root) may send commands that change state.
+    public var adminGroup: String? = nil
+    /// Directory for the state database.
+    public var stateDirectory: String = "/var/lib/regiond"
+    /// A control client that sends nothing for this long is disconnected.
+    public var clientIdleTimeout: Duration = .seconds(30)
+    /// At most this many control clients at once; more are refused with an error.
+    public var maxClients: Int = 512
+    /// Longest accepted request line, in bytes.
+    public var maxRequestBytes: Int = 65_536
+
+    public init() {}
+}
+
+/// Probe settings that endpoints inherit unless they set their own (`[probe]`).
+public struct ProbeDefaults: Sendable, Equatable {
+    public var interval: Duration = .seconds(2)
+    public var timeout: Duration = .seconds(1)
+    /// Fraction of the interval by which a probe's start is spread (0 to 0.5).
+    public var jitter: Double = 0.1
+    /// Largest response body an HTTP probe reads; the rest is discarded.
+    public var maxBodyBytes: Int = 65_536
+
+    public init() {}
+}
+
+/// One region (`[[region]]`).
+public struct RegionConfig: Sendable, Equatable, Identifiable {
+    public var id: String
+    /// Failover order: lower comes first. `tier = "primary"` is 1, secondary 2, tertiary 3.
+    public var priority: Int
+    /// Baseline share of traffic, in plan units (basis points by default).
+    public var weight: Int
+    /// A disabled region is still probed but never receives traffic.
+    public var enabled: Bool
+    public var endpoints: [EndpointConfig]
+    /// Per-region threshold overrides already merged over the global ones.
+    public var status: StatusThresholds
+    /// Line of the `[[region]]` header, for messages.
+    public var line: Int
+
+    public init(id: String, priority: Int = 1, weight: Int, enabled: Bool = true, endpoints: [EndpointConfig], status: StatusThresholds = .init(), line: Int = 0) {
+        self.id = id
+        self.priority = priority
+        self.weight = weight
+        self.enabled = enabled
+        self.endpoints = endpoints
+        self.status = status
+        self.line = line
+    }
+
+    /// Equality that ignores where in the file the region was written, so a
+    /// reload that only moves lines around touches nothing.
+    public func sameSettings(as other: RegionConfig) -> Bool {
+        var a = self
+        var b = other
+        a.line = 0
+        b.line = 0
+        a.endpoints = a.endpoints.map { var e = $0; e.line = 0; return e }
+        b.endpoints = b.endpoints.map { var e = $0; e.line = 0; return e }
+        return a == b
+    }
+}
+
+/// One endpoint of a region (`[[region.endpoint]]`).
+public struct EndpointConfig: Sendable, Equatable, Identifiable {
+    public var name: String
+    public var check: ProbeCheck
+    public var interval: Duration
+    public var timeout: Duration
+    public var jitter: Double
+    public var maxBodyBytes: Int
+    public var line: Int
+
+    public var id: String { self.name }
+
+    public init(name: String, check: ProbeCheck, interval: Duration = .seconds(2), timeout: Duration = .seconds(1), jitter: Double = 0, maxBodyBytes: Int = 65_536, line: Int = 0) {
+        self.name = name
+        self.check = check
+        self.interval = interval
+        self.timeout = timeout
+        self.jitter = jitter
+        self.maxBodyBytes = maxBodyBytes
+        self.line = line
+    }
+
+    /// Same settings apart from the line it was written on.
+    public func sameSettings(as other: EndpointConfig) -> Bool {
+        var a = self
+        var b = other
+        a.line = 0
+        b.line = 0
+        return a == b
+    }
+}
+
+/// What a probe does.
+public enum ProbeCheck: Sendable, Equatable {
+    case http(HTTPCheck)
+    case tcp(host: String, port: Int)
+    case exec(ExecCheck)
+
+    /// `http`, `https`, `tcp` or `exec`.
+    public var kind: String {
+        switch self {
+        case .http(let check): check.url.hasPrefix("https") ? "https" : "http"
+        case .tcp: "tcp"
+        case .exec: "exec"
+        }
+    }
+
+    /// A one-line description of the target, for tables and logs.
+    public var target: String {
+        switch self {
+        case .http(let check): check.url
+        case .tcp(let host, let port): "tcp://\(host):\(port)"
+        case .exec(let check): check.arguments.joined(separator: " ")
+        }
+    }
+}
+
+/// An HTTP(S) probe.
+public struct HTTPCheck: Sendable, Equatable {
+    public var url: String
+    public var method: String = "GET"
+    /// Status codes that count as a pass.
+    public var expectStatus: [Int] = [200]
+    /// When set, the (bounded) body must contain this text.
+    public var bodyContains: String? = nil
+    /// Read capacity (0...1, or a percentage like `75%`) from this response header.
+    public var capacityHeader: String? = nil
+    /// Read capacity from this field of a JSON body (dotted path, e.g. `load.capacity`).
+    public var capacityJSONField: String? = nil
+    /// Verify the server's TLS certificate (on by default).
+    public var tlsVerify: Bool = true
+    /// Extra CA bundle (PEM) to trust for this endpoint.
+    public var caFile: String? = nil
+    /// Extra request headers.
+    public var headers: [String: String] = [:]
+
+    public init(url: String) {
+        self.url = url
+    }
+}
+
+/// A command probe: exit status 0 is a pass.
+public struct ExecCheck: Sendable, Equatable {
+    /// Program and its arguments; the program is looked up on `PATH` unless it has a slash.
+    public var arguments: [String]
+    /// Read capacity from the first line of standard output.
+    public var capacityFromStdout: Bool = false
+
+    public init(arguments: [String]) {
+        self.arguments = arguments
+    }
+}

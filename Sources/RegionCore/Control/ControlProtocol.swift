@@ -1,0 +1,121 @@
+import Foundation
+
+/// The control protocol: newline-delimited JSON over a Unix stream socket.
+/// See `docs/control-protocol.md`.
+public enum ControlProtocol {
+    /// The protocol version this build speaks.
+    public static let version = 1
+    public static let defaultSocketPath = "/run/regiond/control.sock"
+
+    /// Commands that change state and so need root or the admin group.
+    public static let mutatingCommands: Set<String> = ["reload"]
+    /// All commands this build understands.
+    public static let commands: [String] = ["status", "regions", "region", "version", "reload", "watch", "help"]
+
+    /// The encoder used for every line on the socket (sorted keys, ISO 8601 times with milliseconds).
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        }
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 time: \(text)")
+        }
+        return decoder
+    }
+}
+
+/// One request line: `{"v":1,"id":"7","cmd":"region","region":"eu-west"}`.
+public struct ControlRequest: Sendable, Codable, Equatable {
+    /// Protocol version; absent means 1.
+    public var v: Int?
+    /// Echoed back in the reply, to match replies with requests.
+    public var id: String?
+    public var cmd: String
+    /// For `region`.
+    public var region: String?
+
+    public init(cmd: String, region: String? = nil, id: String? = nil) {
+        self.v = ControlProtocol.version
+        self.cmd = cmd
+        self.region = region
+        self.id = id
+    }
+}
+
+/// An error reply's body. `code` is stable and meant for scripts; `message` for people.
+public struct ControlError: Error, Sendable, Codable, Equatable {
+    public var code: Code
+    public var message: String
+
+    public enum Code: String, Sendable, Codable {
+        /// The line was not a JSON object of the request shape.
+        case badRequest = "bad_request"
+        case unknownCommand = "unknown_command"
+        case unsupportedVersion = "unsupported_version"
+        /// The named region does not exist.
+        case notFound = "not_found"
+        /// The command changes state and the client is neither root nor in the admin group.
+        case permissionDenied = "permission_denied"
+        /// The request line was longer than `max_request_bytes`.
+        case tooLarge = "too_large"
+        /// Too many clients are connected.
+        case busy
+        /// The new configuration was rejected; the old one keeps running.
+        case reloadFailed = "reload_failed"
+        case `internal`
+    }
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// The envelope of every reply line.
+public struct ControlReply<Result: Codable & Sendable>: Sendable, Codable {
+    public var v: Int
+    public var id: String?
+    public var ok: Bool
+    public var result: Result?
+    public var error: ControlError?
+
+    public init(id: String?, result: Result) {
+        self.v = ControlProtocol.version
+        self.id = id
+        self.ok = true
+        self.result = result
+    }
+
+    public init(id: String?, error: ControlError) {
+        self.v = ControlProtocol.version
+        self.id = id
+        self.ok = false
+        self.error = error
+    }
+}
+
+/// Stands in for "no result" in replies that carry only an error.
+public struct NoResult: Sendable, Codable, Equatable {
+    public init() {}
+}
+
+/// A streamed line of `watch`: `{"event":{...}}`.
+public struct WatchLine: Sendable, Codable, Equatable {
+    public var event: Event
+
+    public init(event: Event) {
+        self.event = event
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+
+/// Result of `status`: the daemon at a glance.
+public struct StatusReport: Sendable, Codable, Equatable {
+    public var version: String
+    public var pid: Int32
+    public var startedAt: Date
+    public var configFile: String
+    /// Successful loads of the configuration (1 at start, +1 per reload).
+    public var configGeneration: Int
+    public var lastReloadError: String?
+    /// How many regions are in each status.
+    public var counts: [String: Int]
+    public var regions: [RegionBrief]
+    /// The same one-line summary sent as systemd `STATUS=`.
+    public var summary: String
+    public var probesRun: UInt64
+    public var probeLatenessP99Ms: Double?
+
+    public init(version: String, pid: Int32, startedAt: Date, configFile: String, configGeneration: Int, lastReloadError: String?, counts: [String: Int], regions: [RegionBrief], summary: String, probesRun: UInt64, probeLatenessP99Ms: Double?) {
+        self.version = version
+        self.pid = pid
+        self.startedAt = startedAt
+        self.configFile = configFile
+        self.configGeneration = configGeneration
+        self.lastReloadError = lastReloadError
+        self.counts = counts
+        self.regions = regions
+        self.summary = summary
+        self.probesRun = probesRun
+        self.probeLatenessP99Ms = probeLatenessP99Ms
+    }
+}
+
+/// One row of `regions`.
+public struct RegionBrief: Sendable, Codable, Equatable {
+    public var id: String
+    public var status: RegionStatus
+    public var since: Date?
+    public var priority: Int
+    public var weight: Int
+    public var enabled: Bool
+    public var endpoints: Int
+    public var endpointsPassing: Int
+    public var errorRate: Double
+    public var latencyP95Ms: Double?
+    public var capacity: Double?
+    /// The first reason for the status.
+    public var reason: String
+
+    public init(id: String, status: RegionStatus, since: Date?, priority: Int, weight: Int, enabled: Bool, endpoints: Int, endpointsPassing: Int, errorRate: Double, latencyP95Ms: Double?, capacity: Double?, reason: String) {
+        self.id = id
+        self.status = status
+        self.since = since
+        self.priority = priority
+        self.weight = weight
+        self.enabled = enabled
+        self.endpoints = endpoints
+        self.endpointsPassing = endpointsPassing
+        self.errorRate = errorRate
+        self.latencyP95Ms = latencyP95Ms
+        self.capacity = capacity
+        self.reason = reason
+    }
+}
+
+/// Result of `regions`.
+public struct RegionList: Sendable, Codable, Equatable {
+    public var regions: [RegionBrief]
+
+    public init(regions: [RegionBrief]) {
+        self.regions = regions
+    }
+}
+
+/// Result of `region ID`: everything regiond knows about one region.
+public struct RegionReport: Sendable, Codable, Equatable {
+    public var brief: RegionBrief
+    public var metrics: RegionMetrics
+    public var reasons: [String]
+    /// Evaluations in a row pointing away from the current status, if any.
+    public var pending: StatusEvaluator.Pending?
+    public var thresholds: ThresholdsReport
+    public var endpoints: [EndpointReport]
+
+    public init(brief: RegionBrief, metrics: RegionMetrics, reasons: [String], pending: StatusEvaluator.Pending?, thresholds: ThresholdsReport, endpoints: [EndpointReport]) {
+        self.brief = brief
+        self.metrics = metrics
+        self.reasons = reasons
+        self.pending = pending
+        self.thresholds = thresholds
+        self.endpoints = endpoints
+    }
+}
+
+/// The thresholds a region is judged by, in plain numbers.
+public struct ThresholdsReport: Sendable, Codable, Equatable {
+    public var windowSeconds: Double
+    public var evaluationIntervalSeconds: Double
+    public var minSamples: Int
+    public var rise: Int
+    public var fall: Int
+    public var degradedErrorRate: Double
+    public var unhealthyErrorRate: Double
+    public var degradedCapacity: Double
+    public var unhealthyCapacity: Double
+    public var degradedLatencyMs: Double
+    public var latencyPercentile: LatencyPercentile
+
+    public init(_ t: StatusThresholds) {
+        self.windowSeconds = t.window.seconds
+        self.evaluationIntervalSeconds = t.evaluationInterval.seconds
+        self.minSamples = t.minSamples
+        self.rise = t.rise
+        self.fall = t.fall
+        self.degradedErrorRate = t.degradedErrorRate
+        self.unhealthyErrorRate = t.unhealthyErrorRate
+        self.degradedCapacity = t.degradedCapacity
+        self.unhealthyCapacity = t.unhealthyCapacity
+        self.degradedLatencyMs = t.degradedLatency.milliseconds
+        self.latencyPercentile = t.latencyPercentile
+    }
+}
+
+/// One endpoint in `region ID`.
+public struct EndpointReport: Sendable, Codable, Equatable {
+    public var name: String
+    public var kind: String
+    public var target: String
+    public var intervalSeconds: Double
+    public var timeoutSeconds: Double
+    public var probes: UInt64
+    public var consecutiveFailures: Int
+    public var last: ProbeResult?
+
+    public init(name: String, kind: String, target: String, intervalSeconds: Double, timeoutSeconds: Double, probes: UInt64, consecutiveFailures: Int, last: ProbeResult?) {
+        self.name = name
+        self.kind = kind
+        self.target = target
+        self.intervalSeconds = intervalSeconds
+        self.timeoutSeconds = timeoutSeconds
+        self.probes = probes
+        self.consecutiveFailures = consecutiveFailures
+        self.last = last
+    }
+}
+
+/// Result of `version`.
+public struct VersionReport: Sendable, Codable, Equatable {
+    public var version: String
+    public var protocolVersion: Int
+    public var commands: [String]
+
+    public init(version: String, protocolVersion: Int, commands: [String]) {
+        self.version = version
+        self.protocolVersion = protocolVersion
+        self.commands = commands
+    }
+}
+
+/// Result of `reload`.
+public struct ReloadReport: Sendable, Codable, Equatable {
+    public var generation: Int
+    public var added: [String]
+    public var removed: [String]
+    public var updated: [String]
+    public var unchanged: Int
+
+    public init(generation: Int, added: [String], removed: [String], updated: [String], unchanged: Int) {
+        self.generation = generation
+        self.added = added
+        self.removed = removed
+        self.updated = updated
+        self.unchanged = unchanged
+    }
+}
+
+/// The first line of a `watch`: says the stream has begun.
+public struct WatchStarted: Sendable, Codable, Equatable {
+    public var watching: Bool
+
+    public init() {
+        self.watching = true
+    }
+}
+
+/// The regiond version, shared by the daemon and regionctl.
+public enum RegiondVersion {
+    public static let string = "0.1.0"
+}

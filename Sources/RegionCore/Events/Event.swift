@@ -1,0 +1,74 @@
+import Foundation
+
+/// Everything regiond reports happens as an `Event`: one type, many sinks
+/// (journal, `regionctl watch`, metrics, `STATUS=`, and the history database).
+public struct Event: Sendable, Codable, Equatable {
+    /// Sequence number, increasing within one run of the daemon.
+    public var id: UInt64
+    public var time: Date
+    public var kind: EventKind
+    public var region: String?
+    /// One readable sentence.
+    public var message: String
+    /// Structured details; keys are lower_snake_case and become `REGIOND_<KEY>` journal fields.
+    public var fields: [String: String]
+
+    public init(id: UInt64 = 0, time: Date, kind: EventKind, region: String? = nil, message: String, fields: [String: String] = [:]) {
+        self.id = id
+        self.time = time
+        self.kind = kind
+        self.region = region
+        self.message = message
+        self.fields = fields
+    }
+
+    /// The journal fields of this event (without `MESSAGE` and `PRIORITY`).
+    public var journalFields: [(String, String)] {
+        var out: [(String, String)] = [("MESSAGE_ID", self.kind.messageID), ("REGIOND_EVENT", self.kind.rawValue)]
+        if let region = self.region { out.append(("REGIOND_REGION", region)) }
+        for (key, value) in self.fields.sorted(by: { $0.key < $1.key }) {
+            out.append(("REGIOND_" + journalFieldName(key), value))
+        }
+        return out
+    }
+}
+
+/// Turns `previous_status` into `PREVIOUS_STATUS`; journald keeps only `[A-Z0-9_]`.
+public func journalFieldName(_ key: String) -> String {
+    String(key.uppercased().unicodeScalars.map { ("A"..."Z").contains($0) || ("0"..."9").contains($0) ? Character($0) : "_" })
+}
+
+/// The kinds of event. Each has a stable journal `MESSAGE_ID` (see `systemd/regiond.catalog`).
+public enum EventKind: String, Sendable, Codable, CaseIterable {
+    case daemonStarted = "daemon_started"
+    case daemonStopping = "daemon_stopping"
+    case statusChanged = "status_changed"
+    case configReloaded = "config_reloaded"
+    case reloadFailed = "reload_failed"
+    case regionAdded = "region_added"
+    case regionRemoved = "region_removed"
+    case regionUpdated = "region_updated"
+
+    /// 128-bit id for `journalctl MESSAGE_ID=...`.
+    public var messageID: String {
+        switch self {
+        case .daemonStarted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a21"
+        case .daemonStopping: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a22"
+        case .statusChanged: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a23"
+        case .configReloaded: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a24"
+        case .reloadFailed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a25"
+        case .regionAdded: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a26"
+        case .regionRemoved: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a27"
+        case .regionUpdated: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a28"
+        }
+    }
+
+    /// syslog priority: 3 err, 4 warning, 5 notice, 6 info.
+    public var priority: Int {
+        switch self {
+        case .reloadFailed: 3
+        case .statusChanged: 5
+        case .daemonStarted, .daemonStopping, .configReloaded, .regionAdded, .regionRemoved, .regionUpdated: 6
+        }
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+
+/// Which latency percentile the degraded-latency threshold looks at.
+public enum LatencyPercentile: String, Sendable, Codable, CaseIterable {
+    case p50, p95, p99
+}
+
+/// Thresholds and hysteresis of the status evaluator (`[status]`, or per region).
+public struct StatusThresholds: Sendable, Equatable {
+    /// How far back the sliding window looks.
+    public var window: Duration = .seconds(60)
+    /// How often a region is evaluated; rise and fall count evaluations.
+    public var evaluationInterval: Duration = .seconds(2)
+    /// Fewer samples than this in the window: status `unknown`.
+    public var minSamples: Int = 3
+    /// Consecutive better evaluations needed to move to a better status.
+    public var rise: Int = 2
+    /// Consecutive worse evaluations needed to move to a worse status.
+    public var fall: Int = 3
+    /// Error rate above this: degraded.
+    public var degradedErrorRate: Double = 0.10
+    /// Error rate above this *and* capacity below `unhealthyCapacity`: unhealthy.
+    public var unhealthyErrorRate: Double = 0.50
+    /// Capacity below this: degraded.
+    public var degradedCapacity: Double = 0.50
+    /// Capacity below this (with error rate above `unhealthyErrorRate`): unhealthy.
+    public var unhealthyCapacity: Double = 0.20
+    /// Latency (at `latencyPercentile`) above this: degraded.
+    public var degradedLatency: Duration = .milliseconds(1000)
+    public var latencyPercentile: LatencyPercentile = .p95
+
+    public init() {}
+}
+
+/// A status with the reasons for it.
+public struct Assessment: Sendable, Equatable, Codable {
+    public var status: RegionStatus
+    public var reasons: [String]
+
+    public init(status: RegionStatus, reasons: [String]) {
+        self.status = status
+        self.reasons = reasons
+    }
+}
+
+/// A change of a region's status, as decided by ``StatusEvaluator``.
+public struct StatusChange: Sendable, Equatable {
+    public var from: RegionStatus
+    public var to: RegionStatus
+    public var reasons: [String]
+    public var at: Date
+}
+
+/// Turns window metrics into a region status, with rise/fall hysteresis.
+///
+/// Pure: every call is given the metrics and `now`; nothing here reads a clock.
+public struct StatusEvaluator: Sendable {
+    public enum Direction: String, Sendable, Codable { case worse, better }
+
+    /// Evaluations in a row that point away from the current status.
+    public struct Pending: Sendable, Equatable, Codable {
+        public var direction: Direction
+        public var observed: [RegionStatus]
+        public var needed: Int
+    }
+
+    public var thresholds: StatusThresholds
+    public private(set) var status: RegionStatus = .unknown
+    public private(set) var reasons: [String] = ["waiting for samples"]
+    public private(set) var since: Date?
+    public private(set) var pending: Pending?
+    /// The reasons of each observation in `pending`, to report the right ones on a move.
+    private var pendingReasons: [[String]] = []
+
+    public init(thresholds: StatusThresholds) {
+        self.thresholds = thresholds
+    }
+
+    /// Restores an evaluator at a known status (used after a reload changes thresholds).
+    public init(thresholds: StatusThresholds, status: RegionStatus, reasons: [String], since: Date?) {
+        self.thresholds = thresholds
+        self.status = status
+        self.reasons = reasons
+        self.since = since
+    }
+
+    /// The raw status the metrics call for, without hysteresis.
+    public static func classify(_ m: RegionMetrics, thresholds t: StatusThresholds, now: Date) -> Assessment {
+        guard m.samples >= t.minSamples else {
+            return Assessment(status: .unknown, reasons: ["\(m.samples) of \(t.minSamples) samples needed in the window"])
+        }
+        let windowText = "over last \(formatSeconds(m.windowSeconds))"
+        var unhealthy: [String] = []
+        var degraded: [String] = []
+
+        let silence = Double(t.fall) * t.evaluationInterval.seconds
+        let lastSuccessAge = m.lastSuccessAt.map { now.timeIntervalSince($0) }
+        if lastSuccessAge.map({ $0 >= silence }) ?? true {
+            let since = lastSuccessAge.map { "for \(formatSeconds($0))" } ?? "in the window"
+            unhealthy.append("no probe succeeded \(since) (fall \(t.fall) x \(formatSeconds(t.evaluationInterval.seconds)))")
+        }
+        let capacity = m.capacity ?? 1
+        if m.errorRate > t.unhealthyErrorRate && capacity < t.unhealthyCapacity {
+            unhealthy.append(
+                "error rate \(percent(m.errorRate)) > \(percent(t.unhealthyErrorRate)) and capacity \(percent(capacity)) < \(percent(t.unhealthyCapacity)) \(windowText)"
+            )
+        }
+        if m.errorRate > t.degradedErrorRate {
+            degraded.append("error rate \(percent(m.errorRate)) > \(percent(t.degradedErrorRate)) \(windowText)")
+        }
+        if capacity < t.degradedCapacity {
+            degraded.append("capacity \(percent(capacity)) < \(percent(t.degradedCapacity))")
+        }
+        if let latency = m.latencyMs(t.latencyPercentile), latency > t.degradedLatency.milliseconds {
+            degraded.append(
+                "latency \(t.latencyPercentile.rawValue) \(formatMs(latency)) > \(formatMs(t.degradedLatency.milliseconds)) \(windowText)"
+            )
+        }
+        if !unhealthy.isEmpty { return Assessment(status: .unhealthy, reasons: unhealthy + degraded) }
+        if !degraded.isEmpty { return Assessment(status: .degraded, reasons: degraded) }
+        var summary = "error rate \(percent(m.errorRate)), capacity \(percent(capacity))"
+        if let latency = m.latencyMs(t.latencyPercentile) { summary += ", latency \(t.latencyPercentile.rawValue) \(formatMs(latency))" }
+        return Assessment(status: .healthy, reasons: ["within thresholds: \(summary) \(windowText)"])
+    }
+
+    /// Evaluates once. Returns the change when the status moves.
+    ///
+    /// Leaving `unknown` needs no streak (the sample minimum is its hysteresis).
+    /// Otherwise a worse status needs `fall` worse evaluations in a row and moves to
+    /// the mildest status seen in that run; a better one needs `rise` better
+    /// evaluations in a row and moves to the worst status seen in that run.
+    /// An evaluation with too few samples keeps the current status.
+    public mutating func evaluate(_ metrics: RegionMetrics, now: Date) -> StatusChange? {
+        let raw = Self.classify(metrics, thresholds: self.thresholds, now: now)
+        if self.status == .unknown {
+            guard raw.status != .unknown else {
+                self.reasons = raw.reasons
+                return nil
+            }
+            return self.move(to: raw.status, reasons: raw.reasons, now: now)
+        }
+        guard raw.status != .unknown else {
+            self.pending = nil
+            return nil
+        }
+        if raw.status == self.status {
+            self.pending = nil
+            self.reasons = raw.reasons
+            return nil
+        }
+        let direction: Direction = raw.status > self.status ? .worse : .better
+        let needed = direction == .worse ? self.thresholds.fall : self.thresholds.rise
+        if var pending = self.pending, pending.direction == direction {
+            pending.observed.append(raw.status)
+            self.pending = pending
+            self.pendingReasons.append(raw.reasons)
+        } else {
+            self.pending = Pending(direction: direction, observed: [raw.status], needed: needed)
+            self.pendingReasons = [raw.reasons]
+        }
+        guard let pending = self.pending, pending.observed.count >= needed else { return nil }
+        let target = direction == .worse ? pending.observed.min()! : pending.observed.max()!
+        // Report the reasons of the latest evaluation that called for the target status.
+        let index = pending.observed.lastIndex(of: target)!
+        return self.move(to: target, reasons: self.pendingReasons[index], now: now)
+    }
+
+    private mutating func move(to status: RegionStatus, reasons: [String], now: Date) -> StatusChange {
+        let change = StatusChange(from: self.status, to: status, reasons: reasons, at: now)
+        self.status = status
+        self.reasons = reasons
+        self.since = now
+        self.pending = nil
+        self.pendingReasons = []
+        return change
+    }
+}
+
+func percent(_ value: Double) -> String {
+    let p = value * 100
+    return p == p.rounded() ? "\(Int(p))%" : String(format: "%.1f%%", p)
+}
+
+func formatMs(_ ms: Double) -> String {
+    ms >= 10 ? "\(Int(ms.rounded())) ms" : String(format: "%.1f ms", ms)
+}
+
+func formatSeconds(_ s: Double) -> String {
+    s == s.rounded() ? "\(Int(s)) s" : String(format: "%.1f s", s)
+}

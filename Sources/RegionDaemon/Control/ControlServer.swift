@@ -1,0 +1,182 @@
+import CSystemd
+import Foundation
+import Logging
+import NIOCore
+import NIOExtras
+import NIOPosix
+import RegionCore
+import ServiceLifecycle
+import Synchronization
+
+/// The control socket: newline-delimited JSON over a Unix stream socket.
+///
+/// Each line is capped (`max_request_bytes`), idle clients are dropped after
+/// `client_idle_timeout`, and clients beyond `max_clients` get a `busy` error.
+/// Connections run in a discarding task group, so finished ones free their memory.
+public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
+    let settings: DaemonSettings
+    let service: ControlService<C>
+    let bus: EventBus
+    let logger: Logger
+    let group: any EventLoopGroup
+    /// Called once the socket is bound and listening (sends `READY=1`).
+    let onListening: @Sendable () async -> Void
+    private let connections = Connections()
+
+    final class Connections: Sendable {
+        let count = Atomic<Int>(0)
+    }
+
+    public init(settings: DaemonSettings, service: ControlService<C>, bus: EventBus, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, onListening: @escaping @Sendable () async -> Void) {
+        self.settings = settings
+        self.service = service
+        self.bus = bus
+        self.logger = logger
+        self.group = group
+        self.onListening = onListening
+    }
+
+    typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    public func run() async throws {
+        let path = self.settings.controlSocket
+        try Self.prepareDirectory(for: path)
+        let idle = TimeAmount.nanoseconds(Int64(self.settings.clientIdleTimeout.seconds * 1e9))
+        let maxBytes = self.settings.maxRequestBytes
+        let server = try await ServerBootstrap(group: self.group)
+            .serverChannelOption(.backlog, value: 512)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
+                let options = channel as! any SocketOptionProvider
+                let credentials: EventLoopFuture<regiond_peer_credentials> = options.unsafeGetSocketOption(
+                    level: .socket, name: .init(rawValue: regiond_so_peercred))
+                return credentials.flatMapThrowing { cred in
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(readTimeout: idle), name: "idle")
+                    try sync.addHandler(IdleDisconnector(), name: "idle-disconnect")
+                    try sync.addHandler(ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: maxBytes))
+                    // socat and `nc -N` close their sending side after the request: answer anyway
+                    // (the inbound stream ends at EOF; the reply is still written).
+                    let connection = try Connection(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(isOutboundHalfClosureEnabled: true))
+                    return (connection, PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid))
+                }
+            }
+        try self.applyPermissions(path)
+        self.logger.info("control socket listening", metadata: ["socket.path": "\(path)"])
+        await self.onListening()
+
+        try await withGracefulShutdownHandler {
+            try await server.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await (connection, peer) in inbound {
+                        group.addTask { await self.serve(connection, peer: peer) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+        }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    static func prepareDirectory(for path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !FileManager.default.fileExists(atPath: directory) {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        }
+    }
+
+    /// Sets the socket's mode and group after bind (bind takes them from the umask).
+    func applyPermissions(_ path: String) throws {
+        if chmod(path, mode_t(self.settings.socketMode)) != 0 {
+            throw ControlServerError(message: "chmod \(path): \(String(cString: strerror(errno)))")
+        }
+        if let name = self.settings.socketGroup {
+            guard let group = getgrnam(name) else {
+                throw ControlServerError(message: "socket_group '\(name)' does not exist; create it or change [daemon] socket_group")
+            }
+            if chown(path, uid_t.max, group.pointee.gr_gid) != 0 {
+                throw ControlServerError(message: "chgrp \(name) \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    func serve(_ connection: Connection, peer: PeerCredentials) async {
+        let active = self.connections.count.wrappingAdd(1, ordering: .relaxed).newValue
+        defer { self.connections.count.subtract(1, ordering: .relaxed) }
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                if active > self.settings.maxClients {
+                    let error = ControlError(.busy, "too many control clients (\(self.settings.maxClients)); try again shortly")
+                    try await outbound.write(Self.line(ControlService<C>.encode(ControlReply<NoResult>(id: nil, error: error))))
+                    return
+                }
+                do {
+                    for try await buffer in inbound {
+                        let text = String(buffer: buffer)
+                        switch await self.service.respond(to: text, peer: peer) {
+                        case .reply(let line):
+                            try await outbound.write(Self.line(line))
+                        case .watch(let line):
+                            try await outbound.write(Self.line(line))
+                            try await self.streamEvents(to: outbound, channel: connection.channel)
+                            return
+                        }
+                    }
+                } catch is ByteToMessageDecoderError.PayloadTooLargeError {
+                    let error = ControlError(.tooLarge, "request line longer than \(self.settings.maxRequestBytes) bytes; connection closed")
+                    try? await outbound.write(Self.line(ControlService<C>.encode(ControlReply<NoResult>(id: nil, error: error))))
+                }
+            }
+        } catch {
+            // A client that vanished mid-reply: nothing to tell it.
+            self.logger.debug("control client ended", metadata: ["error": "\(error)", "peer.pid": "\(peer.pid)"])
+        }
+    }
+
+    /// Streams events until the client leaves or the daemon stops.
+    func streamEvents(to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel) async throws {
+        // A watcher sends nothing; it must not be dropped as idle.
+        try? await channel.pipeline.removeHandler(name: "idle-disconnect").get()
+        let events = await self.bus.subscribe()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in events {
+                    try await outbound.write(Self.line(ControlService<C>.encodeEvent(event)))
+                }
+            }
+            group.addTask {
+                try? await channel.closeFuture.get()
+            }
+            _ = try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    static func line(_ text: String) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeString(text)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        return buffer
+    }
+}
+
+struct ControlServerError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { self.message }
+}
+
+/// Closes a connection whose read side has been idle past the timeout.
+final class IdleDisconnector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import NIOPosix
+import RegionCore
+import RegionProbes
+import ServiceLifecycle
+import UnixSignals
+
+/// Exit statuses of `regiond`, from sysexits.h so that systemd and scripts can tell them apart.
+public enum ExitStatus {
+    public static let ok: Int32 = 0
+    /// A runtime failure after start.
+    public static let failure: Int32 = 1
+    /// Bad command line.
+    public static let usage: Int32 = 64
+    /// The control socket or another resource is unavailable (e.g. another regiond runs).
+    public static let unavailable: Int32 = 69
+    /// Cannot create the socket or state directory.
+    public static let cantCreate: Int32 = 73
+    /// The configuration is invalid.
+    public static let config: Int32 = 78
+}
+
+/// Starts regiond with a configuration file and runs it until SIGTERM or SIGINT.
+public enum Daemon {
+    /// Runs the daemon; returns the process exit status.
+    public static func run(configPath: String, logger: Logger) async -> Int32 {
+        let notifier = SystemdNotifier()
+        let config: Config
+        do {
+            config = try ConfigLoader.load(path: configPath)
+        } catch {
+            for issue in error.issues {
+                logger.error("invalid configuration: \(issue)", metadata: ["REGIOND_CONFIG": "\(issue.file)", "REGIOND_KEY": "\(issue.key)"])
+            }
+            notifier.send("STATUS=invalid configuration: \(error.issues.first?.description ?? "")\nERRNO=22")
+            return ExitStatus.config
+        }
+        var adminGroupID: UInt32?
+        if let name = config.daemon.adminGroup {
+            guard let group = getgrnam(name) else {
+                logger.error("invalid configuration: \(configPath): daemon.admin_group: group '\(name)' does not exist; create it or remove the key")
+                return ExitStatus.config
+            }
+            adminGroupID = group.pointee.gr_gid
+        }
+        if let problem = Self.socketInUse(config.daemon.controlSocket) {
+            logger.error("\(problem)")
+            return ExitStatus.unavailable
+        }
+
+        let bus = EventBus(logger: logger)
+        let statistics = ProbeStatistics()
+        let prober = Prober()
+        let time = TimeBase(clock: ContinuousClock())
+        let supervisor = Supervisor(
+            config: config, configPath: configPath, time: time, prober: prober, bus: bus, statistics: statistics,
+            notifier: notifier, logger: logger)
+        // Readiness order: valid config, then every probe loop scheduled, then the socket bound, then READY=1.
+        await supervisor.start()
+
+        let control = ControlServer(
+            settings: config.daemon, service: ControlService(supervisor: supervisor, adminGroupID: adminGroupID), bus: bus,
+            logger: logger,
+            onListening: {
+                let summary = await supervisor.summary()
+                notifier.ready(status: summary)
+                logger.notice("ready", metadata: ["REGIOND_SOCKET": "\(config.daemon.controlSocket)"])
+            })
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: WatchdogService(supervisor: supervisor, notifier: notifier, logger: logger)),
+            .init(service: StatusTextService(supervisor: supervisor, bus: bus)),
+            .init(service: control),
+            .init(service: ReloadSignalService(supervisor: supervisor, notifier: notifier, bus: bus, logger: logger)),
+        ]
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var status = ExitStatus.ok
+        do {
+            try await group.run()
+        } catch {
+            logger.error("regiond failed: \(error)")
+            notifier.send("STATUS=failed: \(error)")
+            status = error is ControlServerError || "\(error)".contains("bind") ? ExitStatus.cantCreate : ExitStatus.failure
+        }
+        await supervisor.stop()
+        await prober.shutdown()
+        await bus.finish()
+        logger.info("stopped")
+        return status
+    }
+
+    /// Refuses to steal the socket of a regiond that is still running.
+    static func socketInUse(_ path: String) -> String? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8.prefix(103)) + [0]
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return connected == 0 ? "another regiond is already listening on \(path); stop it first or set [daemon] control_socket" : nil
+    }
+}

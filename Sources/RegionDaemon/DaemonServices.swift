@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import RegionCore
+import ServiceLifecycle
+import UnixSignals
+
+/// Feeds the systemd watchdog from the supervisor's own liveness check, so a
+/// stalled scheduler stops the pings and systemd restarts the daemon.
+struct WatchdogService<C: Clock>: Service where C.Duration == Duration {
+    let supervisor: Supervisor<C>
+    let notifier: SystemdNotifier
+    let logger: Logger
+
+    func run() async throws {
+        guard let interval = self.notifier.watchdogInterval() else {
+            try? await gracefulShutdown()
+            return
+        }
+        self.logger.info("watchdog enabled", metadata: ["watchdog.interval_ms": "\(Int(interval.milliseconds))"])
+        await cancelWhenGracefulShutdown {
+            await self.beat(every: interval / 3)
+        }
+    }
+
+    private func beat(every period: Duration) async {
+        let clock = ContinuousClock()
+        var wasLive = true
+        while !Task.isCancelled {
+                let live = await self.supervisor.isLive()
+                if live {
+                    self.notifier.watchdog()
+                } else if wasLive {
+                    self.logger.error("region evaluation has stalled; withholding WATCHDOG=1 so systemd can restart regiond")
+                }
+                wasLive = live
+                do {
+                    try await clock.sleep(for: period)
+                } catch {
+                    return
+                }
+        }
+    }
+}
+
+/// Keeps systemd's `STATUS=` in step with region statuses.
+struct StatusTextService<C: Clock>: Service where C.Duration == Duration {
+    let supervisor: Supervisor<C>
+    let bus: EventBus
+
+    func run() async throws {
+        let events = await self.bus.subscribe()
+        for await event in events.cancelOnGracefulShutdown() {
+            switch event.kind {
+            case .statusChanged, .regionAdded, .regionRemoved, .configReloaded:
+                await self.supervisor.refreshStatusText()
+            default:
+                break
+            }
+        }
+    }
+}
+
+/// Reloads on SIGHUP. It is the last service, so it is the first told to stop:
+/// that is when `STOPPING=1` goes out.
+struct ReloadSignalService<C: Clock>: Service where C.Duration == Duration {
+    let supervisor: Supervisor<C>
+    let notifier: SystemdNotifier
+    let bus: EventBus
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await withGracefulShutdownHandler {
+            for await _ in signals.cancelOnGracefulShutdown() {
+                self.logger.info("SIGHUP received, reloading configuration")
+                _ = await self.supervisor.reload()
+            }
+        } onGracefulShutdown: {
+            self.notifier.stopping(status: "stopping")
+            let bus = self.bus
+            let time = Date()
+            Task { await bus.publish(Event(time: time, kind: .daemonStopping, message: "regiond is stopping")) }
+        }
+    }
+}

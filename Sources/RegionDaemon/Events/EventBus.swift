@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import RegionCore
+
+/// Fans every ``Event`` out to its sinks: the log (journal or stderr), the
+/// `watch` subscribers, and the listeners that keep `STATUS=` current.
+///
+/// Each subscriber has its own bounded stream; a subscriber that cannot keep up
+/// loses the oldest events (counted in ``droppedEvents``), never the daemon's memory.
+public actor EventBus {
+    private var nextID: UInt64 = 1
+    private var subscribers: [UInt64: AsyncStream<Event>.Continuation] = [:]
+    private var nextSubscriber: UInt64 = 1
+    private var listeners: [@Sendable (Event) -> Void] = []
+    private let logger: Logger
+    private let bufferSize: Int
+    private var finished = false
+    public private(set) var droppedEvents: UInt64 = 0
+    /// The most recent events, newest last (for tests and `status`).
+    public private(set) var recent: [Event] = []
+
+    public init(logger: Logger, bufferSize: Int = 1024) {
+        self.logger = logger
+        self.bufferSize = bufferSize
+    }
+
+    /// Numbers the event, logs it and hands it to every subscriber. Returns it numbered.
+    @discardableResult
+    public func publish(_ event: Event) -> Event {
+        var event = event
+        event.id = self.nextID
+        self.nextID += 1
+        self.log(event)
+        for listener in self.listeners { listener(event) }
+        for continuation in self.subscribers.values {
+            if case .dropped = continuation.yield(event) { self.droppedEvents += 1 }
+        }
+        self.recent.append(event)
+        if self.recent.count > 256 { self.recent.removeFirst(self.recent.count - 256) }
+        return event
+    }
+
+    /// A stream of every event published from now on. It ends when the caller
+    /// stops iterating or the daemon shuts down.
+    public func subscribe() -> AsyncStream<Event> {
+        let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(self.bufferSize))
+        if self.finished {
+            continuation.finish()
+            return stream
+        }
+        let id = self.nextSubscriber
+        self.nextSubscriber += 1
+        self.subscribers[id] = continuation
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.unsubscribe(id) }
+        }
+        return stream
+    }
+
+    public var subscriberCount: Int { self.subscribers.count }
+
+    /// Adds a synchronous listener, called on every event in order.
+    public func addListener(_ listener: @escaping @Sendable (Event) -> Void) {
+        self.listeners.append(listener)
+    }
+
+    private func unsubscribe(_ id: UInt64) {
+        self.subscribers[id] = nil
+    }
+
+    /// Ends every subscription (at shutdown).
+    public func finish() {
+        self.finished = true
+        for continuation in self.subscribers.values { continuation.finish() }
+        self.subscribers.removeAll()
+    }
+
+    private func log(_ event: Event) {
+        var metadata: Logger.Metadata = [:]
+        for (key, value) in event.journalFields { metadata[key] = .string(value) }
+        let level: Logger.Level =
+            switch event.kind.priority {
+            case ...3: .error
+            case 4: .warning
+            case 5: .notice
+            default: .info
+            }
+        self.logger.log(level: level, "\(event.message)", metadata: metadata)
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import Logging
+import NIOPosix
+import RegionCore
+import RegionProbes
+
+/// Owns one ``RegionMonitor`` per region, applies reloads by touching only
+/// what changed, and answers the read commands of the control socket.
+public actor Supervisor<C: Clock> where C.Duration == Duration {
+    public private(set) var config: Config
+    public let configPath: String
+    private var monitors: [String: RegionMonitor<C>] = [:]
+    public private(set) var generation = 1
+    public private(set) var lastReloadError: String?
+    private var reloading = false
+    let time: TimeBase<C>
+    let prober: Prober
+    let bus: EventBus
+    let statistics: ProbeStatistics
+    let notifier: SystemdNotifier
+    let logger: Logger
+    public let startedAt: Date
+    /// Last summary sent as `STATUS=`, to send only changes.
+    private var lastSummary = ""
+
+    public init(config: Config, configPath: String, time: TimeBase<C>, prober: Prober, bus: EventBus, statistics: ProbeStatistics, notifier: SystemdNotifier, logger: Logger) {
+        self.config = config
+        self.configPath = configPath
+        self.time = time
+        self.prober = prober
+        self.bus = bus
+        self.statistics = statistics
+        self.notifier = notifier
+        self.logger = logger
+        self.startedAt = time.now
+    }
+
+    /// Creates and starts a monitor per region. Returns once every probe loop is scheduled.
+    public func start() async {
+        for region in self.config.regions {
+            let monitor = self.makeMonitor(region)
+            self.monitors[region.id] = monitor
+            await monitor.start()
+        }
+        await self.bus.publish(
+            Event(
+                time: self.time.now, kind: .daemonStarted,
+                message: "regiond \(RegiondVersion.string) started with \(self.config.regions.count) regions from \(self.configPath)",
+                fields: ["config": self.configPath, "regions": "\(self.config.regions.count)"]))
+    }
+
+    private func makeMonitor(_ region: RegionConfig) -> RegionMonitor<C> {
+        RegionMonitor(config: region, time: self.time, prober: self.prober, bus: self.bus, statistics: self.statistics)
+    }
+
+    /// Stops every monitor.
+    public func stop() async {
+        for monitor in self.monitors.values { await monitor.stop() }
+    }
+
+    // MARK: reload
+
+    /// Reads the configuration file again and applies it. A bad file changes nothing.
+    public func reload() async -> Result<ReloadReport, ControlError> {
+        guard !self.reloading else { return .failure(ControlError(.busy, "a reload is already in progress")) }
+        self.reloading = true
+        defer { self.reloading = false }
+        self.notifier.reloading()
+        let path = self.configPath
+        let loaded: Result<Config, ConfigError>
+        do {
+            // Reading a file blocks: do it on NIO's thread pool, not the cooperative pool.
+            loaded = try await NIOThreadPool.singleton.runIfActive {
+                do throws(ConfigError) {
+                    return .success(try ConfigLoader.load(path: path))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        } catch {
+            loaded = .failure(ConfigError(issues: [ConfigIssue(file: path, line: 0, key: "", message: "\(error)")]))
+        }
+        // Re-check state after the await: the actor may have served other calls meanwhile.
+        switch loaded {
+        case .failure(let error):
+            self.lastReloadError = error.description
+            await self.bus.publish(
+                Event(
+                    time: self.time.now, kind: .reloadFailed,
+                    message: "reload rejected, still running configuration generation \(self.generation): \(error.issues.first?.description ?? "")",
+                    fields: ["reason": error.description, "config": path]))
+            let summary = await self.summary()
+            self.notifier.send("READY=1\nSTATUS=reload failed: \(error.issues.first?.description ?? "") | \(summary)")
+            return .failure(ControlError(.reloadFailed, error.description))
+        case .success(let new):
+            let report = await self.apply(new)
+            self.lastReloadError = nil
+            let summary = await self.summary()
+            self.lastSummary = summary
+            self.notifier.send("READY=1\nSTATUS=\(summary)")
+            return .success(report)
+        }
+    }
+
+    /// Applies a validated configuration: adds, removes and updates monitors as needed.
+    func apply(_ new: Config) async -> ReloadReport {
+        let old = self.config
+        var added: [String] = []
+        var removed: [String] = []
+        var updated: [String] = []
+        var unchanged = 0
+        let now = self.time.now
+        for region in old.regions where new.region(region.id) == nil {
+            removed.append(region.id)
+            if let monitor = self.monitors.removeValue(forKey: region.id) { await monitor.stop() }
+            await self.bus.publish(Event(time: now, kind: .regionRemoved, region: region.id, message: "region \(region.id) removed by reload"))
+        }
+        for region in new.regions {
+            if let monitor = self.monitors[region.id], let before = old.region(region.id) {
+                if before.sameSettings(as: region) {
+                    unchanged += 1
+                } else {
+                    updated.append(region.id)
+                    await monitor.update(region)
+                    await self.bus.publish(
+                        Event(time: now, kind: .regionUpdated, region: region.id, message: "region \(region.id) updated by reload"))
+                }
+            } else {
+                added.append(region.id)
+                let monitor = self.makeMonitor(region)
+                self.monitors[region.id] = monitor
+                await monitor.start()
+                await self.bus.publish(Event(time: now, kind: .regionAdded, region: region.id, message: "region \(region.id) added by reload"))
+            }
+        }
+        if new.daemon != old.daemon {
+            self.logger.warning("[daemon] settings changed; they take effect at the next restart")
+        }
+        self.config = new
+        self.generation += 1
+        await self.bus.publish(
+            Event(
+                time: now, kind: .configReloaded,
+                message: "configuration generation \(self.generation) applied: \(added.count) added, \(removed.count) removed, \(updated.count) updated, \(unchanged) unchanged",
+                fields: [
+                    "generation": "\(self.generation)", "added": added.joined(separator: ","),
+                    "removed": removed.joined(separator: ","), "updated": updated.joined(separator: ","),
+                ]))
+        return ReloadReport(generation: self.generation, added: added, removed: removed, updated: updated, unchanged: unchanged)
+    }
+
+    // MARK: reports
+
+    public func briefs() async -> [RegionBrief] {
+        var result: [RegionBrief] = []
+        for region in self.config.regions {
+            if let monitor = self.monitors[region.id] { result.append(await monitor.brief()) }
+        }
+        return result
+    }
+
+    public func report(region id: String) async -> RegionReport? {
+        await self.monitors[id]?.report()
+    }
+
+    public func statusReport() async -> StatusReport {
+        let briefs = await self.briefs()
+        var counts: [String: Int] = [:]
+        for brief in briefs { counts[brief.status.rawValue, default: 0] += 1 }
+        return StatusReport(
+            version: RegiondVersion.string, pid: getpid(), startedAt: self.startedAt, configFile: self.configPath,
+            configGeneration: self.generation, lastReloadError: self.lastReloadError, counts: counts, regions: briefs,
+            summary: Self.summary(briefs), probesRun: self.statistics.probesRun,
+            probeLatenessP99Ms: self.statistics.latenessPercentile(0.99))
+    }
+
+    public func summary() async -> String {
+        Self.summary(await self.briefs())
+    }
+
+    /// One line for `STATUS=`: "3 regions: 2 healthy, 1 degraded (eu-west)".
+    static func summary(_ briefs: [RegionBrief]) -> String {
+        let order: [RegionStatus] = [.healthy, .recovering, .degraded, .unhealthy, .unknown]
+        let parts = order.compactMap { status -> String? in
+            let ids = briefs.filter { $0.status == status }.map(\.id)
+            guard !ids.isEmpty else { return nil }
+            if status == .healthy || ids.count > 3 { return "\(ids.count) \(status.rawValue)" }
+            return "\(ids.count) \(status.rawValue) (\(ids.joined(separator: ", ")))"
+        }
+        return "\(briefs.count) regions: \(parts.joined(separator: ", "))"
+    }
+
+    /// Sends `STATUS=` when the summary changed.
+    public func refreshStatusText() async {
+        let summary = await self.summary()
+        guard summary != self.lastSummary else { return }
+        self.lastSummary = summary
+        self.notifier.status(summary)
+    }
+
+    // MARK: liveness
+
+    /// True when every region's evaluation tick ran within three of its intervals.
+    /// The watchdog is fed only while this holds, so a stalled scheduler gets the daemon restarted.
+    public func isLive() async -> Bool {
+        let now = self.time.clock.now
+        for (id, monitor) in self.monitors {
+            guard let region = self.config.region(id) else { continue }
+            let limit = region.status.evaluationInterval * 3
+            if let last = await monitor.lastEvaluatedAt {
+                if last.duration(to: now) > limit { return false }
+            } else if self.time.date(now).timeIntervalSince(self.startedAt) > limit.seconds {
+                return false
+            }
+        }
+        return true
+    }
+}

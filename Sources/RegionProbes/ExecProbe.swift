@@ -1,0 +1,52 @@
+import Foundation
+import RegionCore
+import Subprocess
+import SystemPackage
+
+/// Runs a command as a probe: exit status 0 passes.
+///
+/// The command runs in its own process group; when the probe is cancelled (its
+/// timeout passed) the whole group is killed, so a script's children die with it.
+enum ExecProbe {
+    /// At most this much standard output is read.
+    static let outputLimit = 4096
+
+    static func run(_ check: ExecCheck, timeout: Duration) async -> ProbeOutcome {
+        let program = check.arguments[0]
+        let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
+        var options = PlatformOptions()
+        options.processGroupID = 0
+        options.teardownSequence = [.send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(200))]
+        do {
+            let result = try await Subprocess.run(
+                executable,
+                arguments: Arguments(Array(check.arguments.dropFirst())),
+                platformOptions: options,
+                output: .bytes(limit: Self.outputLimit),
+                error: .discarded
+            )
+            if Task.isCancelled { return .fail(.timeout, "no answer within \(formatDuration(timeout))") }
+            let stdout = String(decoding: result.standardOutput, as: UTF8.self)
+            switch result.terminationStatus {
+            case .exited(0):
+                guard check.capacityFromStdout else { return .pass("exit 0") }
+                let firstLine = stdout.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? ""
+                guard let capacity = parseCapacity(firstLine) else {
+                    return .fail(.exec, "exit 0 but stdout '\(firstLine.prefix(80))' is not a capacity")
+                }
+                return .pass("exit 0", capacity: capacity)
+            case .exited(let code):
+                let line = stdout.split(separator: "\n").first.map { ": \($0.prefix(120))" } ?? ""
+                return .fail(.exec, "exit \(code)\(line)")
+            case .signaled(let signal):
+                return .fail(.exec, "killed by signal \(signal)")
+            }
+        } catch {
+            if Task.isCancelled { return .fail(.timeout, "no answer within \(formatDuration(timeout))") }
+            if let error = error as? SubprocessError {
+                return .fail(.exec, "\(program): \(error.description)")
+            }
+            return .fail(.exec, "\(program): \(error)")
+        }
+    }
+}

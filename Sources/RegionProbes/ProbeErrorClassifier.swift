@@ -1,0 +1,58 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+import RegionCore
+
+/// Maps the errors of NIO, NIOSSL and AsyncHTTPClient onto ``ProbeFailure``.
+enum ProbeErrorClassifier {
+    static func classify(_ error: any Error) -> (ProbeFailure, String) {
+        switch error {
+        case is CancellationError:
+            return (.timeout, "cancelled at the probe deadline")
+        case let e as HTTPClientError:
+            switch e {
+            case .deadlineExceeded, .readTimeout, .connectTimeout, .cancelled, .tlsHandshakeTimeout:
+                return (.timeout, "no answer within the timeout (\(e))")
+            case .remoteConnectionClosed:
+                return (.refused, "connection closed by the server before a full response")
+            case .invalidURL, .emptyHost:
+                return (.other, "bad URL: \(e)")
+            default:
+                return (.body, "bad HTTP response: \(e)")
+            }
+        case let e as ChannelError:
+            if case .connectTimeout = e { return (.timeout, "connect timed out") }
+            return (.refused, "connection failed: \(e)")
+        case let e as NIOConnectionError:
+            if let first = e.connectionErrors.first { return self.classify(first.error) }
+            if e.dnsAError != nil || e.dnsAAAAError != nil {
+                return (.dns, "cannot resolve \(e.host)")
+            }
+            return (.dns, "no address for \(e.host)")
+        case is SocketAddressError:
+            return (.dns, "cannot resolve: \(error)")
+        case let e as IOError:
+            switch e.errnoCode {
+            case ECONNREFUSED: return (.refused, "connection refused")
+            case ECONNRESET, EPIPE: return (.refused, "connection reset")
+            case ETIMEDOUT: return (.timeout, "connect timed out")
+            case EHOSTUNREACH, ENETUNREACH: return (.refused, "host unreachable")
+            default: return (.other, "\(e)")
+            }
+        case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError:
+            return (.tls, "TLS failed: \(error)")
+        default:
+            let text = String(describing: error)
+            if text.localizedCaseInsensitiveContains("resolve") || text.contains("getaddrinfo") {
+                return (.dns, text)
+            }
+            if text.localizedCaseInsensitiveContains("refused") { return (.refused, text) }
+            if text.localizedCaseInsensitiveContains("ssl") || text.localizedCaseInsensitiveContains("certificate") {
+                return (.tls, text)
+            }
+            return (.other, text)
+        }
+    }
+}

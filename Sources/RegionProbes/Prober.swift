@@ -1,0 +1,151 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import RegionCore
+import Synchronization
+
+/// Runs one probe of one endpoint and says how it went.
+///
+/// All probe kinds share one event loop group; HTTP clients are shared per TLS
+/// setting. Every probe is bounded by its timeout: when the deadline passes the
+/// probe is cancelled and reported as `timeout`, whatever it was doing.
+public final class Prober: Sendable {
+    let group: any EventLoopGroup
+    private let clients: Mutex<[TLSKey: HTTPClient]> = Mutex([:])
+
+    struct TLSKey: Hashable {
+        var verify: Bool
+        var caFile: String?
+    }
+
+    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.group = group
+    }
+
+    /// Closes the HTTP clients. Call once, when no probe runs any more.
+    public func shutdown() async {
+        let all = self.clients.withLock { clients in
+            let all = Array(clients.values)
+            clients.removeAll()
+            return all
+        }
+        for client in all {
+            try? await client.shutdown()
+        }
+    }
+
+    /// Probes `endpoint` once, within its timeout.
+    public func probe(_ endpoint: EndpointConfig) async -> ProbeOutcome {
+        let timeout = endpoint.timeout
+        return await withTaskGroup(of: ProbeOutcome?.self) { group in
+            group.addTask {
+                switch endpoint.check {
+                case .http(let check): await self.probeHTTP(check, timeout: timeout, maxBody: endpoint.maxBodyBytes)
+                case .tcp(let host, let port): await self.probeTCP(host: host, port: port, timeout: timeout)
+                case .exec(let check): await ExecProbe.run(check, timeout: timeout)
+                }
+            }
+            group.addTask {
+                // The deadline. Returns nil when cancelled because the probe ended first.
+                do {
+                    try await Task.sleep(for: timeout)
+                } catch {
+                    return nil
+                }
+                return .fail(.timeout, "no answer within \(formatDuration(timeout))")
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            if let first { return first }
+            return await group.next()! ?? .fail(.timeout, "no answer within \(formatDuration(timeout))")
+        }
+    }
+
+    // MARK: HTTP
+
+    func client(for check: HTTPCheck) throws -> HTTPClient {
+        let key = TLSKey(verify: check.tlsVerify, caFile: check.caFile)
+        if let existing = self.clients.withLock({ $0[key] }) { return existing }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if !check.tlsVerify {
+            tls.certificateVerification = .none
+        } else if let caFile = check.caFile {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+        }
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls,
+            redirectConfiguration: .disallow,
+            timeout: .init(),
+            // Health checks open a new connection each time, as HAProxy does:
+            // a pooled connection would hide a listener that no longer accepts.
+            connectionPool: .init(idleTimeout: .seconds(1), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        )
+        configuration.decompression = .disabled
+        configuration.maximumUsesPerConnection = 1
+        let created = HTTPClient(eventLoopGroup: self.group, configuration: configuration)
+        let (client, extra) = self.clients.withLock { clients -> (HTTPClient, HTTPClient?) in
+            if let raced = clients[key] { return (raced, created) }
+            clients[key] = created
+            return (created, nil)
+        }
+        if let extra { Task { try? await extra.shutdown() } }
+        return client
+    }
+
+    func probeHTTP(_ check: HTTPCheck, timeout: Duration, maxBody: Int) async -> ProbeOutcome {
+        let client: HTTPClient
+        do {
+            client = try self.client(for: check)
+        } catch {
+            return .fail(.tls, "cannot load ca_file \(check.caFile ?? ""): \(error)")
+        }
+        var request = HTTPClientRequest(url: check.url)
+        request.method = .init(rawValue: check.method)
+        request.headers.add(name: "User-Agent", value: "regiond/\(RegiondVersion.string)")
+        request.headers.add(name: "Connection", value: "close")
+        for (name, value) in check.headers {
+            request.headers.replaceOrAdd(name: name, value: value)
+        }
+        do {
+            let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
+            var body = ByteBuffer()
+            var truncated = false
+            for try await chunk in response.body {
+                let room = maxBody - body.readableBytes
+                if chunk.readableBytes > room {
+                    var part = chunk
+                    if room > 0, let slice = part.readSlice(length: room) { body.writeImmutableBuffer(slice) }
+                    truncated = true
+                    break
+                }
+                body.writeImmutableBuffer(chunk)
+            }
+            return HTTPVerdict.judge(
+                check: check, status: Int(response.status.code),
+                header: { name in response.headers.first(name: name) },
+                body: Array(body.readableBytesView), truncated: truncated, maxBody: maxBody)
+        } catch {
+            let (failure, detail) = ProbeErrorClassifier.classify(error)
+            return .fail(failure, detail)
+        }
+    }
+
+    // MARK: TCP
+
+    func probeTCP(host: String, port: Int, timeout: Duration) async -> ProbeOutcome {
+        do {
+            let channel = try await ClientBootstrap(group: self.group)
+                .connectTimeout(.nanoseconds(Int64(timeout.seconds * 1e9)))
+                .connect(host: host, port: port)
+                .get()
+            try? await channel.close()
+            return .pass("connected")
+        } catch {
+            let (failure, detail) = ProbeErrorClassifier.classify(error)
+            return .fail(failure, detail)
+        }
+    }
+}

@@ -1,0 +1,240 @@
+import ArgumentParser
+import Foundation
+import RegionCore
+
+@main
+struct RegionctlCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "regionctl",
+        abstract: "Query and control a running regiond over its control socket.",
+        discussion: """
+            Exit status: 0 success, 1 regiond answered with an error, 64 bad usage, \
+            69 regiond is not reachable, 77 permission denied.
+            Shell completions: regionctl --generate-completion-script bash|zsh|fish
+            """,
+        version: RegiondVersion.string,
+        subcommands: [Status.self, Regions.self, Region.self, Version.self, Reload.self, Watch.self]
+    )
+}
+
+struct ClientOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: ArgumentHelp("Control socket of regiond.", valueName: "path"))
+    var socket: String = ProcessInfo.processInfo.environment["REGIOND_SOCKET"] ?? ControlProtocol.defaultSocketPath
+
+    @Flag(help: "Print the daemon's JSON reply instead of a table.")
+    var json = false
+
+    /// Sends one request and decodes the reply, or exits with a meaningful status.
+    func call<T: Codable & Sendable>(_ request: ControlRequest, as type: T.Type) throws -> (T, Data) {
+        var client: ControlClient
+        do {
+            client = try ControlClient(path: self.socket)
+        } catch {
+            throw fail(error.message, error.exitCode)
+        }
+        defer { client.close() }
+        let line: Data?
+        do {
+            try client.send(request)
+            line = try client.readLine()
+        } catch {
+            throw fail(error.message, error.exitCode)
+        }
+        guard let line else { throw fail("regiond closed the connection without answering", 69) }
+        return (try Self.decode(line, as: type), line)
+    }
+
+    static func decode<T: Codable & Sendable>(_ line: Data, as type: T.Type) throws -> T {
+        let reply: ControlReply<T>
+        do {
+            reply = try ControlProtocol.decoder().decode(ControlReply<T>.self, from: line)
+        } catch {
+            throw fail("unexpected reply from regiond: \(String(decoding: line.prefix(200), as: UTF8.self))", 1)
+        }
+        if let error = reply.error {
+            throw fail("\(error.message) [\(error.code.rawValue)]", error.code == .permissionDenied ? 77 : 1)
+        }
+        guard let result = reply.result else { throw fail("regiond sent an empty reply", 1) }
+        return result
+    }
+}
+
+func fail(_ message: String, _ code: Int32) -> ExitCode {
+    FileHandle.standardError.write(Data("regionctl: \(message)\n".utf8))
+    return ExitCode(code)
+}
+
+func printJSON(_ data: Data) {
+    print(String(decoding: data, as: UTF8.self))
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Summary: the daemon, and every region's status.")
+    @OptionGroup var options: ClientOptions
+
+    func run() throws {
+        let (report, raw) = try self.options.call(ControlRequest(cmd: "status"), as: StatusReport.self)
+        if self.options.json { return printJSON(raw) }
+        print("regiond \(report.version), pid \(report.pid), up \(Format.age(report.startedAt)), config \(report.configFile) (generation \(report.configGeneration))")
+        print("status: \(report.summary)")
+        var probes = "probes run: \(report.probesRun)"
+        if let p99 = report.probeLatenessP99Ms { probes += ", start lateness p99 \(Format.ms(p99))" }
+        print(probes)
+        if let error = report.lastReloadError { print("last reload FAILED: \(error)") }
+        print("")
+        Format.regionTable(report.regions)
+    }
+}
+
+struct Regions: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "One line per region: status, endpoints, error rate, latency, capacity.")
+    @OptionGroup var options: ClientOptions
+
+    func run() throws {
+        let (list, raw) = try self.options.call(ControlRequest(cmd: "regions"), as: RegionList.self)
+        if self.options.json { return printJSON(raw) }
+        Format.regionTable(list.regions)
+    }
+}
+
+struct Region: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Everything about one region: metrics, reasons, thresholds, endpoints.")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "Region id.") var id: String
+
+    func run() throws {
+        let (r, raw) = try self.options.call(ControlRequest(cmd: "region", region: self.id), as: RegionReport.self)
+        if self.options.json { return printJSON(raw) }
+        let b = r.brief
+        print("region \(b.id): \(b.status.rawValue.uppercased())\(b.since.map { " for \(Format.age($0))" } ?? "")")
+        print("  priority \(b.priority), weight \(b.weight)\(b.enabled ? "" : ", DISABLED")")
+        print("  why:")
+        for reason in r.reasons { print("    - \(reason)") }
+        if let p = r.pending {
+            print("  pending: \(p.observed.count) of \(p.needed) evaluations \(p.direction.rawValue) (\(p.observed.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let m = r.metrics
+        print("  window \(Int(m.windowSeconds)) s: \(m.samples) samples, \(m.failures) failed, error rate \(Format.percent(m.errorRate))")
+        print("  latency p50 \(Format.ms(m.latencyP50Ms)), p95 \(Format.ms(m.latencyP95Ms)), p99 \(Format.ms(m.latencyP99Ms))")
+        print("  capacity \(Format.percent(m.capacity)), endpoints passing \(m.endpointsPassing)/\(m.endpointsReporting)")
+        let t = r.thresholds
+        print("  thresholds: degraded if error rate > \(Format.percent(t.degradedErrorRate)), capacity < \(Format.percent(t.degradedCapacity)), \(t.latencyPercentile.rawValue) > \(Format.ms(t.degradedLatencyMs)); unhealthy if error rate > \(Format.percent(t.unhealthyErrorRate)) and capacity < \(Format.percent(t.unhealthyCapacity)); rise \(t.rise), fall \(t.fall), every \(t.evaluationIntervalSeconds) s")
+        print("")
+        var rows = [["ENDPOINT", "KIND", "TARGET", "LAST", "LATENCY", "FAILS", "PROBES", "DETAIL"]]
+        for e in r.endpoints {
+            let last = e.last.map { $0.failure?.rawValue ?? "pass" } ?? "-"
+            rows.append([
+                e.name, e.kind, e.target, last, Format.ms(e.last?.latencyMs), "\(e.consecutiveFailures)", "\(e.probes)",
+                e.last?.detail ?? "",
+            ])
+        }
+        Format.table(rows)
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Versions of regionctl, regiond and the control protocol.")
+    @OptionGroup var options: ClientOptions
+
+    func run() throws {
+        let (v, raw) = try self.options.call(ControlRequest(cmd: "version"), as: VersionReport.self)
+        if self.options.json { return printJSON(raw) }
+        print("regionctl \(RegiondVersion.string)")
+        print("regiond \(v.version), control protocol \(v.protocolVersion)")
+    }
+}
+
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-read the configuration file (needs root or the admin group).",
+        discussion: "A bad file is rejected with its errors and the running configuration stays.")
+    @OptionGroup var options: ClientOptions
+
+    func run() throws {
+        let (r, raw) = try self.options.call(ControlRequest(cmd: "reload"), as: ReloadReport.self)
+        if self.options.json { return printJSON(raw) }
+        func list(_ ids: [String]) -> String { ids.isEmpty ? "none" : ids.joined(separator: ", ") }
+        print("configuration generation \(r.generation) applied")
+        print("  added: \(list(r.added)); removed: \(list(r.removed)); updated: \(list(r.updated)); unchanged: \(r.unchanged)")
+    }
+}
+
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print events as they happen, until interrupted.")
+    @OptionGroup var options: ClientOptions
+
+    func run() throws {
+        var client: ControlClient
+        do {
+            client = try ControlClient(path: self.options.socket)
+            try client.send(ControlRequest(cmd: "watch"))
+            guard let first = try client.readLine() else { throw fail("regiond closed the connection", 69) }
+            _ = try ClientOptions.decode(first, as: WatchStarted.self)
+            while let line = try client.readLine() {
+                if self.options.json {
+                    Self.emit(String(decoding: line, as: UTF8.self))
+                    continue
+                }
+                guard let watch = try? ControlProtocol.decoder().decode(WatchLine.self, from: line) else { continue }
+                let e = watch.event
+                let time = e.time.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+                Self.emit("\(time) \(e.kind.rawValue)\(e.region.map { " \($0)" } ?? "") \(e.message)")
+            }
+        } catch let error as ControlClient.Failure {
+            throw fail(error.message, error.exitCode)
+        }
+        throw fail("regiond closed the connection (stopping?)", 69)
+    }
+
+    /// Writes one line unbuffered, so `regionctl watch | grep` sees each event at once.
+    static func emit(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+}
+
+enum Format {
+    static func percent(_ value: Double?) -> String {
+        guard let value else { return "-" }
+        let p = value * 100
+        return p == p.rounded() ? "\(Int(p))%" : String(format: "%.1f%%", p)
+    }
+
+    static func ms(_ value: Double?) -> String {
+        guard let value else { return "-" }
+        return value >= 10 ? "\(Int(value.rounded())) ms" : String(format: "%.1f ms", value)
+    }
+
+    static func age(_ date: Date) -> String {
+        let s = max(0, Int(Date().timeIntervalSince(date)))
+        if s < 120 { return "\(s)s" }
+        if s < 7200 { return "\(s / 60)m" }
+        if s < 172_800 { return "\(s / 3600)h\((s % 3600) / 60)m" }
+        return "\(s / 86400)d"
+    }
+
+    static func regionTable(_ regions: [RegionBrief]) {
+        var rows = [["REGION", "STATUS", "SINCE", "PRIO", "WEIGHT", "UP", "ERRORS", "P95", "CAPACITY", "REASON"]]
+        for r in regions {
+            rows.append([
+                r.id, r.status.rawValue + (r.enabled ? "" : " (disabled)"), r.since.map(Format.age) ?? "-", "\(r.priority)",
+                "\(r.weight)", "\(r.endpointsPassing)/\(r.endpoints)", Format.percent(r.errorRate), Format.ms(r.latencyP95Ms),
+                Format.percent(r.capacity), r.reason,
+            ])
+        }
+        self.table(rows)
+    }
+
+    static func table(_ rows: [[String]]) {
+        guard let header = rows.first else { return }
+        var widths = header.map(\.count)
+        for row in rows {
+            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+        }
+        for row in rows {
+            let cells = row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }
+            print(cells.joined(separator: "  "))
+        }
+    }
+}
