@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import RegionCore
@@ -41,6 +42,8 @@ enum ProbeErrorClassifier {
             case EHOSTUNREACH, ENETUNREACH: return (.refused, "host unreachable")
             default: return (.other, "\(e)")
             }
+        case is HTTPParserError:
+            return (.body, "not a valid HTTP response: \(error)")
         case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError:
             return (.tls, "TLS failed: \(error)")
         default:

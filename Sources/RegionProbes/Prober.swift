@@ -83,6 +83,9 @@ public final class Prober: Sendable {
             // a pooled connection would hide a listener that no longer accepts.
             connectionPool: .init(idleTimeout: .seconds(1), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         )
+        // A probe reports the first failure as it is (refused, TLS); retrying until the
+        // deadline would turn every failure into "timeout".
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.decompression = .disabled
         configuration.maximumUsesPerConnection = 1
         let created = HTTPClient(eventLoopGroup: self.group, configuration: configuration)

@@ -197,6 +197,7 @@ public enum ConfigLoader {
                 "timeout \(formatDuration(timeout)) is longer than the interval \(formatDuration(interval)); a probe must end before the next one is due")
         }
         guard kinds.count == 1 else {
+            for kind in kinds { r.markUsed(kind) }
             r.issue(kinds.last ?? "url", kinds.isEmpty ? "endpoint needs one of url, tcp or exec" : "set only one of url, tcp, exec")
             return nil
         }

@@ -58,6 +58,8 @@ public struct ProbeOutcome: Sendable, Equatable {
     public var detail: String
     public var capacity: Double?
 
+    public var passed: Bool { self.failure == nil }
+
     public static func pass(_ detail: String = "ok", capacity: Double? = nil) -> ProbeOutcome {
         ProbeOutcome(failure: nil, detail: detail, capacity: capacity)
     }

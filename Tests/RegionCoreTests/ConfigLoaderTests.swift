@@ -1,0 +1,184 @@
+import Foundation
+import Testing
+
+@testable import RegionCore
+
+@Suite("Config loading and validation")
+struct ConfigLoaderTests {
+    static let valid = """
+        [daemon]
+        control_socket = "/run/regiond/control.sock"
+
+        [probe]
+        interval = "2s"
+        timeout = "500ms"
+
+        [status]
+        fall = 4
+        degraded_error_rate = "15%"
+
+        [[region]]
+        id = "eu-west"
+        tier = "primary"
+        weight = 6000
+          [[region.endpoint]]
+          name = "api"
+          url = "https://api.eu-west.example.com/healthz"
+          expect_status = [200, 204]
+          capacity_json = "load.capacity"
+          [[region.endpoint]]
+          tcp = "db.eu-west.example.com:5432"
+
+        [[region]]
+        id = "us-east"
+        priority = 7
+        weight = 4000
+          [region.status]
+          rise = 5
+          [[region.endpoint]]
+          exec = ["/usr/local/bin/check", "--fast"]
+          interval = "10s"
+          capacity_from_stdout = true
+        """
+
+    @Test func validConfigLoadsEveryKey() throws {
+        let config = try ConfigLoader.parse(Self.valid, file: "regiond.toml")
+        #expect(config.regions.map(\.id) == ["eu-west", "us-east"])
+        let eu = try #require(config.region("eu-west"))
+        #expect(eu.priority == 1)
+        #expect(eu.weight == 6000)
+        #expect(eu.endpoints.count == 2)
+        #expect(eu.endpoints[0].timeout == .milliseconds(500))
+        #expect(eu.endpoints[1].name == "db.eu-west.example.com:5432")
+        guard case .http(let http) = eu.endpoints[0].check else { Issue.record("expected http"); return }
+        #expect(http.expectStatus == [200, 204])
+        #expect(http.capacityJSONField == "load.capacity")
+        #expect(http.tlsVerify)
+        #expect(eu.status.fall == 4)
+        #expect(eu.status.degradedErrorRate == 0.15)
+        let us = try #require(config.region("us-east"))
+        #expect(us.priority == 7)
+        #expect(us.status.rise == 5)
+        #expect(us.status.fall == 4, "per-region thresholds start from the global ones")
+        #expect(us.endpoints[0].name == "check")
+        #expect(us.endpoints[0].interval == .seconds(10))
+        guard case .exec(let exec) = us.endpoints[0].check else { Issue.record("expected exec"); return }
+        #expect(exec.capacityFromStdout)
+    }
+
+    struct BadCase: Sendable, CustomTestStringConvertible {
+        var text: String
+        var line: Int
+        var key: String
+        var message: String
+        var testDescription: String { "\(self.key): \(self.message)" }
+    }
+
+    static let region = """
+        [[region]]
+        id = "a"
+        weight = 1
+        """
+
+    static let badCases: [BadCase] = [
+        BadCase(text: "\(region)\n  [[region.endpoint]]\n  url = \"http://x/\"\n  intervl = \"1s\"", line: 6, key: "region[0].endpoint[0].intervl", message: "did you mean 'interval'"),
+        BadCase(text: "\(region)\n  [[region.endpoint]]\n  url = \"http://x/\"\n  timeout = \"fast\"", line: 6, key: "region[0].endpoint[0].timeout", message: "is not a duration"),
+        BadCase(text: "\(region)\n  [[region.endpoint]]\n  url = \"http://x/\"\n  interval = \"1s\"\n  timeout = \"2s\"", line: 7, key: "region[0].endpoint[0].timeout", message: "longer than the interval"),
+        BadCase(text: "\(region)\n  [[region.endpoint]]\n  url = \"ftp://x/\"", line: 5, key: "region[0].endpoint[0].url", message: "not an http:// or https:// URL"),
+        BadCase(text: "\(region)\n  [[region.endpoint]]\n  tcp = \"db\"", line: 5, key: "region[0].endpoint[0].tcp", message: "is not host:port"),
+        BadCase(text: "\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"\n  body_contains = \"ok\"", line: 6, key: "region[0].endpoint[0].body_contains", message: "only applies to url endpoints"),
+        BadCase(text: "\(region)\n  [[region.endpoint]]\n  url = \"http://x/\"\n  tcp = \"db:1\"", line: 6, key: "region[0].endpoint[0].tcp", message: "set only one of url, tcp, exec"),
+        BadCase(text: "\(region)\n  [[region.endpoint]]\n  exec = []", line: 5, key: "region[0].endpoint[0].exec", message: "give the command as an array"),
+        BadCase(text: "\(region)\n  [[region.endpoint]]\n  url = \"http://x/\"\n  expect_status = [200, 999]", line: 6, key: "region[0].endpoint[0].expect_status", message: "from 100 to 599"),
+        BadCase(text: "[[region]]\nid = \"a\"\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 1, key: "region[0].weight", message: "needs a baseline weight"),
+        BadCase(text: "[[region]]\nid = \"a b\"\nweight = 1\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 2, key: "region[0].id", message: "may only use letters"),
+        BadCase(text: "[[region]]\nid = \"a\"\nweight = 1\ntier = \"gold\"\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 4, key: "region[0].tier", message: "not one of primary"),
+        BadCase(text: "[[region]]\nid = \"a\"\nweight = -5\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 3, key: "region[0].weight", message: "out of range"),
+        BadCase(text: "\(region)", line: 1, key: "region[0].endpoint", message: "region has no endpoints"),
+        BadCase(text: "[status]\nunhealthy_error_rate = 0.05\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 2, key: "status.unhealthy_error_rate", message: "below degraded_error_rate"),
+        BadCase(text: "[status]\ndegraded_capacity = 1.5\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 2, key: "status.degraded_capacity", message: "out of range"),
+        BadCase(text: "[status]\nlatency_percentile = \"p90\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 2, key: "status.latency_percentile", message: "not one of p50, p95, p99"),
+        BadCase(text: "[daemon]\ncontrol_socket = \"relative.sock\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 2, key: "daemon.control_socket", message: "absolute path"),
+        BadCase(text: "[daemon]\nsocket_mode = \"rw\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 2, key: "daemon.socket_mode", message: "octal mode"),
+        BadCase(text: "[deamon]\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 1, key: "deamon", message: "unknown key"),
+        BadCase(text: "\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 7, key: "region[1].id", message: "defined twice (first on line 2)"),
+        BadCase(text: "[probe]\ninterval = 5\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 2, key: "probe.interval", message: "expected a duration in quotes"),
+        BadCase(text: "", line: 0, key: "region", message: "no regions configured"),
+        // Syntax errors carry the line and no key.
+        BadCase(text: "[[region]]\nid = eu-west", line: 2, key: "", message: "strings need quotes"),
+        BadCase(text: "[[region]]\nid = \"eu-west", line: 2, key: "", message: "not closed"),
+        BadCase(text: "[daemon]\n[daemon]", line: 2, key: "", message: "defined twice"),
+        BadCase(text: "a = 1\na = 2", line: 2, key: "", message: "set twice (first on line 1)"),
+        BadCase(text: "weight 5", line: 1, key: "", message: "expected '='"),
+    ]
+
+    @Test(arguments: badCases)
+    func badConfigNamesFileLineAndKey(_ bad: BadCase) {
+        do {
+            _ = try ConfigLoader.parse(bad.text, file: "/etc/regiond/regiond.toml")
+            Issue.record("expected an error for \(bad.key)")
+        } catch {
+            let match = error.issues.first { $0.key == bad.key && $0.message.contains(bad.message) }
+            #expect(match != nil, "got: \(error.description)")
+            #expect(match?.line == bad.line, "got: \(error.description)")
+            #expect(match?.file == "/etc/regiond/regiond.toml")
+            if let match {
+                let expectedPrefix = bad.line > 0 ? "/etc/regiond/regiond.toml:\(bad.line): " : "/etc/regiond/regiond.toml: "
+                #expect(match.description.hasPrefix(expectedPrefix))
+            }
+        }
+    }
+
+    @Test func everyProblemIsReportedNotJustTheFirst() {
+        let text = "[probe]\njitter = 0.9\ntimeout = \"x\"\n[[region]]\nid = \"a\"\n"
+        do {
+            _ = try ConfigLoader.parse(text, file: "f.toml")
+            Issue.record("expected errors")
+        } catch {
+            let keys = Set(error.issues.map(\.key))
+            #expect(keys.isSuperset(of: ["probe.jitter", "probe.timeout", "region[0].weight", "region[0].endpoint"]))
+        }
+    }
+
+    @Test func missingFileSaysSo() {
+        do {
+            _ = try ConfigLoader.load(path: "/nonexistent/regiond.toml")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.issues.count == 1)
+            #expect(error.description.hasPrefix("/nonexistent/regiond.toml: cannot read the file"))
+        }
+    }
+
+    @Test func bundledConfigsAreValid() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for name in ["demo.toml", "regiond.toml"] {
+            let path = root.appendingPathComponent("etc/regiond/\(name)").path
+            let config = try ConfigLoader.load(path: path)
+            #expect(!config.regions.isEmpty, "\(name)")
+        }
+    }
+
+    @Test(arguments: [
+        ("250ms", Duration.milliseconds(250)), ("2s", .seconds(2)), ("1.5s", .milliseconds(1500)),
+        ("1m30s", .seconds(90)), ("1h", .seconds(3600)),
+    ])
+    func durationsParse(_ text: String, _ expected: Duration) {
+        #expect(parseDuration(text) == expected)
+    }
+
+    @Test(arguments: ["", "5", "s", "1d", "-1s", "1 s x"])
+    func badDurationsAreRejected(_ text: String) {
+        #expect(parseDuration(text) == nil)
+    }
+
+    @Test func reloadEqualityIgnoresLineNumbers() throws {
+        let a = try ConfigLoader.parse(Self.valid, file: "a")
+        let b = try ConfigLoader.parse("\n\n" + Self.valid, file: "a")
+        #expect(a.regions[0].line != b.regions[0].line)
+        #expect(a.regions[0].sameSettings(as: b.regions[0]))
+        var c = b.regions[0]
+        c.endpoints[0].timeout = .seconds(1)
+        #expect(!a.regions[0].sameSettings(as: c))
+    }
+}

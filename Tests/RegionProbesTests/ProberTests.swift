@@ -1,0 +1,193 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import RegionCore
+import Testing
+
+@testable import RegionProbes
+
+/// Probes against real servers and processes on this machine.
+@Suite("Probes against real targets")
+struct ProberTests {
+    static func http(_ url: String, _ configure: (inout HTTPCheck) -> Void = { _ in }, timeout: Duration = .seconds(2), maxBody: Int = 65536) -> EndpointConfig {
+        var check = HTTPCheck(url: url)
+        configure(&check)
+        return EndpointConfig(name: "e", check: .http(check), interval: .seconds(5), timeout: timeout, maxBodyBytes: maxBody)
+    }
+
+    static func withServer<T>(tls: Bool = false, _ body: (TargetServer, Prober) async throws -> T) async throws -> T {
+        let server = try await TargetServer.start(tls: tls ? try TargetServer.tlsContext() : nil)
+        let prober = Prober()
+        let result: T
+        do {
+            result = try await body(server, prober)
+        } catch {
+            await prober.shutdown()
+            await server.stop()
+            throw error
+        }
+        await prober.shutdown()
+        await server.stop()
+        return result
+    }
+
+    @Test func httpPassesAndReadsCapacityFromHeaderOrJSON() async throws {
+        try await Self.withServer { server, prober in
+            let base = "http://127.0.0.1:\(server.port)"
+            let plain = await prober.probe(Self.http("\(base)/ok") { $0.bodyContains = "\"status\":\"ok\"" })
+            #expect(plain == .pass("status 200"))
+            let header = await prober.probe(Self.http("\(base)/ok") { $0.capacityHeader = "X-Capacity" })
+            #expect(header.capacity == 0.7)
+            let json = await prober.probe(Self.http("\(base)/ok") { $0.capacityJSONField = "capacity" })
+            #expect(json.capacity == 0.6)
+            let nested = await prober.probe(Self.http("\(base)/ok") { $0.capacityJSONField = "load.capacity" })
+            #expect(nested.capacity == 0.4)
+            let missing = await prober.probe(Self.http("\(base)/ok") { $0.capacityJSONField = "nope" })
+            #expect(missing.failure == .body)
+        }
+    }
+
+    @Test func unexpectedStatusAndMissingBodyTextFail() async throws {
+        try await Self.withServer { server, prober in
+            let status = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/500"))
+            #expect(status == .fail(.status, "status 500, expected 200"))
+            let accepted = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/500") { $0.expectStatus = [500] })
+            #expect(accepted.passed)
+            let body = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/ok") { $0.bodyContains = "healthy" })
+            #expect(body == .fail(.body, "body does not contain \"healthy\""))
+        }
+    }
+
+    @Test func aTargetThatHangsFailsAsTimeout() async throws {
+        try await Self.withServer { server, prober in
+            let outcome = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/hang", timeout: .milliseconds(300)))
+            #expect(outcome.failure == .timeout)
+        }
+    }
+
+    @Test func aHugeBodyIsReadOnlyUpToTheLimit() async throws {
+        try await Self.withServer { server, prober in
+            let url = "http://127.0.0.1:\(server.port)/huge"
+            // The word sits after 8 MiB; only 64 KiB are read, so it is not found.
+            let outcome = await prober.probe(Self.http(url, { $0.bodyContains = "needle" }, timeout: .seconds(5)))
+            #expect(outcome == .fail(.body, "first 65536 bytes of the body does not contain \"needle\""))
+            let noCheck = await prober.probe(Self.http(url, timeout: .seconds(5)))
+            #expect(noCheck.passed, "a large body is fine when nothing needs reading: \(noCheck)")
+        }
+    }
+
+    @Test func garbageAndResetsAreClassified() async throws {
+        try await Self.withServer { server, prober in
+            let garbage = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/garbage"))
+            #expect(garbage.failure == .body, "\(garbage)")
+            let reset = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/reset"))
+            #expect(reset.failure == .refused, "\(reset)")
+        }
+    }
+
+    @Test func refusedAndUnresolvableTargets() async throws {
+        let port = try await Self.closedPort()
+        let prober = Prober()
+        let refused = await prober.probe(Self.http("http://127.0.0.1:\(port)/"))
+        #expect(refused.failure == .refused, "\(refused)")
+        // .invalid never resolves (RFC 6761), so no traffic leaves the machine.
+        let dns = await prober.probe(Self.http("http://no-such-host.invalid/"))
+        #expect(dns.failure == .dns, "\(dns)")
+        let tcpDNS = await prober.probe(EndpointConfig(name: "t", check: .tcp(host: "no-such-host.invalid", port: 80)))
+        #expect(tcpDNS.failure == .dns, "\(tcpDNS)")
+        await prober.shutdown()
+    }
+
+    @Test func httpsVerifiesCertificatesUnlessToldNotTo() async throws {
+        try await Self.withServer(tls: true) { server, prober in
+            let url = "https://127.0.0.1:\(server.port)/ok"
+            let untrusted = await prober.probe(Self.http(url))
+            #expect(untrusted.failure == .tls, "\(untrusted)")
+            let trusted = await prober.probe(Self.http(url) { $0.caFile = TargetServer.fixture("ca.pem") })
+            #expect(trusted.passed, "\(trusted)")
+            let unverified = await prober.probe(Self.http(url) { $0.tlsVerify = false })
+            #expect(unverified.passed, "\(unverified)")
+        }
+    }
+
+    @Test func tcpConnects() async throws {
+        try await Self.withServer { server, prober in
+            let open = await prober.probe(EndpointConfig(name: "t", check: .tcp(host: "127.0.0.1", port: server.port)))
+            #expect(open == .pass("connected"))
+        }
+        let port = try await Self.closedPort()
+        let prober = Prober()
+        let closed = await prober.probe(EndpointConfig(name: "t", check: .tcp(host: "127.0.0.1", port: port)))
+        #expect(closed.failure == .refused, "\(closed)")
+        await prober.shutdown()
+    }
+
+    static func exec(_ arguments: [String], capacity: Bool = false, timeout: Duration = .seconds(5)) -> EndpointConfig {
+        var check = ExecCheck(arguments: arguments)
+        check.capacityFromStdout = capacity
+        return EndpointConfig(name: "x", check: .exec(check), interval: .seconds(10), timeout: timeout)
+    }
+
+    @Test func execExitStatusAndCapacity() async {
+        let prober = Prober()
+        #expect(await prober.probe(Self.exec(["true"])) == .pass("exit 0"))
+        #expect(await prober.probe(Self.exec(["/bin/sh", "-c", "echo down; exit 3"])) == .fail(.exec, "exit 3: down"))
+        #expect(await prober.probe(Self.exec(["/bin/sh", "-c", "echo 42%"], capacity: true)).capacity == 0.42)
+        #expect(await prober.probe(Self.exec(["/bin/sh", "-c", "echo lots"], capacity: true)).failure == .exec)
+        let missing = await prober.probe(Self.exec(["/nonexistent/check"]))
+        #expect(missing.failure == .exec)
+        await prober.shutdown()
+    }
+
+    @Test func execIsKilledAtItsTimeoutWithItsChildren() async throws {
+        let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("regiond-exec-\(UUID().uuidString)").path
+        let prober = Prober()
+        // The script starts a child that would outlive it, records its pid, then waits.
+        let outcome = await prober.probe(
+            Self.exec(["/bin/sh", "-c", "sleep 60 & echo $! > \(pidFile); wait"], timeout: .milliseconds(500)))
+        #expect(outcome.failure == .timeout)
+        let pid = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        // The child is gone (or a zombie waiting for init to reap it), not sleeping.
+        let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: " ")[2]
+        #expect(state == nil || state == "Z", "child \(pid) still running: \(state ?? "")")
+        try? FileManager.default.removeItem(atPath: pidFile)
+        await prober.shutdown()
+    }
+
+    /// A port on loopback that nothing listens on: bind, note the port, close.
+    static func closedPort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress!.port!
+        try await channel.close()
+        return port
+    }
+}
+
+@Suite("HTTPVerdict")
+struct HTTPVerdictTests {
+    static func judge(_ check: HTTPCheck, status: Int = 200, headers: [String: String] = [:], body: String = "", truncated: Bool = false) -> ProbeOutcome {
+        HTTPVerdict.judge(check: check, status: status, header: { headers[$0] }, body: Array(body.utf8), truncated: truncated, maxBody: 10)
+    }
+
+    @Test(arguments: [
+        ("0.75", 0.75), ("75%", 0.75), ("1.5", 1.0), ("-3", 0.0), (" 20% ", 0.2),
+    ])
+    func capacityHeaderValues(_ value: String, _ expected: Double) {
+        var check = HTTPCheck(url: "http://x/")
+        check.capacityHeader = "X-Capacity"
+        #expect(Self.judge(check, headers: ["X-Capacity": value]).capacity == expected)
+    }
+
+    @Test func badCapacityFailsTheProbe() {
+        var check = HTTPCheck(url: "http://x/")
+        check.capacityHeader = "X-Capacity"
+        #expect(Self.judge(check, headers: ["X-Capacity": "lots"]).failure == .body)
+        #expect(Self.judge(check).failure == .body)
+        var json = HTTPCheck(url: "http://x/")
+        json.capacityJSONField = "c"
+        #expect(Self.judge(json, body: #"{"c": true}"#).failure == .body)
+        #expect(Self.judge(json, body: "not json").failure == .body)
+        #expect(Self.judge(json, body: #"{"c": 0.5}"#, truncated: true).failure == .body)
+        #expect(Self.judge(json, body: #"{"c": "50%"}"#).capacity == 0.5)
+    }
+}
