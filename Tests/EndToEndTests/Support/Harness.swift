@@ -1,0 +1,382 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import RegionCore
+import Synchronization
+
+/// Where the built binaries are (`swift build` puts them in `.build/debug`).
+enum Binaries {
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var directory: String {
+        ProcessInfo.processInfo.environment["REGIOND_BIN_DIR"] ?? root.appendingPathComponent(".build/debug").path
+    }
+    static var regiond: String { "\(directory)/regiond" }
+    static var regionctl: String { "\(directory)/regionctl" }
+    static var demoFleet: String { "\(directory)/demo-fleet" }
+}
+
+/// A short temporary directory (Unix socket paths must stay under 104 bytes).
+func makeTempDirectory() throws -> String {
+    let path = "/tmp/rdt-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+struct ProcessResult: Sendable {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a program to completion on NIO's thread pool (waiting blocks a thread, not the test's executor).
+func runProgram(_ path: String, _ arguments: [String], environment: [String: String] = [:], asUser: Bool = false) async throws -> ProcessResult {
+    try await NIOThreadPool.singleton.runIfActive {
+        let process = Process()
+        if asUser {
+            // As "nobody", for permission tests (setpriv is part of util-linux).
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", path] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: path)
+            process.arguments = arguments
+        }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return ProcessResult(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+/// A `regiond` process started from the built binary with its own config, socket and notify socket.
+final class RunningDaemon: Sendable {
+    let directory: String
+    let configPath: String
+    let socketPath: String
+    let notify: NotifyListener
+    let process: Process
+    private let exit: Exit
+
+    final class Exit: Sendable {
+        let status = Mutex<Int32?>(nil)
+        let waiters = Mutex<[CheckedContinuation<Int32, Never>]>([])
+
+        func finished(_ code: Int32) {
+            self.status.withLock { $0 = code }
+            let all = self.waiters.withLock { w in
+                defer { w.removeAll() }
+                return w
+            }
+            for waiter in all { waiter.resume(returning: code) }
+        }
+
+        /// The exit status; -1 if the waiting task is cancelled first.
+        func wait() async -> Int32 {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let done: Int32? = self.status.withLock { status in
+                        if let status { return status }
+                        if Task.isCancelled { return -1 }
+                        self.waiters.withLock { $0.append(continuation) }
+                        return nil
+                    }
+                    if let done { continuation.resume(returning: done) }
+                }
+            } onCancel: {
+                let all = self.waiters.withLock { w in
+                    defer { w.removeAll() }
+                    return w
+                }
+                for waiter in all { waiter.resume(returning: -1) }
+            }
+        }
+    }
+
+    /// Writes `config` (with `@SOCKET@` replaced by the socket path) and starts regiond on it.
+    static func start(config: String, environment: [String: String] = [:]) async throws -> RunningDaemon {
+        let directory = try makeTempDirectory()
+        let socketPath = "\(directory)/control.sock"
+        let configPath = "\(directory)/regiond.toml"
+        try config.replacingOccurrences(of: "@SOCKET@", with: socketPath).replacingOccurrences(of: "@DIR@", with: directory)
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        let notify = try await NotifyListener.start(path: "\(directory)/notify.sock")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Binaries.regiond)
+        process.arguments = ["--config", configPath, "--log-level", "debug"]
+        var env = ProcessInfo.processInfo.environment
+        env["NOTIFY_SOCKET"] = notify.path
+        env["JOURNAL_STREAM"] = nil
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        _ = FileManager.default.createFile(atPath: "\(directory)/stderr.log", contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: "\(directory)/stderr.log")
+        process.standardOutput = FileHandle.nullDevice
+        let exit = Exit()
+        process.terminationHandler = { exit.finished($0.terminationStatus) }
+        try process.run()
+        return RunningDaemon(directory: directory, configPath: configPath, socketPath: socketPath, notify: notify, process: process, exit: exit)
+    }
+
+    private init(directory: String, configPath: String, socketPath: String, notify: NotifyListener, process: Process, exit: Exit) {
+        self.directory = directory
+        self.configPath = configPath
+        self.socketPath = socketPath
+        self.notify = notify
+        self.process = process
+        self.exit = exit
+    }
+
+    var stderr: String { (try? String(contentsOfFile: "\(self.directory)/stderr.log", encoding: .utf8)) ?? "" }
+
+    func signal(_ signal: Int32) {
+        kill(self.process.processIdentifier, signal)
+    }
+
+    /// Waits for the process to exit and returns its status.
+    func waitForExit(limit: TimeAmount = .seconds(30)) async throws -> Int32 {
+        let exit = self.exit
+        return try await within(limit, "regiond to exit") { await exit.wait() }
+    }
+
+    func regionctl(_ arguments: [String], asUser: Bool = false) async throws -> ProcessResult {
+        try await runProgram(Binaries.regionctl, arguments, environment: ["REGIOND_SOCKET": self.socketPath], asUser: asUser)
+    }
+
+    /// Sends one request line on a fresh connection and returns the reply line.
+    func request(_ line: String) async throws -> String {
+        let connection = try await ControlConnection.open(self.socketPath)
+        try await connection.send(line)
+        let reply = try await connection.readLine()
+        await connection.close()
+        return reply ?? ""
+    }
+
+    /// Decodes the result of a request, failing the test on an error reply.
+    func call<T: Codable & Sendable>(_ cmd: String, region: String? = nil, as type: T.Type) async throws -> T {
+        let request = ControlRequest(cmd: cmd, region: region)
+        let line = String(decoding: try ControlProtocol.encoder().encode(request), as: UTF8.self)
+        let reply = try ControlProtocol.decoder().decode(ControlReply<T>.self, from: Data(try await self.request(line).utf8))
+        guard let result = reply.result else { throw DeadlineExceeded(what: "a result, got \(String(describing: reply.error))") }
+        return result
+    }
+
+    /// Stops regiond (if still running) and removes its files.
+    func cleanUp() async {
+        if self.process.isRunning {
+            self.signal(SIGKILL)
+            _ = try? await self.waitForExit()
+        }
+        await self.notify.close()
+        try? FileManager.default.removeItem(atPath: self.directory)
+    }
+}
+
+/// A raw control-socket connection, for tests that speak the protocol by hand.
+final class ControlConnection: Sendable {
+    let channel: any Channel
+    private let lines: LineInbox
+    private let cursor = Mutex(0)
+
+    private init(channel: any Channel, lines: LineInbox) {
+        self.channel = channel
+        self.lines = lines
+    }
+
+    static func open(_ path: String, maxLine: Int = 1 << 20) async throws -> ControlConnection {
+        let lines = LineInbox()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder(), maximumBufferSize: maxLine))
+                    try channel.pipeline.syncOperations.addHandler(LineCollector(lines: lines))
+                }
+            }
+            .connect(unixDomainSocketPath: path)
+            .get()
+        return ControlConnection(channel: channel, lines: lines)
+    }
+
+    func send(_ text: String, newline: Bool = true) async throws {
+        try await self.channel.writeAndFlush(ByteBuffer(string: newline ? text + "\n" : text))
+    }
+
+    /// The next line, or nil when the daemon closed the connection.
+    func readLine(limit: TimeAmount = .seconds(30)) async throws -> String? {
+        let index = self.cursor.withLock { $0 }
+        let lines = self.lines
+        let line = try await within(limit, "a line from regiond") { await lines.line(at: index) }
+        if line != nil { self.cursor.withLock { $0 += 1 } }
+        return line
+    }
+
+    /// Reads lines until one contains `text`.
+    func readLine(containing text: String, limit: TimeAmount = .seconds(30)) async throws -> String {
+        while let line = try await self.readLine(limit: limit) {
+            if line.contains(text) { return line }
+        }
+        throw DeadlineExceeded(what: "\(text): connection closed")
+    }
+
+    /// Whether the daemon has closed the connection (waits for it).
+    func waitForClose(limit: TimeAmount = .seconds(30)) async throws {
+        try await within(limit, "regiond to close the connection") { try await self.channel.closeFuture.get() }
+    }
+
+    func close() async {
+        try? await self.channel.close()
+    }
+
+    final class LineCollector: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let lines: LineInbox
+
+        init(lines: LineInbox) {
+            self.lines = lines
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            self.lines.add(String(buffer: self.unwrapInboundIn(data)))
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            self.lines.close()
+            context.fireChannelInactive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
+    }
+}
+
+/// Lines in arrival order; readers wait for line N or for the end.
+final class LineInbox: Sendable {
+    struct State {
+        var lines: [String] = []
+        var closed = false
+        var waiters: [(id: UUID, index: Int, continuation: CheckedContinuation<String?, Never>)] = []
+    }
+    let state = Mutex(State())
+
+    func add(_ line: String) {
+        let ready = self.state.withLock { state -> [CheckedContinuation<String?, Never>] in
+            state.lines.append(line)
+            let index = state.lines.count - 1
+            let ready = state.waiters.filter { $0.index == index }.map(\.continuation)
+            state.waiters.removeAll { $0.index == index }
+            return ready
+        }
+        for continuation in ready { continuation.resume(returning: line) }
+    }
+
+    func close() {
+        let waiting = self.state.withLock { state in
+            state.closed = true
+            defer { state.waiters.removeAll() }
+            return state.waiters.map(\.continuation)
+        }
+        for continuation in waiting { continuation.resume(returning: nil) }
+    }
+
+    /// Line `index`, or nil when the connection closed first or the waiting task is cancelled.
+    func line(at index: Int) async -> String? {
+        let id = UUID()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let result: String?? = self.state.withLock { state in
+                    if index < state.lines.count { return .some(state.lines[index]) }
+                    if state.closed || Task.isCancelled { return .some(nil) }
+                    state.waiters.append((id, index, continuation))
+                    return nil
+                }
+                if let result { continuation.resume(returning: result) }
+            }
+        } onCancel: {
+            let waiter = self.state.withLock { state -> CheckedContinuation<String?, Never>? in
+                guard let i = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: i).continuation
+            }
+            waiter?.resume(returning: nil)
+        }
+    }
+}
+
+/// Splits the byte stream at newlines.
+struct LineDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return .needMoreData }
+        let length = newline - buffer.readerIndex
+        let line = buffer.readSlice(length: length)!
+        buffer.moveReaderIndex(forwardBy: 1)
+        context.fireChannelRead(Self.wrapInboundOut(line))
+        return .continue
+    }
+}
+
+/// An HTTP target whose answer the test switches: `ok`, `error` (500) or `hang`.
+final class SwitchableTarget: Sendable {
+    enum Mode: Sendable { case ok, error, hang }
+    let mode = Mutex(Mode.ok)
+    private let channel: Mutex<(any Channel)?> = Mutex(nil)
+    var port: Int { self.channel.withLock { $0?.localAddress?.port ?? 0 } }
+
+    static func start() async throws -> SwitchableTarget {
+        let target = SwitchableTarget()
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Responder(target: target))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        target.channel.withLock { $0 = channel }
+        return target
+    }
+
+    func set(_ mode: Mode) {
+        self.mode.withLock { $0 = mode }
+    }
+
+    func stop() async {
+        let channel = self.channel.withLock { $0 }
+        try? await channel?.close()
+    }
+
+    final class Responder: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let target: SwitchableTarget
+        var request = ""
+
+        init(target: SwitchableTarget) {
+            self.target = target
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var buffer = self.unwrapInboundIn(data)
+            self.request += buffer.readString(length: buffer.readableBytes) ?? ""
+            guard self.request.contains("\r\n\r\n") else { return }
+            self.request = ""
+            let text: String
+            switch self.target.mode.withLock({ $0 }) {
+            case .hang: return
+            case .ok: text = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+            case .error: text = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: close\r\n\r\nerror"
+            }
+            let channel = context.channel
+            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: text))).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
