@@ -45,23 +45,25 @@ public struct JournalLogHandler: LogHandler {
         return "REGIOND_" + String(upper.unicodeScalars.map { ("A"..."Z").contains($0) || ("0"..."9").contains($0) ? Character($0) : "_" })
     }
 
-    /// `sd_journal_send` is variadic and not callable from Swift: build one iovec per field.
+    /// `sd_journal_send` is variadic and not callable from Swift: copy every field
+    /// into one buffer and hand `sd_journal_sendv` one iovec per field.
     static func send(_ fields: [String]) {
-        var buffers = fields.map { Array($0.utf8) }
-        let count = buffers.count
-        withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { iovecs in
-            func fill(_ index: Int) {
-                if index == count {
-                    _ = sd_journal_sendv(iovecs.baseAddress, Int32(count))
-                    return
-                }
-                buffers[index].withUnsafeMutableBytes { raw in
-                    iovecs[index] = iovec(iov_base: raw.baseAddress, iov_len: raw.count)
-                    fill(index + 1)
-                }
-            }
-            fill(0)
+        let total = fields.reduce(0) { $0 + $1.utf8.count }
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 1)
+        let vectors = UnsafeMutableBufferPointer<iovec>.allocate(capacity: fields.count)
+        defer {
+            storage.deallocate()
+            vectors.deallocate()
         }
+        var offset = 0
+        for (index, field) in fields.enumerated() {
+            let bytes = field.utf8
+            let start = storage.baseAddress! + offset
+            UnsafeMutableRawBufferPointer(start: start, count: bytes.count).copyBytes(from: bytes)
+            vectors[index] = iovec(iov_base: start, iov_len: bytes.count)
+            offset += bytes.count
+        }
+        _ = sd_journal_sendv(vectors.baseAddress, Int32(fields.count))
     }
 
     static func priority(_ level: Logger.Level) -> Int {
