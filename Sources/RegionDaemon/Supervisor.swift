@@ -171,6 +171,7 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
             version: RegiondVersion.string, pid: getpid(), startedAt: self.startedAt, configFile: self.configPath,
             configGeneration: self.generation, lastReloadError: self.lastReloadError, counts: counts, regions: briefs,
             summary: Self.summary(briefs), probesRun: self.statistics.probesRun,
+            probeLatenessP50Ms: self.statistics.latenessPercentile(0.50),
             probeLatenessP99Ms: self.statistics.latenessPercentile(0.99))
     }
 

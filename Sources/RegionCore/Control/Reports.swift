@@ -15,9 +15,11 @@ public struct StatusReport: Sendable, Codable, Equatable {
     /// The same one-line summary sent as systemd `STATUS=`.
     public var summary: String
     public var probesRun: UInt64
+    /// Start lateness of recent probes (the last 8192), in milliseconds.
+    public var probeLatenessP50Ms: Double?
     public var probeLatenessP99Ms: Double?
 
-    public init(version: String, pid: Int32, startedAt: Date, configFile: String, configGeneration: Int, lastReloadError: String?, counts: [String: Int], regions: [RegionBrief], summary: String, probesRun: UInt64, probeLatenessP99Ms: Double?) {
+    public init(version: String, pid: Int32, startedAt: Date, configFile: String, configGeneration: Int, lastReloadError: String?, counts: [String: Int], regions: [RegionBrief], summary: String, probesRun: UInt64, probeLatenessP50Ms: Double?, probeLatenessP99Ms: Double?) {
         self.version = version
         self.pid = pid
         self.startedAt = startedAt
@@ -28,6 +30,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
         self.regions = regions
         self.summary = summary
         self.probesRun = probesRun
+        self.probeLatenessP50Ms = probeLatenessP50Ms
         self.probeLatenessP99Ms = probeLatenessP99Ms
     }
 }

@@ -48,6 +48,26 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case regionAdded = "region_added"
     case regionRemoved = "region_removed"
     case regionUpdated = "region_updated"
+    case failoverStarted = "failover_started"
+    case failoverStep = "failover_step"
+    case failoverCompleted = "failover_completed"
+    case failoverBlocked = "failover_blocked"
+    case failoverHalted = "failover_halted"
+    case recoveryStarted = "recovery_started"
+    case recoveryRestarted = "recovery_restarted"
+    case recoveryFailed = "recovery_failed"
+    case recoveryCompleted = "recovery_completed"
+    case failbackHeld = "failback_held"
+    case failbackStep = "failback_step"
+    case failbackCompleted = "failback_completed"
+    case operatorCommand = "operator_command"
+    case pinExpired = "pin_expired"
+    case noHealthyTarget = "no_healthy_target"
+    case panicCleared = "panic_cleared"
+    case capacityExhausted = "capacity_exhausted"
+    case planChanged = "plan_changed"
+    case historyUnavailable = "history_unavailable"
+    case actuatorFailed = "actuator_failed"
 
     /// 128-bit id for `journalctl MESSAGE_ID=...`.
     public var messageID: String {
@@ -60,6 +80,26 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .regionAdded: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a26"
         case .regionRemoved: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a27"
         case .regionUpdated: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a28"
+        case .failoverStarted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b00"
+        case .failoverStep: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b01"
+        case .failoverCompleted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b02"
+        case .failoverBlocked: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b03"
+        case .failoverHalted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b04"
+        case .recoveryStarted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b05"
+        case .recoveryRestarted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b06"
+        case .recoveryFailed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b07"
+        case .recoveryCompleted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b08"
+        case .failbackHeld: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b09"
+        case .failbackStep: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b0a"
+        case .failbackCompleted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b0b"
+        case .operatorCommand: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b0c"
+        case .pinExpired: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b0d"
+        case .noHealthyTarget: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b0e"
+        case .panicCleared: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b0f"
+        case .capacityExhausted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b10"
+        case .planChanged: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b11"
+        case .historyUnavailable: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b12"
+        case .actuatorFailed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b13"
         }
     }
 
@@ -68,6 +108,11 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         switch self {
         case .reloadFailed: 3
         case .statusChanged: 5
+        case .noHealthyTarget, .historyUnavailable: 2
+        case .capacityExhausted, .actuatorFailed: 3
+        case .failoverStarted, .failoverCompleted, .failoverBlocked, .failoverHalted, .recoveryFailed: 4
+        case .failoverStep, .recoveryStarted, .recoveryRestarted, .recoveryCompleted, .failbackHeld, .failbackStep, .failbackCompleted, .operatorCommand, .pinExpired, .panicCleared, .planChanged: 5
+
         case .daemonStarted, .daemonStopping, .configReloaded, .regionAdded, .regionRemoved, .regionUpdated: 6
         }
     }

@@ -1,0 +1,141 @@
+import Foundation
+
+/// A region as the failover engine sees it (from `[[region]]`).
+public struct FailoverRegion: Sendable, Equatable, Codable {
+    public var id: String
+    /// Lower is tried first.
+    public var priority: Int
+    /// Baseline weight.
+    public var weight: Int
+    /// The most traffic this region can take at full capacity, in plan units.
+    public var maxWeight: Int
+    public var enabled: Bool
+
+    public init(id: String, priority: Int, weight: Int, maxWeight: Int, enabled: Bool = true) {
+        self.id = id
+        self.priority = priority
+        self.weight = weight
+        self.maxWeight = maxWeight
+        self.enabled = enabled
+    }
+}
+
+/// What an operator made of a region.
+public enum AdminState: String, Sendable, Codable {
+    case enabled
+    /// No traffic at once, never a target, until enabled.
+    case disabled
+    /// Traffic moved away (following the strategy) and held away until enabled.
+    case drained
+}
+
+/// Where a region is in the failover cycle. Times are wall-clock, so they survive restarts.
+public enum RegionPhase: Sendable, Equatable, Codable {
+    /// Has its baseline share (or is ramping to it through `failingBack`).
+    case serving
+    /// A gradual move away is in progress; the next step is due at `nextStep`.
+    case failingOver(trigger: Trigger, since: Date, nextStep: Date)
+    /// Its share has gone; waiting for it to be healthy again.
+    case failedOver(trigger: Trigger, since: Date)
+    /// Healthy again; traffic returns when the window ends at `until` with no failed evaluation.
+    case recovering(since: Date, until: Date)
+    /// Window complete; waiting for the cooldown, a pin, or an operator (`failback = "manual"`).
+    case awaitingFailback(since: Date)
+    /// A gradual failback is in progress.
+    case failingBack(nextStep: Date)
+
+    public var name: String {
+        switch self {
+        case .serving: "serving"
+        case .failingOver: "failing_over"
+        case .failedOver: "failed_over"
+        case .recovering: "recovering"
+        case .awaitingFailback: "awaiting_failback"
+        case .failingBack: "failing_back"
+        }
+    }
+}
+
+/// The engine's knowledge of one region.
+public struct RegionRuntime: Sendable, Equatable, Codable {
+    public var phase: RegionPhase = .serving
+    /// The fraction of its baseline the region keeps (1 = all of it).
+    public var share: Double = 1
+    /// No automatic move of this region before this time.
+    public var cooldownUntil: Date?
+    public var admin: AdminState = .enabled
+    /// Operator-chosen target for this region's share (`failover FROM TO`).
+    public var target: String?
+    /// Operator-chosen strategy for this region's current move.
+    public var strategy: FailoverStrategy?
+    /// The last alert raised for this region, so it is raised once, not every round.
+    public var alert: String?
+
+    public init() {}
+}
+
+/// An operator's freeze of automatic moves.
+public struct Pin: Sendable, Equatable, Codable {
+    public var reason: String
+    public var by: UInt32
+    public var since: Date
+    /// nil: until `unpin`.
+    public var until: Date?
+
+    public init(reason: String, by: UInt32, since: Date, until: Date?) {
+        self.reason = reason
+        self.by = by
+        self.since = since
+        self.until = until
+    }
+}
+
+/// Everything the engine must remember across restarts. Stored as one JSON document.
+public struct EngineState: Sendable, Equatable, Codable {
+    public var regions: [String: RegionRuntime]
+    public var pin: Pin?
+    /// Baseline weights set by `set-weights`, replacing the config's.
+    public var weightOverride: [String: Int]?
+    /// The plan in force.
+    public var plan: TrafficPlan
+    /// True while no healthy target exists for traffic that must move (the plan is kept).
+    public var panic: Bool
+
+    public init(regions: [String: RegionRuntime], pin: Pin? = nil, weightOverride: [String: Int]? = nil, plan: TrafficPlan, panic: Bool = false) {
+        self.regions = regions
+        self.pin = pin
+        self.weightOverride = weightOverride
+        self.plan = plan
+        self.panic = panic
+    }
+}
+
+/// A command from an operator (control socket).
+public enum OperatorCommand: Sendable, Equatable {
+    case failover(from: String, to: String?, strategy: FailoverStrategy?)
+    case drain(String)
+    case enable(String)
+    case disable(String)
+    case setWeights([String: Int])
+    case pin(ttl: Duration?)
+    case unpin
+
+    public var name: String {
+        switch self {
+        case .failover: "failover"
+        case .drain: "drain"
+        case .enable: "enable"
+        case .disable: "disable"
+        case .setWeights: "set-weights"
+        case .pin: "pin"
+        case .unpin: "unpin"
+        }
+    }
+}
+
+/// What one engine call decided: the plan now in force and the events that explain it.
+public struct Decision: Sendable, Equatable {
+    public var plan: TrafficPlan
+    public var planChanged: Bool
+    public var events: [Event]
+}

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""regiond benchmark: probe throughput, lateness, CPU per probe and RSS, against
+nginx on loopback, side by side with HAProxy health-checking the same target.
+
+Run by `make bench` (release build). Prints a table, then the same figures as JSON.
+Every probe opens a new TCP connection (regiond sends Connection: close; nginx has
+keepalive off), as HAProxy's checks do. Counts come from nginx's stub_status, so
+both probers are measured the same way, from the target's side.
+
+Environment: BENCH_SECONDS (default 20), BENCH_SIZES (default "1000,10000").
+"""
+import json, os, shutil, signal, subprocess, sys, tempfile, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, ".build", "release")
+SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+SIZES = [int(x) for x in os.environ.get("BENCH_SIZES", "1000,10000").split(",")]
+PORT = 18900
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def nginx_requests():
+    text = urllib.request.urlopen(f"http://127.0.0.1:{PORT + 1}/status", timeout=5).read().decode()
+    # "server accepts handled requests\n N N N"
+    return int(text.splitlines()[2].split()[2])
+
+
+def wait_for(predicate, limit, what):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)  # a benchmark harness, not a test: polling is fine here
+    raise SystemExit(f"bench: gave up waiting for {what}")
+
+
+def start_nginx(tmp):
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log;
+events {{ worker_connections 65536; }}
+http {{
+    access_log off;
+    keepalive_timeout 0;
+    server {{ listen 127.0.0.1:{PORT} backlog=65535; location / {{ return 200 "ok"; }} }}
+    server {{ listen 127.0.0.1:{PORT + 1}; location /status {{ stub_status; }} }}
+}}
+""")
+    proc = subprocess.Popen(["nginx", "-c", conf, "-p", tmp, "-g", "daemon off;"])
+    wait_for(lambda: _ok(nginx_requests), 10, "nginx")
+    return proc
+
+
+def _ok(fn):
+    try:
+        fn()
+        return True
+    except Exception:
+        return False
+
+
+def measure(pid, seconds):
+    """CPU seconds of pid and nginx requests over `seconds`."""
+    cpu0, req0, t0 = cpu_seconds(pid), nginx_requests(), time.time()
+    time.sleep(seconds)
+    cpu1, req1, t1 = cpu_seconds(pid), nginx_requests(), time.time()
+    return cpu1 - cpu0, req1 - req0 - 1, t1 - t0  # minus our own status request
+
+
+def regionctl(sock, *args, timeout=60):
+    out = subprocess.run([os.path.join(BIN, "regionctl"), *args, "--socket", sock, "--json"],
+                         capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout)["result"]
+
+
+def bench_regiond(tmp, endpoints):
+    per_region = 10
+    regions = endpoints // per_region
+    sock = os.path.join(tmp, f"c{endpoints}.sock")
+    conf = os.path.join(tmp, f"regiond-{endpoints}.toml")
+    with open(conf, "w") as f:
+        f.write(f'[daemon]\ncontrol_socket = "{sock}"\nstate_directory = "{tmp}"\nmax_clients = 4096\n\n')
+        f.write('[probe]\ninterval = "1s"\ntimeout = "900ms"\njitter = "10%"\n\n')
+        f.write('[status]\nwindow = "10s"\nevaluation_interval = "1s"\n\n')
+        for r in range(regions):
+            f.write(f'[[region]]\nid = "r{r}"\nweight = 10\n')
+            for e in range(per_region):
+                f.write(f'  [[region.endpoint]]\n  name = "e{e}"\n  url = "http://127.0.0.1:{PORT}/healthz/{r}/{e}"\n')
+    proc = subprocess.Popen([os.path.join(BIN, "regiond"), "--config", conf, "--log-level", "warning"],
+                            stderr=open(os.path.join(tmp, f"regiond-{endpoints}.log"), "w"))
+    try:
+        wait_for(lambda: _ok(lambda: regionctl(sock, "version")), 60, "regiond")
+        time.sleep(5)  # warm up: first probes are spread over one interval
+        start = regionctl(sock, "status")["probesRun"]
+        cpu, requests, elapsed = measure(proc.pid, SECONDS)
+        status = regionctl(sock, "status")
+        probes = status["probesRun"] - start
+        # regionctl status while probing: whole command, process start included.
+        latencies = []
+        for _ in range(int(os.environ.get("BENCH_STATUS_RUNS", "50"))):
+            t = time.perf_counter()
+            regionctl(sock, "status")
+            latencies.append((time.perf_counter() - t) * 1000)
+        latencies.sort()
+        healthy = status["counts"].get("healthy", 0)
+        return {
+            "prober": "regiond",
+            "endpoints": endpoints,
+            "regions": regions,
+            "interval_s": 1.0,
+            "seconds": round(elapsed, 1),
+            "probes_per_s": round(probes / elapsed, 1),
+            "target_requests_per_s": round(requests / elapsed, 1),
+            "cpu_us_per_probe": round(cpu / max(requests, 1) * 1e6, 1),
+            "cpu_percent_of_one_core": round(cpu / elapsed * 100, 1),
+            "lateness_p50_ms": round(status.get("probeLatenessP50Ms") or 0, 2),
+            "lateness_p99_ms": round(status.get("probeLatenessP99Ms") or 0, 2),
+            "rss_mb": round(rss_mb(proc.pid), 1),
+            "regions_healthy": healthy,
+            "regionctl_status_p50_ms": round(latencies[len(latencies) // 2], 2),
+            "regionctl_status_p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
+        }
+    finally:
+        t = time.perf_counter()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+            print(f"bench: regiond with {endpoints} endpoints stopped {time.perf_counter() - t:.1f} s after SIGTERM", flush=True)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            print(f"bench: regiond with {endpoints} endpoints did not stop within 30 s of SIGTERM; killed", flush=True)
+
+
+def bench_haproxy(tmp, servers):
+    conf = os.path.join(tmp, "haproxy.cfg")
+    with open(conf, "w") as f:
+        f.write("global\n    nbthread 1\n    maxconn 100000\n\ndefaults\n    mode http\n    timeout connect 900ms\n"
+                "    timeout check 900ms\n    timeout client 10s\n    timeout server 10s\n\n")
+        f.write("backend checks\n    option httpchk GET /healthz\n")
+        for i in range(servers):
+            f.write(f"    server s{i} 127.0.0.1:{PORT} check inter 1000 rise 2 fall 3\n")
+        f.write(f"\nfrontend unused\n    bind 127.0.0.1:{PORT + 2}\n    default_backend checks\n")
+    proc = subprocess.Popen(["haproxy", "-f", conf, "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(5)  # warm up: HAProxy spreads first checks over one interval too
+        cpu, requests, elapsed = measure(proc.pid, SECONDS)
+        return {
+            "prober": "haproxy " + subprocess.run(["haproxy", "-v"], capture_output=True, text=True).stdout.split()[2],
+            "endpoints": servers,
+            "interval_s": 1.0,
+            "seconds": round(elapsed, 1),
+            "target_requests_per_s": round(requests / elapsed, 1),
+            "cpu_us_per_probe": round(cpu / max(requests, 1) * 1e6, 1),
+            "cpu_percent_of_one_core": round(cpu / elapsed * 100, 1),
+            "rss_mb": round(rss_mb(proc.pid), 1),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def main():
+    for tool in ("nginx", "haproxy"):
+        if not shutil.which(tool):
+            raise SystemExit(f"bench: {tool} is not installed (make bench installs it)")
+    tmp = tempfile.mkdtemp(prefix="rdb-", dir="/tmp")
+    nginx = start_nginx(tmp)
+    results = []
+    try:
+        for n in SIZES:
+            for run in ([bench_regiond, bench_haproxy] if n == 1000 else [bench_regiond]):
+                try:
+                    result = run(tmp, n)
+                except Exception as error:  # an overloaded prober is a result too
+                    result = {"prober": run.__name__.replace("bench_", ""), "endpoints": n, "error": str(error)[:300]}
+                print("bench:", json.dumps(result), flush=True)
+                results.append(result)
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=30)
+    cols = ["prober", "endpoints", "target_requests_per_s", "cpu_us_per_probe", "cpu_percent_of_one_core", "lateness_p50_ms",
+            "lateness_p99_ms", "rss_mb", "regionctl_status_p99_ms"]
+    print("  ".join(f"{c:>22}" if i else f"{c:<16}" for i, c in enumerate(cols)))
+    for r in results:
+        print("  ".join(f"{str(r.get(c, '-')):>22}" if i else f"{str(r.get(c, '-')):<16}" for i, c in enumerate(cols)))
+    print(json.dumps({"seconds": SECONDS, "cores": os.cpu_count(), "results": results}, indent=2))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
