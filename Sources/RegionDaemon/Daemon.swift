@@ -49,18 +49,30 @@ public enum Daemon {
             return ExitStatus.unavailable
         }
 
-        let bus = EventBus(logger: logger)
+        // The state database. Without it regiond still probes and reports, but does not
+        // act on automatic decisions it cannot record (refuse_unrecorded).
+        var store: StateStore?
+        do {
+            store = try StateStore(directory: config.daemon.stateDirectory)
+        } catch {
+            logger.critical("\(error); failover decisions will not be recorded")
+        }
+        let bus = EventBus(logger: logger, history: store)
         let statistics = ProbeStatistics()
         let prober = Prober()
         let time = TimeBase(clock: ContinuousClock())
+        let actuator = PlanActuator(stateDirectory: config.daemon.stateDirectory, bus: bus, logger: logger)
+        let controller = FailoverController(config: config, store: store, bus: bus, time: time, actuator: actuator, logger: logger)
         let supervisor = Supervisor(
             config: config, configPath: configPath, time: time, prober: prober, bus: bus, statistics: statistics,
-            notifier: notifier, logger: logger)
-        // Readiness order: valid config, then every probe loop scheduled, then the socket bound, then READY=1.
+            notifier: notifier, logger: logger, controller: controller)
+        // Readiness order: valid config, restored failover state, every probe loop scheduled,
+        // the socket bound, then READY=1.
+        await controller.restore()
         await supervisor.start()
 
         let control = ControlServer(
-            settings: config.daemon, service: ControlService(supervisor: supervisor, adminGroupID: adminGroupID), bus: bus,
+            settings: config.daemon, service: ControlService(supervisor: supervisor, controller: controller, store: store, adminGroupID: adminGroupID), bus: bus,
             logger: logger,
             onListening: {
                 let summary = await supervisor.summary()
@@ -70,6 +82,7 @@ public enum Daemon {
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: WatchdogService(supervisor: supervisor, notifier: notifier, logger: logger)),
             .init(service: StatusTextService(supervisor: supervisor, bus: bus)),
+            .init(service: controller),
             .init(service: control),
             .init(service: ReloadSignalService(supervisor: supervisor, notifier: notifier, bus: bus, logger: logger)),
         ]

@@ -19,11 +19,16 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
     let statistics: ProbeStatistics
     let notifier: SystemdNotifier
     let logger: Logger
+    let controller: FailoverController<C>?
     public let startedAt: Date
     /// Last summary sent as `STATUS=`, to send only changes.
     private var lastSummary = ""
 
-    public init(config: Config, configPath: String, time: TimeBase<C>, prober: Prober, bus: EventBus, statistics: ProbeStatistics, notifier: SystemdNotifier, logger: Logger) {
+    public init(
+        config: Config, configPath: String, time: TimeBase<C>, prober: Prober, bus: EventBus, statistics: ProbeStatistics, notifier: SystemdNotifier,
+        logger: Logger, controller: FailoverController<C>? = nil
+    ) {
+        self.controller = controller
         self.config = config
         self.configPath = configPath
         self.time = time
@@ -50,7 +55,10 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
     }
 
     private func makeMonitor(_ region: RegionConfig) -> RegionMonitor<C> {
-        RegionMonitor(config: region, time: self.time, prober: self.prober, bus: self.bus, statistics: self.statistics)
+        let controller = self.controller
+        return RegionMonitor(
+            config: region, failover: self.config.failover, time: self.time, prober: self.prober, bus: self.bus, statistics: self.statistics,
+            signals: { id, signal in controller?.submit(region: id, signal: signal) })
     }
 
     /// Stops every monitor.
@@ -118,10 +126,11 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         for region in new.regions {
             if let monitor = self.monitors[region.id], let before = old.region(region.id) {
                 if before.sameSettings(as: region) {
+                    if new.failover != old.failover { await monitor.update(region, failover: new.failover) }
                     unchanged += 1
                 } else {
                     updated.append(region.id)
-                    await monitor.update(region)
+                    await monitor.update(region, failover: new.failover)
                     await self.bus.publish(
                         Event(time: now, kind: .regionUpdated, region: region.id, message: "region \(region.id) updated by reload"))
                 }
@@ -137,6 +146,7 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
             self.logger.warning("[daemon] settings changed; they take effect at the next restart")
         }
         self.config = new
+        self.controller?.reconfigure(new)
         self.generation += 1
         await self.bus.publish(
             Event(
@@ -152,15 +162,38 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
     // MARK: reports
 
     public func briefs() async -> [RegionBrief] {
+        let phases = await self.controller?.phases() ?? [:]
         var result: [RegionBrief] = []
         for region in self.config.regions {
-            if let monitor = self.monitors[region.id] { result.append(await monitor.brief()) }
+            if let monitor = self.monitors[region.id] { result.append(Self.overlay(await monitor.brief(), phases[region.id])) }
         }
         return result
     }
 
+    /// A healthy region that is waiting for its traffic to come back is `recovering`.
+    static func overlay(_ brief: RegionBrief, _ phase: RegionPhase?) -> RegionBrief {
+        var brief = brief
+        guard brief.status == .healthy, let phase else { return brief }
+        switch phase {
+        case .recovering(_, let until):
+            brief.status = .recovering
+            brief.reason = "healthy; traffic returns if it stays healthy until \(until.formatted(Date.ISO8601FormatStyle()))"
+        case .awaitingFailback:
+            brief.status = .recovering
+            brief.reason = "recovery window complete; waiting to fail back (see regionctl traffic)"
+        case .failingBack:
+            brief.status = .recovering
+            brief.reason = "failing back step by step (see regionctl traffic)"
+        case .serving, .failingOver, .failedOver:
+            break
+        }
+        return brief
+    }
+
     public func report(region id: String) async -> RegionReport? {
-        await self.monitors[id]?.report()
+        guard var report = await self.monitors[id]?.report() else { return nil }
+        report.brief = Self.overlay(report.brief, await self.controller?.phases()[id])
+        return report
     }
 
     public func statusReport() async -> StatusReport {

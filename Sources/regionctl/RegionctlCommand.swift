@@ -13,7 +13,10 @@ struct RegionctlCommand: ParsableCommand {
             Shell completions: regionctl --generate-completion-script bash|zsh|fish
             """,
         version: RegiondVersion.string,
-        subcommands: [Status.self, Regions.self, Region.self, Version.self, Reload.self, Watch.self]
+        subcommands: [
+            Status.self, Regions.self, Region.self, Traffic.self, History.self, Watch.self, Version.self,
+            Reload.self, Failover.self, Drain.self, Enable.self, Disable.self, SetWeights.self, Pin.self, Unpin.self,
+        ]
     )
 }
 
@@ -236,5 +239,187 @@ enum Format {
             }
             print(cells.joined(separator: "  "))
         }
+    }
+}
+
+// MARK: - Failover
+
+extension Format {
+    static func time(_ date: Date?) -> String {
+        guard let date else { return "-" }
+        let seconds = Int(date.timeIntervalSinceNow.rounded())
+        let iso = date.formatted(Date.ISO8601FormatStyle())
+        return seconds >= 0 ? "\(iso) (in \(seconds)s)" : "\(iso) (\(-seconds)s ago)"
+    }
+
+    static func traffic(_ t: TrafficReport) {
+        print("strategy \(t.strategy), failback \(t.failback), total \(t.total)")
+        if let pin = t.pin {
+            print("PINNED by uid \(pin.uid) since \(Format.time(pin.since))\(pin.until.map { " until \(Format.time($0))" } ?? ""): \(pin.reason)")
+        }
+        if t.panic { print("PANIC: traffic that must move has no healthy region to go to; the last plan is kept") }
+        if !t.recording { print("STATE DATABASE NOT WRITABLE: automatic decisions are refused (see journalctl -u regiond)") }
+        print("")
+        var rows = [["REGION", "WEIGHT", "BASELINE", "SHARE", "PHASE", "ADMIN", "STATUS", "NEXT", "WHY"]]
+        for r in t.regions {
+            let next = r.recoveryEnds.map { "fails back \(Format.time($0))" } ?? r.nextStep.map { "step \(Format.time($0))" } ?? "-"
+            var why = r.note ?? ""
+            if why.isEmpty, let trigger = r.trigger { why = "trigger: \(trigger)" }
+            if let cooldown = r.cooldownUntil, cooldown > Date() { why += (why.isEmpty ? "" : "; ") + "cooldown until \(Format.time(cooldown))" }
+            rows.append([r.region, "\(r.weight)", "\(r.baseline)", Format.percent(r.share), r.phase, r.admin, r.status?.rawValue ?? "-", next, why])
+        }
+        self.table(rows)
+    }
+}
+
+struct Traffic: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The traffic plan, each region's failover phase, and why.")
+    @OptionGroup var options: ClientOptions
+
+    func run() throws {
+        let (report, raw) = try self.options.call(ControlRequest(cmd: "traffic"), as: TrafficReport.self)
+        if self.options.json { return printJSON(raw) }
+        Format.traffic(report)
+    }
+}
+
+struct History: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Recorded events, oldest first.")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "Only this region.") var region: String?
+    @Option(help: ArgumentHelp("Only events since this ISO 8601 time or this long ago (\"1h\").", valueName: "time")) var since: String?
+    @Option(help: "At most this many events (newest).") var limit: Int = 100
+
+    func run() throws {
+        var request = ControlRequest(cmd: "history", region: self.region)
+        request.since = self.since
+        request.limit = self.limit
+        let (report, raw) = try self.options.call(request, as: HistoryReport.self)
+        if self.options.json { return printJSON(raw) }
+        for e in report.events {
+            let time = e.time.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+            let who = e.fields["uid"].map { " [uid \($0)]" } ?? ""
+            print("\(e.id)  \(time)  \(e.kind.rawValue)\(e.region.map { "  \($0)" } ?? "")  \(e.message)\(who)")
+        }
+    }
+}
+
+/// Shared by the commands that change traffic: send, then print the new plan.
+protocol TrafficCommand: ParsableCommand {
+    var options: ClientOptions { get }
+    func request() throws -> ControlRequest
+}
+
+extension TrafficCommand {
+    func run() throws {
+        let (report, raw) = try self.options.call(try self.request(), as: TrafficReport.self)
+        if self.options.json { return printJSON(raw) }
+        Format.traffic(report)
+    }
+}
+
+struct Failover: TrafficCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Move a region's traffic away now (held until `enable`).",
+        discussion: "Needs root or the admin group. Without TO, the strategy picks the targets.")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "Region to move traffic away from.") var from: String
+    @Argument(help: "Region to send it to.") var to: String?
+    @Option(help: "automatic, gradual or cascading (default: the configured strategy).") var strategy: String?
+    @Option(help: "Why; recorded in the history.") var reason: String?
+
+    func request() throws -> ControlRequest {
+        var r = ControlRequest(cmd: "failover", region: self.from)
+        r.to = self.to
+        r.strategy = self.strategy
+        r.reason = self.reason
+        return r
+    }
+}
+
+struct Drain: TrafficCommand {
+    static let configuration = CommandConfiguration(abstract: "Move a region's traffic away following the strategy, and hold it away.")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "Region.") var region: String
+    @Option(help: "Why; recorded in the history.") var reason: String?
+
+    func request() throws -> ControlRequest {
+        var r = ControlRequest(cmd: "drain", region: self.region)
+        r.reason = self.reason
+        return r
+    }
+}
+
+struct Enable: TrafficCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Return a region to service (also approves a manual failback).",
+        discussion: "A healthy region gets its traffic back now; an unhealthy one once it has been healthy for the recovery window.")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "Region.") var region: String
+    @Option(help: "Why; recorded in the history.") var reason: String?
+
+    func request() throws -> ControlRequest {
+        var r = ControlRequest(cmd: "enable", region: self.region)
+        r.reason = self.reason
+        return r
+    }
+}
+
+struct Disable: TrafficCommand {
+    static let configuration = CommandConfiguration(abstract: "Take all traffic from a region at once; it is never a target until enabled.")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "Region.") var region: String
+    @Option(help: "Why; recorded in the history.") var reason: String?
+
+    func request() throws -> ControlRequest {
+        var r = ControlRequest(cmd: "disable", region: self.region)
+        r.reason = self.reason
+        return r
+    }
+}
+
+struct SetWeights: TrafficCommand {
+    static let configuration = CommandConfiguration(commandName: "set-weights", abstract: "Replace baseline weights: regionctl set-weights eu-west=6000 us-east=4000")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "REGION=WEIGHT pairs.") var pairs: [String]
+    @Option(help: "Why; recorded in the history.") var reason: String?
+
+    func request() throws -> ControlRequest {
+        var weights: [String: Int] = [:]
+        for pair in self.pairs {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let weight = Int(parts[1]) else { throw ValidationError("'\(pair)' is not REGION=WEIGHT") }
+            weights[String(parts[0])] = weight
+        }
+        var r = ControlRequest(cmd: "set-weights")
+        r.weights = weights
+        r.reason = self.reason
+        return r
+    }
+}
+
+struct Pin: TrafficCommand {
+    static let configuration = CommandConfiguration(abstract: "Freeze automatic failover until unpinned or the TTL passes.")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "Why (required).") var reason: String
+    @Option(help: ArgumentHelp("How long, e.g. 30m (default: until unpin).", valueName: "duration")) var ttl: String?
+
+    func request() throws -> ControlRequest {
+        var r = ControlRequest(cmd: "pin")
+        r.reason = self.reason
+        r.ttl = self.ttl
+        return r
+    }
+}
+
+struct Unpin: TrafficCommand {
+    static let configuration = CommandConfiguration(abstract: "Resume automatic failover.")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "Why; recorded in the history.") var reason: String?
+
+    func request() throws -> ControlRequest {
+        var r = ControlRequest(cmd: "unpin")
+        r.reason = self.reason
+        return r
     }
 }

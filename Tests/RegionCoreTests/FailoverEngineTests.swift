@@ -322,6 +322,19 @@ struct FailoverEngineTests {
         #expect(fleet.weights["eu"] == 5000)
     }
 
+    @Test func aRestoredEngineWaitsForEveryStatusBeforeDeciding() {
+        var fleet = Fleet(threeRegions) { $0.cooldown = .zero }
+        fleet.at(0, ["eu": failing])
+        var restarted = FailoverEngine(settings: fleet.engine.settings, regions: threeRegions, state: fleet.engine.state)
+        let unknown = RegionSignal(status: .unknown, passing: false)
+        let early = restarted.step(["eu": failing, "us": unknown, "ap": healthy], now: t(10))
+        #expect(early.events.isEmpty, "no panic and no churn while us is unknown")
+        #expect(early.plan == fleet.engine.state.plan)
+        let known = restarted.step(["eu": failing, "us": healthy, "ap": healthy], now: t(11))
+        #expect(known.plan == fleet.engine.state.plan)
+        #expect(restarted.warm)
+    }
+
     @Test func stateSurvivesEncodingAndTheWindowKeepsItsStart() throws {
         var fleet = Fleet(threeRegions) { $0.cooldown = .zero }
         fleet.at(0, ["eu": failing])
@@ -331,6 +344,7 @@ struct FailoverEngineTests {
         #expect(restored == fleet.engine.state)
         var again = FailoverEngine(settings: fleet.engine.settings, regions: threeRegions, state: restored)
         #expect(again.nextDeadline() == t(170))
+        _ = again.step(fleet.signals, now: t(60))
         #expect(again.step(fleet.signals, now: t(169)).planChanged == false)
         #expect(again.step(fleet.signals, now: t(170)).plan.weights["eu"] == 5000)
     }

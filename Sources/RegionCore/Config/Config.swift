@@ -8,13 +8,22 @@ public struct Config: Sendable, Equatable {
     public var daemon: DaemonSettings
     public var probe: ProbeDefaults
     public var status: StatusThresholds
+    public var failover: FailoverSettings
     public var regions: [RegionConfig]
 
-    public init(daemon: DaemonSettings = .init(), probe: ProbeDefaults = .init(), status: StatusThresholds = .init(), regions: [RegionConfig]) {
+    public init(daemon: DaemonSettings = .init(), probe: ProbeDefaults = .init(), status: StatusThresholds = .init(), failover: FailoverSettings = .init(), regions: [RegionConfig]) {
         self.daemon = daemon
         self.probe = probe
         self.status = status
+        self.failover = failover
         self.regions = regions
+    }
+
+    /// The regions as the failover engine sees them.
+    public var failoverRegions: [FailoverRegion] {
+        self.regions.map {
+            FailoverRegion(id: $0.id, priority: $0.priority, weight: $0.weight, maxWeight: $0.maxWeight ?? self.failover.total, enabled: $0.enabled)
+        }
     }
 
     public func region(_ id: String) -> RegionConfig? {
@@ -65,6 +74,8 @@ public struct RegionConfig: Sendable, Equatable, Identifiable {
     public var weight: Int
     /// A disabled region is still probed but never receives traffic.
     public var enabled: Bool
+    /// The most traffic the region can take at full capacity (cascading); nil: the plan total.
+    public var maxWeight: Int? = nil
     public var endpoints: [EndpointConfig]
     /// Per-region threshold overrides already merged over the global ones.
     public var status: StatusThresholds

@@ -40,6 +40,10 @@ public enum ConfigLoader {
             self.readThresholds(&status, into: &config.status)
             root.absorb(status)
         }
+        if var failover = root.table("failover") {
+            self.readFailover(&failover, into: &config.failover)
+            root.absorb(failover)
+        }
         if let regions = root.tables("region") {
             var seen: [String: Int] = [:]
             for var reader in regions {
@@ -55,6 +59,9 @@ public enum ConfigLoader {
             }
         } else if !root.has("region") {
             root.issue("region", "no regions configured; add at least one [[region]] section", line: 0)
+        }
+        if !config.regions.isEmpty, !config.regions.contains(where: { $0.enabled && $0.weight > 0 }) {
+            root.issue("region", "no enabled region has a weight above 0; traffic must go somewhere", line: 0)
         }
         root.reportUnknownKeys()
         if !root.issues.isEmpty {
@@ -88,6 +95,32 @@ public enum ConfigLoader {
         if let v = r.duration("client_idle_timeout", in: .milliseconds(100)...Duration.seconds(86_400)) { d.clientIdleTimeout = v }
         if let v = r.int("max_clients", in: 1...100_000) { d.maxClients = v }
         if let v = r.int("max_request_bytes", in: 1024...16_777_216) { d.maxRequestBytes = v }
+    }
+
+    static func readFailover(_ r: inout TableReader, into f: inout FailoverSettings) {
+        if let text = r.string("strategy") {
+            if let s = FailoverStrategy(rawValue: text) { f.strategy = s } else {
+                r.issue("strategy", "'\(text)' is not one of automatic, gradual, cascading, manual")
+            }
+        }
+        if let v = r.int("total", in: 1...1_000_000_000) { f.total = v }
+        if let v = r.duration("cooldown", in: .zero...Duration.seconds(86_400)) { f.cooldown = v }
+        if let v = r.duration("recovery_window", in: .zero...Duration.seconds(86_400)) { f.recoveryWindow = v }
+        if let text = r.string("failback") {
+            if let m = FailbackMode(rawValue: text) { f.failback = m } else {
+                r.issue("failback", "'\(text)' is not one of automatic, manual")
+            }
+        }
+        if let v = r.fraction("gradual_step", in: 0.01...1) { f.gradualStep = v }
+        if let v = r.duration("gradual_interval", in: .milliseconds(100)...Duration.seconds(86_400)) { f.gradualInterval = v }
+        if let v = r.bool("gradual_reverse") { f.gradualReverse = v }
+        if let v = r.fraction("trigger_error_rate") { f.triggerErrorRate = v }
+        if let v = r.fraction("trigger_capacity") { f.triggerCapacity = v }
+        if let v = r.duration("trigger_latency", in: .milliseconds(1)...Duration.seconds(3600)) { f.triggerLatency = v }
+        if let v = r.int("trigger_timeout_intervals", in: 1...1000) { f.triggerTimeoutIntervals = v }
+        if let v = r.bool("refuse_unrecorded") { f.refuseUnrecorded = v }
+        if let v = r.duration("history_max_age", in: .seconds(60)...Duration.seconds(10 * 365 * 86_400)) { f.historyMaxAge = v }
+        if let v = r.int("history_max_events", in: 100...100_000_000) { f.historyMaxEvents = v }
     }
 
     static func readProbeDefaults(_ r: inout TableReader, into p: inout ProbeDefaults) {
@@ -151,6 +184,7 @@ public enum ConfigLoader {
         let weight = r.int("weight", in: 0...1_000_000)
         if !r.has("weight") { r.issue("weight", "every region needs a baseline weight, e.g. weight = 5000") }
         let enabled = r.bool("enabled") ?? true
+        let maxWeight = r.int("max_weight", in: 0...1_000_000_000)
 
         var thresholds = config.status
         if var status = r.table("status") {
@@ -176,9 +210,11 @@ public enum ConfigLoader {
             r.issue("endpoint", "region has no endpoints; add a [[region.endpoint]] section after it")
         }
         guard let id, let weight else { return nil }
-        return RegionConfig(
+        var region = RegionConfig(
             id: id, priority: priority, weight: weight, enabled: enabled, endpoints: endpoints, status: thresholds,
             line: r.table.line)
+        region.maxWeight = maxWeight
+        return region
     }
 
     static func readEndpoint(_ r: inout TableReader, defaults: ProbeDefaults) -> EndpointConfig? {

@@ -8,9 +8,12 @@ public enum ControlProtocol {
     public static let defaultSocketPath = "/run/regiond/control.sock"
 
     /// Commands that change state and so need root or the admin group.
-    public static let mutatingCommands: Set<String> = ["reload"]
+    public static let mutatingCommands: Set<String> = ["reload", "failover", "drain", "enable", "disable", "set-weights", "pin", "unpin"]
     /// All commands this build understands.
-    public static let commands: [String] = ["status", "regions", "region", "version", "reload", "watch", "help"]
+    public static let commands: [String] = [
+        "status", "regions", "region", "version", "reload", "watch", "help", "traffic", "history", "failover", "drain", "enable", "disable",
+        "set-weights", "pin", "unpin",
+    ]
 
     /// The encoder used for every line on the socket (sorted keys, ISO 8601 times with milliseconds).
     public static func encoder() -> JSONEncoder {
@@ -43,8 +46,22 @@ public struct ControlRequest: Sendable, Codable, Equatable {
     /// Echoed back in the reply, to match replies with requests.
     public var id: String?
     public var cmd: String
-    /// For `region`.
+    /// For `region`, `failover` (the region to move away from), `drain`, `enable`, `disable`, `history`.
     public var region: String?
+    /// For `failover`: the region to send the traffic to (default: chosen by the strategy).
+    public var to: String?
+    /// For `failover`: automatic, gradual, cascading (default: the configured strategy).
+    public var strategy: String?
+    /// Why: recorded on the event. Required for `pin`.
+    public var reason: String?
+    /// For `set-weights`: region id to baseline weight.
+    public var weights: [String: Int]?
+    /// For `pin`: how long, as a duration ("30m"); absent: until `unpin`.
+    public var ttl: String?
+    /// For `history`: an ISO 8601 time or a duration ago ("1h").
+    public var since: String?
+    /// For `history`: at most this many events (default 100, at most 10000).
+    public var limit: Int?
 
     public init(cmd: String, region: String? = nil, id: String? = nil) {
         self.v = ControlProtocol.version

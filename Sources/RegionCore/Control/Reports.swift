@@ -191,3 +191,80 @@ public struct WatchStarted: Sendable, Codable, Equatable {
 public enum RegiondVersion {
     public static let string = "0.1.0"
 }
+
+/// Result of `traffic` and of every command that changes it: the plan and why.
+public struct TrafficReport: Sendable, Codable, Equatable {
+    public struct Row: Sendable, Codable, Equatable {
+        public var region: String
+        public var weight: Int
+        public var baseline: Int
+        /// Fraction of its baseline the region keeps.
+        public var share: Double
+        /// serving, failing_over, failed_over, recovering, awaiting_failback, failing_back.
+        public var phase: String
+        /// enabled, disabled, drained.
+        public var admin: String
+        public var priority: Int
+        public var status: RegionStatus?
+        public var trigger: String?
+        public var since: Date?
+        public var nextStep: Date?
+        public var recoveryEnds: Date?
+        public var cooldownUntil: Date?
+        /// Why traffic is held (cooldown, pin, manual, no target), if it is.
+        public var note: String?
+
+        public init(region: String, weight: Int, baseline: Int, share: Double, phase: String, admin: String, priority: Int) {
+            self.region = region
+            self.weight = weight
+            self.baseline = baseline
+            self.share = share
+            self.phase = phase
+            self.admin = admin
+            self.priority = priority
+        }
+    }
+
+    public struct PinInfo: Sendable, Codable, Equatable {
+        public var reason: String
+        public var uid: UInt32
+        public var since: Date
+        public var until: Date?
+
+        public init(reason: String, uid: UInt32, since: Date, until: Date?) {
+            self.reason = reason
+            self.uid = uid
+            self.since = since
+            self.until = until
+        }
+    }
+
+    public var total: Int
+    public var strategy: String
+    public var failback: String
+    public var regions: [Row]
+    public var pin: PinInfo?
+    /// True while traffic that must move has no healthy region to go to (the plan is kept).
+    public var panic: Bool
+    /// False while the state database cannot be written.
+    public var recording: Bool
+
+    public init(total: Int, strategy: String, failback: String, regions: [Row], pin: PinInfo?, panic: Bool, recording: Bool) {
+        self.total = total
+        self.strategy = strategy
+        self.failback = failback
+        self.regions = regions
+        self.pin = pin
+        self.panic = panic
+        self.recording = recording
+    }
+}
+
+/// Result of `history`.
+public struct HistoryReport: Sendable, Codable, Equatable {
+    public var events: [Event]
+
+    public init(events: [Event]) {
+        self.events = events
+    }
+}

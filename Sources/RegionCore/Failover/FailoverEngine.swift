@@ -24,6 +24,10 @@ public struct FailoverEngine: Sendable {
     public private(set) var settings: FailoverSettings
     public private(set) var regions: [FailoverRegion]
     public private(set) var state: EngineState
+    /// False until every enabled region has had a known status once since start. Until
+    /// then no automatic decision is made: after a restart the restored plan stands
+    /// while statuses are still `unknown`, rather than churning traffic.
+    public private(set) var warm = false
 
     public init(settings: FailoverSettings, regions: [FailoverRegion], state: EngineState? = nil) {
         self.settings = settings
@@ -45,6 +49,8 @@ public struct FailoverEngine: Sendable {
     /// Applies a reloaded configuration, keeping what the engine knows of regions that stay.
     public mutating func reconfigure(settings: FailoverSettings, regions: [FailoverRegion]) {
         var state = self.state
+        let warm = self.warm
+        defer { self.warm = warm }
         for region in regions {
             if let old = self.regions.first(where: { $0.id == region.id }), old.enabled != region.enabled {
                 state.regions[region.id]?.admin = region.enabled ? .enabled : .disabled
@@ -79,6 +85,13 @@ public struct FailoverEngine: Sendable {
 
     /// One round: feeds the latest signal of every region and the time.
     public mutating func step(_ signals: [String: RegionSignal], now: Date) -> Decision {
+        if !self.warm {
+            let known = self.regions.allSatisfy { region in
+                self.state.regions[region.id]?.admin == .disabled || (signals[region.id].map { $0.status != .unknown } ?? false)
+            }
+            guard known else { return Decision(plan: self.state.plan, planChanged: false, events: []) }
+            self.warm = true
+        }
         var events: [Event] = []
         if let pin = self.state.pin, let until = pin.until, now >= until {
             self.state.pin = nil

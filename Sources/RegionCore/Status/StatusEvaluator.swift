@@ -69,6 +69,8 @@ public struct StatusEvaluator: Sendable {
     public private(set) var reasons: [String] = ["waiting for samples"]
     public private(set) var since: Date?
     public private(set) var pending: Pending?
+    /// The last evaluation's own classification, before hysteresis.
+    public private(set) var lastRaw: Assessment?
     /// The reasons of each observation in `pending`, to report the right ones on a move.
     private var pendingReasons: [[String]] = []
 
@@ -132,6 +134,7 @@ public struct StatusEvaluator: Sendable {
     /// An evaluation with too few samples keeps the current status.
     public mutating func evaluate(_ metrics: RegionMetrics, now: Date) -> StatusChange? {
         let raw = Self.classify(metrics, thresholds: self.thresholds, now: now)
+        self.lastRaw = raw
         if self.status == .unknown {
             guard raw.status != .unknown else {
                 self.reasons = raw.reasons

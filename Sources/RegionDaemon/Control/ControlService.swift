@@ -25,11 +25,15 @@ public enum ControlAction: Sendable {
 /// Answers control requests: parses the line, checks permission, asks the supervisor.
 public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
     let supervisor: Supervisor<C>
+    let controller: FailoverController<C>?
+    let store: StateStore?
     /// Group whose members (with root and the daemon's own user) may change state.
     let adminGroupID: UInt32?
 
-    public init(supervisor: Supervisor<C>, adminGroupID: UInt32?) {
+    public init(supervisor: Supervisor<C>, controller: FailoverController<C>? = nil, store: StateStore? = nil, adminGroupID: UInt32?) {
         self.supervisor = supervisor
+        self.controller = controller
+        self.store = store
         self.adminGroupID = adminGroupID
     }
 
@@ -87,9 +91,87 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
             }
         case "watch":
             return .watch(Self.encode(ControlReply(id: id, result: WatchStarted())))
+        case "traffic":
+            guard let controller = self.controller else { return Self.failure(id, ControlError(.internal, "failover is not running")) }
+            return .reply(Self.encode(ControlReply(id: id, result: await controller.trafficReport())))
+        case "history":
+            return await self.history(request)
+        case "failover", "drain", "enable", "disable", "set-weights", "pin", "unpin":
+            return await self.operate(request, peer: peer)
         default:
             let known = ControlProtocol.commands.joined(separator: ", ")
             return .reply(Self.encode(ControlReply<NoResult>(id: id, error: ControlError(.unknownCommand, "unknown command '\(request.cmd)'; known commands: \(known)"))))
+        }
+    }
+
+    static func failure(_ id: String?, _ error: ControlError) -> ControlAction {
+        .reply(Self.encode(ControlReply<NoResult>(id: id, error: error)))
+    }
+
+    /// Turns a state-changing request into an ``OperatorCommand`` and has the controller commit it.
+    func operate(_ request: ControlRequest, peer: PeerCredentials) async -> ControlAction {
+        let id = request.id
+        guard let controller = self.controller else { return Self.failure(id, ControlError(.internal, "failover is not running")) }
+        func region() -> String? { request.region.flatMap { $0.isEmpty ? nil : $0 } }
+        let command: OperatorCommand
+        switch request.cmd {
+        case "failover":
+            guard let from = region() else { return Self.failure(id, ControlError(.badRequest, "'failover' needs \"region\": the region to move traffic away from")) }
+            var strategy: FailoverStrategy?
+            if let text = request.strategy {
+                guard let s = FailoverStrategy(rawValue: text), s != .manual else {
+                    return Self.failure(id, ControlError(.badRequest, "strategy '\(text)' is not one of automatic, gradual, cascading"))
+                }
+                strategy = s
+            }
+            command = .failover(from: from, to: request.to, strategy: strategy)
+        case "drain", "enable", "disable":
+            guard let name = region() else { return Self.failure(id, ControlError(.badRequest, "'\(request.cmd)' needs a \"region\" field")) }
+            command = request.cmd == "drain" ? .drain(name) : request.cmd == "enable" ? .enable(name) : .disable(name)
+        case "set-weights":
+            guard let weights = request.weights, !weights.isEmpty else {
+                return Self.failure(id, ControlError(.badRequest, "'set-weights' needs \"weights\": {\"region\": weight, ...}"))
+            }
+            command = .setWeights(weights)
+        case "pin":
+            guard let reason = request.reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+                return Self.failure(id, ControlError(.badRequest, "'pin' needs a \"reason\": say why automatic failover is frozen"))
+            }
+            var ttl: Duration?
+            if let text = request.ttl {
+                guard let d = parseDuration(text), d > .zero else { return Self.failure(id, ControlError(.badRequest, "ttl '\(text)' is not a duration such as \"30m\"")) }
+                ttl = d
+            }
+            _ = reason
+            command = .pin(ttl: ttl)
+        default:
+            command = .unpin
+        }
+        let reason = request.reason.flatMap { $0.isEmpty ? nil : $0 } ?? "no reason given"
+        switch await controller.command(command, uid: peer.uid, reason: reason) {
+        case .success(let report): return .reply(Self.encode(ControlReply(id: id, result: report)))
+        case .failure(let error): return Self.failure(id, error)
+        }
+    }
+
+    func history(_ request: ControlRequest) async -> ControlAction {
+        guard let store = self.store else { return Self.failure(request.id, ControlError(.internal, "the state database is not open; see the journal")) }
+        var since: Date?
+        if let text = request.since {
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) {
+                since = date
+            } else if let ago = parseDuration(text) {
+                since = Date().addingTimeInterval(-ago.seconds)
+            } else {
+                return Self.failure(request.id, ControlError(.badRequest, "since '\(text)' is neither an ISO 8601 time nor a duration such as \"1h\""))
+            }
+        }
+        let limit = min(max(request.limit ?? 100, 1), 10_000)
+        do {
+            let events = try await store.history(region: request.region, since: since, kinds: nil, limit: limit)
+            return .reply(Self.encode(ControlReply(id: request.id, result: HistoryReport(events: events))))
+        } catch {
+            return Self.failure(request.id, ControlError(.internal, "cannot read the history: \(error)"))
         }
     }
 

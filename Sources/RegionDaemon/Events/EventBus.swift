@@ -19,17 +19,32 @@ public actor EventBus {
     /// The most recent events, newest last (for tests and `status`).
     public private(set) var recent: [Event] = []
 
-    public init(logger: Logger, bufferSize: Int = 1024) {
+    /// Where events that are not yet numbered are recorded (the history). Decisions
+    /// arrive already committed and numbered by the failover controller.
+    private var history: StateStore?
+
+    public init(logger: Logger, bufferSize: Int = 1024, history: StateStore? = nil) {
         self.logger = logger
         self.bufferSize = bufferSize
+        self.history = history
     }
 
     /// Numbers the event, logs it and hands it to every subscriber. Returns it numbered.
     @discardableResult
-    public func publish(_ event: Event) -> Event {
+    public func publish(_ event: Event) async -> Event {
         var event = event
-        event.id = self.nextID
-        self.nextID += 1
+        if event.id == 0, let history = self.history, event.kind != .historyUnavailable {
+            do {
+                event = try await history.append(event)
+            } catch {
+                self.logger.warning("cannot record event in the history: \(error)")
+            }
+        }
+        if event.id == 0 {
+            // Not recorded: numbered above anything recorded so far, for this run only.
+            event.id = max(self.nextID, (self.recent.last?.id ?? 0) + 1)
+        }
+        self.nextID = max(self.nextID, event.id + 1)
         self.log(event)
         for listener in self.listeners { listener(event) }
         for continuation in self.subscribers.values {

@@ -32,9 +32,18 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     let prober: Prober
     let bus: EventBus
     let statistics: ProbeStatistics
+    /// Where each evaluation's failover signal goes (the failover controller); sent on change only.
+    let signals: @Sendable (String, RegionSignal) -> Void
+    private var failover: FailoverSettings
+    private var lastSignal: RegionSignal?
 
-    public init(config: RegionConfig, time: TimeBase<C>, prober: Prober, bus: EventBus, statistics: ProbeStatistics) {
+    public init(
+        config: RegionConfig, failover: FailoverSettings = .init(), time: TimeBase<C>, prober: Prober, bus: EventBus, statistics: ProbeStatistics,
+        signals: @escaping @Sendable (String, RegionSignal) -> Void = { _, _ in }
+    ) {
         self.config = config
+        self.failover = failover
+        self.signals = signals
         self.window = RegionWindow(length: config.status.window)
         self.evaluator = StatusEvaluator(thresholds: config.status)
         self.time = time
@@ -63,6 +72,11 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
 
     /// Applies a changed configuration of this region. Endpoints whose settings
     /// did not change keep their loops and their samples.
+    public func update(_ new: RegionConfig, failover: FailoverSettings) {
+        self.failover = failover
+        self.update(new)
+    }
+
     public func update(_ new: RegionConfig) {
         let oldNames = Set(self.endpoints.keys)
         let newNames = Set(new.endpoints.map(\.name))
@@ -179,7 +193,17 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         let now = self.time.date(instant)
         self.lastEvaluatedAt = instant
         self.metrics = self.window.metrics(now: now)
-        guard let change = self.evaluator.evaluate(self.metrics, now: now) else { return }
+        let change = self.evaluator.evaluate(self.metrics, now: now)
+        if let raw = self.evaluator.lastRaw {
+            let signal = RegionSignal.from(
+                status: self.evaluator.status, raw: raw, metrics: self.metrics, settings: self.failover,
+                evaluationInterval: self.config.status.evaluationInterval, now: now)
+            if signal != self.lastSignal {
+                self.lastSignal = signal
+                self.signals(self.config.id, signal)
+            }
+        }
+        guard let change else { return }
         let m = self.metrics
         var fields: [String: String] = [
             "status": change.to.rawValue,

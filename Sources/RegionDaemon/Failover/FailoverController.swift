@@ -1,0 +1,248 @@
+import Foundation
+import Logging
+import NIOPosix
+import RegionCore
+import ServiceLifecycle
+
+/// Owns the ``FailoverEngine``: feeds it signals, commands and the time, commits
+/// each decision to the ``StateStore`` before anything acts on it, then publishes
+/// the decision's events and hands the plan to the actuator.
+///
+/// Every input goes through one inbox consumed by one loop, so two decisions never
+/// interleave across an `await` (the actor re-entrancy trap).
+public actor FailoverController<C: Clock>: Service where C.Duration == Duration {
+    enum Input: Sendable {
+        case signal(String, RegionSignal)
+        case command(OperatorCommand, uid: UInt32, reason: String, reply: CheckedContinuation<Result<TrafficReport, ControlError>, Never>)
+        case reconfigure(FailoverSettings, [FailoverRegion])
+        case tick
+    }
+
+    private var engine: FailoverEngine
+    private var signals: [String: RegionSignal] = [:]
+    private let store: StateStore?
+    private let bus: EventBus
+    private let time: TimeBase<C>
+    private let actuator: PlanActuator
+    private let logger: Logger
+    private let inbox: AsyncStream<Input>
+    private let inboxContinuation: AsyncStream<Input>.Continuation
+    /// False after a failed commit, until the next one succeeds.
+    public private(set) var recording = true
+    private var commits = 0
+    private var restored = false
+
+    public init(config: Config, store: StateStore?, bus: EventBus, time: TimeBase<C>, actuator: PlanActuator, logger: Logger) {
+        self.engine = FailoverEngine(settings: config.failover, regions: config.failoverRegions)
+        self.store = store
+        self.bus = bus
+        self.time = time
+        self.actuator = actuator
+        self.logger = logger
+        (self.inbox, self.inboxContinuation) = AsyncStream.makeStream(of: Input.self)
+        self.recording = store != nil
+    }
+
+    // MARK: inputs (callable from anywhere, never block)
+
+    /// A region's latest evaluation. Monitors send only changes.
+    public nonisolated func submit(region: String, signal: RegionSignal) {
+        self.inboxContinuation.yield(.signal(region, signal))
+    }
+
+    public nonisolated func reconfigure(_ config: Config) {
+        self.inboxContinuation.yield(.reconfigure(config.failover, config.failoverRegions))
+    }
+
+    /// Applies an operator command once it is committed; returns the resulting traffic report.
+    public func command(_ command: OperatorCommand, uid: UInt32, reason: String) async -> Result<TrafficReport, ControlError> {
+        await withCheckedContinuation { reply in
+            self.inboxContinuation.yield(.command(command, uid: uid, reason: reason, reply: reply))
+        }
+    }
+
+    // MARK: start-up
+
+    /// Loads the committed state (plan, phases, deadlines) and re-applies the plan.
+    /// Called before READY=1.
+    public func restore() async {
+        guard !self.restored else { return }
+        self.restored = true
+        if let store = self.store {
+            do {
+                if let state = try await store.loadEngineState() {
+                    self.engine = FailoverEngine(settings: self.engine.settings, regions: self.engine.regions, state: state)
+                    self.logger.notice(
+                        "restored failover state",
+                        metadata: ["REGIOND_PLAN": "\(self.planText)", "REGIOND_DATABASE": "\(store.path)"])
+                }
+                try await store.prune(maxAge: self.engine.settings.historyMaxAge, maxEvents: self.engine.settings.historyMaxEvents, now: self.time.now)
+            } catch {
+                self.recording = false
+                self.logger.error("cannot read the state database: \(error); starting from the configured baseline")
+            }
+        }
+        await self.actuator.apply(self.engine.state.plan, order: self.engine.regions.map(\.id))
+    }
+
+    var planText: String { self.engine.state.plan.description(order: self.engine.regions.map(\.id)) }
+
+    // MARK: the loop
+
+    public func run() async throws {
+        await self.restore()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.timer() }
+            group.addTask {
+                for await input in self.inbox.cancelOnGracefulShutdown() {
+                    await self.handle(input)
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        // Answer commands that will never be handled.
+        self.inboxContinuation.finish()
+        for await input in self.inbox {
+            if case .command(_, _, _, let reply) = input { reply.resume(returning: .failure(ControlError(.busy, "regiond is stopping"))) }
+        }
+    }
+
+    /// Wakes the loop when a deadline (gradual step, recovery window, cooldown, pin) is due.
+    private func timer() async {
+        while !Task.isCancelled {
+            let now = self.time.now
+            let next = self.engine.nextDeadline().map { min($0, now.addingTimeInterval(1)) } ?? now.addingTimeInterval(1)
+            do {
+                try await self.time.clock.sleep(for: .milliseconds(Int64(max(10, next.timeIntervalSince(now) * 1000))))
+            } catch {
+                return
+            }
+            if let due = self.engine.nextDeadline(), due <= self.time.now { self.inboxContinuation.yield(.tick) }
+        }
+    }
+
+    private func handle(_ input: Input) async {
+        switch input {
+        case .signal(let region, let signal):
+            guard self.signals[region] != signal else { return }
+            self.signals[region] = signal
+            await self.decide { engine, now in engine.step(self.signals, now: now) }
+        case .tick:
+            await self.decide { engine, now in engine.step(self.signals, now: now) }
+        case .reconfigure(let settings, let regions):
+            self.engine.reconfigure(settings: settings, regions: regions)
+            self.signals = self.signals.filter { id, _ in regions.contains { $0.id == id } }
+            await self.decide { engine, now in engine.step(self.signals, now: now) }
+        case .command(let command, let uid, let reason, let reply):
+            var failure: ControlError?
+            let committed = await self.decide(operator: true) { engine, now in
+                do {
+                    return try engine.apply(command, by: uid, reason: reason, signals: self.signals, now: now)
+                } catch {
+                    failure = (error as? ControlError) ?? ControlError(.internal, "\(error)")
+                    return nil
+                }
+            }
+            if let failure {
+                reply.resume(returning: .failure(failure))
+            } else if !committed {
+                reply.resume(returning: .failure(ControlError(.internal, "the decision could not be recorded in the state database, so it was not applied")))
+            } else {
+                reply.resume(returning: .success(self.trafficReport()))
+            }
+        }
+    }
+
+    /// Runs one engine call, commits its result, then publishes and acts. Returns false
+    /// when the decision was refused because it could not be recorded.
+    @discardableResult
+    private func decide(operator: Bool = false, _ body: (inout FailoverEngine, Date) -> Decision?) async -> Bool {
+        let now = self.time.now
+        let before = self.engine
+        guard let decision = body(&self.engine, now) else { return true }
+        if self.engine.state == before.state && decision.events.isEmpty { return true }
+        var events = decision.events
+        if let store = self.store {
+            do {
+                events = try await store.commit(state: self.engine.state, events: decision.events, now: now)
+                if !self.recording {
+                    self.recording = true
+                    self.logger.notice("the state database is writable again; decisions are recorded")
+                }
+                self.commits += 1
+                if self.commits % 500 == 0 {
+                    _ = try? await store.prune(maxAge: self.engine.settings.historyMaxAge, maxEvents: self.engine.settings.historyMaxEvents, now: now)
+                }
+            } catch {
+                let wasRecording = self.recording
+                self.recording = false
+                if self.engine.settings.refuseUnrecorded || `operator` {
+                    self.engine = before
+                    if wasRecording || `operator` {
+                        await self.bus.publish(
+                            Event(
+                                time: now, kind: .historyUnavailable,
+                                message: "cannot write the state database (\(error)); refusing decisions that cannot be recorded, traffic stays as it is",
+                                fields: ["error": "\(error)", "refused": decision.events.map(\.kind.rawValue).joined(separator: ",")]))
+                    }
+                    return false
+                }
+                if wasRecording {
+                    await self.bus.publish(
+                        Event(time: now, kind: .historyUnavailable, message: "cannot write the state database (\(error)); acting on decisions anyway (refuse_unrecorded = false)", fields: ["error": "\(error)"]))
+                }
+            }
+        }
+        for event in events { await self.bus.publish(event) }
+        if decision.planChanged {
+            await self.actuator.apply(self.engine.state.plan, order: self.engine.regions.map(\.id))
+        }
+        return true
+    }
+
+    // MARK: reports
+
+    public func trafficReport() -> TrafficReport {
+        let state = self.engine.state
+        let rows = self.engine.regions.map { region -> TrafficReport.Row in
+            let rt = state.regions[region.id] ?? RegionRuntime()
+            var row = TrafficReport.Row(
+                region: region.id, weight: state.plan.weight(region.id), baseline: state.weightOverride?[region.id] ?? region.weight,
+                share: rt.share, phase: rt.phase.name, admin: rt.admin.rawValue, priority: region.priority)
+            row.cooldownUntil = rt.cooldownUntil
+            row.status = self.signals[region.id]?.status
+            row.note = rt.alert
+            switch rt.phase {
+            case .failingOver(let trigger, let since, let next):
+                row.trigger = trigger.rawValue
+                row.since = since
+                row.nextStep = next
+            case .failedOver(let trigger, let since):
+                row.trigger = trigger.rawValue
+                row.since = since
+            case .recovering(let since, let until):
+                row.since = since
+                row.recoveryEnds = until
+            case .awaitingFailback(let since):
+                row.since = since
+            case .failingBack(let next):
+                row.nextStep = next
+            case .serving:
+                break
+            }
+            return row
+        }
+        return TrafficReport(
+            total: state.plan.total, strategy: self.engine.settings.strategy.rawValue, failback: self.engine.settings.failback.rawValue,
+            regions: rows, pin: state.pin.map { TrafficReport.PinInfo(reason: $0.reason, uid: $0.by, since: $0.since, until: $0.until) },
+            panic: state.panic, recording: self.recording)
+    }
+
+    /// The engine phase of each region, for the `recovering` status.
+    public func phases() -> [String: RegionPhase] {
+        self.engine.state.regions.mapValues(\.phase)
+    }
+
+    public var settings: FailoverSettings { self.engine.settings }
+}
