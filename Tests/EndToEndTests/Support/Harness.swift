@@ -103,11 +103,22 @@ final class RunningDaemon: Sendable {
     /// Writes `config` (with `@SOCKET@` replaced by the socket path) and starts regiond on it.
     static func start(config: String, environment: [String: String] = [:]) async throws -> RunningDaemon {
         let directory = try makeTempDirectory()
+        let configPath = "\(directory)/regiond.toml"
+        try config.replacingOccurrences(of: "@SOCKET@", with: "\(directory)/control.sock").replacingOccurrences(of: "@DIR@", with: directory)
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        return try await self.launch(directory: directory, environment: environment)
+    }
+
+    /// Starts regiond again on the same directory (config, state database), as after a crash.
+    func restart(environment: [String: String] = [:]) async throws -> RunningDaemon {
+        await self.notify.close()
+        return try await Self.launch(directory: self.directory, environment: environment)
+    }
+
+    private static func launch(directory: String, environment: [String: String]) async throws -> RunningDaemon {
         let socketPath = "\(directory)/control.sock"
         let configPath = "\(directory)/regiond.toml"
-        try config.replacingOccurrences(of: "@SOCKET@", with: socketPath).replacingOccurrences(of: "@DIR@", with: directory)
-            .write(toFile: configPath, atomically: true, encoding: .utf8)
-        let notify = try await NotifyListener.start(path: "\(directory)/notify.sock")
+        let notify = try await NotifyListener.start(path: "\(directory)/notify-\(UUID().uuidString.prefix(4)).sock")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.regiond)
         process.arguments = ["--config", configPath, "--log-level", "debug"]
@@ -116,8 +127,12 @@ final class RunningDaemon: Sendable {
         env["JOURNAL_STREAM"] = nil
         for (key, value) in environment { env[key] = value }
         process.environment = env
-        _ = FileManager.default.createFile(atPath: "\(directory)/stderr.log", contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: "\(directory)/stderr.log")
+        if !FileManager.default.fileExists(atPath: "\(directory)/stderr.log") {
+            _ = FileManager.default.createFile(atPath: "\(directory)/stderr.log", contents: nil)
+        }
+        let log = FileHandle(forWritingAtPath: "\(directory)/stderr.log")
+        log?.seekToEndOfFile()
+        process.standardError = log
         process.standardOutput = FileHandle.nullDevice
         let exit = Exit()
         process.terminationHandler = { exit.finished($0.terminationStatus) }

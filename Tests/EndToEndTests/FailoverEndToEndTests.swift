@@ -1,0 +1,210 @@
+import Foundation
+import RegionCore
+import Testing
+
+/// Two regions, `eu-west` on a switchable target and `us-east` on a steady one, with a failover section.
+func failoverConfig(eu: Int, us: Int, failover: String) -> String {
+    """
+    [daemon]
+    control_socket = "@SOCKET@"
+    state_directory = "@DIR@"
+
+    [probe]
+    interval = "100ms"
+    timeout = "80ms"
+    jitter = 0
+
+    [status]
+    window = "1s"
+    evaluation_interval = "100ms"
+    min_samples = 2
+    rise = 2
+    fall = 2
+
+    [failover]
+    \(failover)
+
+    [[region]]
+    id = "eu-west"
+    tier = "primary"
+    weight = 6000
+      [[region.endpoint]]
+      url = "http://127.0.0.1:\(eu)/healthz"
+
+    [[region]]
+    id = "us-east"
+    tier = "secondary"
+    weight = 4000
+      [[region.endpoint]]
+      url = "http://127.0.0.1:\(us)/healthz"
+    """
+}
+
+/// Runs `body` with both targets up and regiond started on `failoverConfig`; always cleans up.
+func failoverScenario(_ failover: String, _ body: (RunningDaemon, SwitchableTarget) async throws -> Void) async throws {
+    let steady = try await SwitchableTarget.start()
+    do {
+        try await scenario({ port in failoverConfig(eu: port, us: steady.port, failover: failover) }, body)
+    } catch {
+        await steady.stop()
+        throw error
+    }
+    await steady.stop()
+}
+
+func traffic(_ daemon: RunningDaemon) async throws -> TrafficReport {
+    try await daemon.call("traffic", as: TrafficReport.self)
+}
+
+func history(_ daemon: RunningDaemon) async throws -> [Event] {
+    var request = ControlRequest(cmd: "history")
+    request.limit = 10_000
+    let line = String(decoding: try ControlProtocol.encoder().encode(request), as: UTF8.self)
+    let reply = try ControlProtocol.decoder().decode(ControlReply<HistoryReport>.self, from: Data(try await daemon.request(line).utf8))
+    return try #require(reply.result).events
+}
+
+func row(_ report: TrafficReport, _ region: String) throws -> TrafficReport.Row {
+    try #require(report.regions.first { $0.region == region })
+}
+
+@Suite("failover end to end", .serialized)
+struct FailoverEndToEndTests {
+    @Test func automaticFailoverThenFailbackAfterTheRecoveryWindow() async throws {
+        try await failoverScenario("cooldown = \"0s\"\nrecovery_window = \"1s\"") { daemon, eu in
+            try await daemon.notify.wait(for: "READY=1")
+            let watch = try await ControlConnection.open(daemon.socketPath)
+            try await watch.send(#"{"cmd":"watch"}"#)
+            _ = try await watch.readLine()
+            _ = try await watch.readLine(containing: #""region":"eu-west""#)  // healthy
+
+            eu.set(.error)
+            let started = try await watch.readLine(containing: #""kind":"failover_started""#)
+            let event = try ControlProtocol.decoder().decode(WatchLine.self, from: Data(started.utf8)).event
+            #expect(event.region == "eu-west")
+            #expect(event.fields["trigger"] == "error_rate" || event.fields["trigger"] == "timeout")
+            #expect(event.fields["plan"] == "eu-west=0 us-east=10000")
+            let moved = try await traffic(daemon)
+            #expect(try row(moved, "eu-west").weight == 0)
+            #expect(try row(moved, "us-east").weight == 10_000)
+            // The plan was applied to the state file only after it was committed.
+            let file = try String(contentsOfFile: "\(daemon.directory)/traffic.json", encoding: .utf8)
+            #expect(file.contains(#""weight" : 10000"#))
+
+            eu.set(.ok)
+            _ = try await watch.readLine(containing: #""kind":"recovery_started""#)
+            let status = try await daemon.call("region", region: "eu-west", as: RegionReport.self)
+            #expect([.recovering, .healthy].contains(status.brief.status))
+            _ = try await watch.readLine(containing: #""kind":"failback_completed""#)
+            let back = try await traffic(daemon)
+            #expect(try row(back, "eu-west").weight == 6000)
+
+            let kinds = try await history(daemon).filter { $0.region == "eu-west" }.map(\.kind)
+            let failover = try #require(kinds.firstIndex(of: .failoverStarted))
+            let recovery = try #require(kinds.firstIndex(of: .recoveryStarted))
+            let failback = try #require(kinds.firstIndex(of: .failbackCompleted))
+            #expect(failover < recovery && recovery < failback)
+            await watch.close()
+        }
+    }
+
+    @Test func killDashNineDuringAGradualMoveResumesExactly() async throws {
+        try await failoverScenario("strategy = \"gradual\"\ngradual_step = \"25%\"\ngradual_interval = \"3s\"\ncooldown = \"0s\"") { daemon, eu in
+            try await daemon.notify.wait(for: "READY=1")
+            let watch = try await ControlConnection.open(daemon.socketPath)
+            try await watch.send(#"{"cmd":"watch"}"#)
+            _ = try await watch.readLine()
+            _ = try await watch.readLine(containing: #""region":"eu-west""#)
+            eu.set(.error)
+            _ = try await watch.readLine(containing: #""kind":"failover_started""#)
+            _ = try await watch.readLine(containing: #""kind":"failover_step""#)
+            await watch.close()
+            let before = try await traffic(daemon)
+            let eventsBefore = try await history(daemon)
+            let rowBefore = try row(before, "eu-west")
+            #expect(rowBefore.phase == "failing_over")
+            #expect(rowBefore.share == 0.5)
+
+            daemon.signal(SIGKILL)
+            // Foundation reports a process killed by a signal with the signal's number.
+            #expect(try await daemon.waitForExit() == SIGKILL)
+            let again = try await daemon.restart()
+            try await again.notify.wait(for: "READY=1")
+            // READY=1 comes after the state is restored: plan, phase and deadline are as they were.
+            let after = try await traffic(again)
+            let rowAfter = try row(after, "eu-west")
+            #expect(rowAfter.phase == "failing_over")
+            #expect(rowAfter.share == 0.5)
+            #expect(rowAfter.nextStep == rowBefore.nextStep)
+            #expect(after.regions.map(\.weight) == before.regions.map(\.weight))
+            let eventsAfterRestart = try await history(again)
+            #expect(Array(eventsAfterRestart.prefix(eventsBefore.count)) == eventsBefore, "no committed event lost or changed")
+
+            // The move continues from where it was, not from the start.
+            let watch2 = try await ControlConnection.open(again.socketPath)
+            try await watch2.send(#"{"cmd":"watch"}"#)
+            _ = try await watch2.readLine()
+            _ = try await watch2.readLine(containing: #""kind":"failover_step""#)
+            let continued = try row(try await traffic(again), "eu-west")
+            #expect(continued.share == 0.25)
+            let ids = try await history(again).map(\.id)
+            #expect(Set(ids).count == ids.count, "no event recorded twice")
+            #expect(ids == ids.sorted())
+            await watch2.close()
+            await again.cleanUp()
+        }
+    }
+
+    @Test func killDashNineDuringTheRecoveryWindowKeepsItsStart() async throws {
+        try await failoverScenario("recovery_window = \"20s\"\ncooldown = \"0s\"") { daemon, eu in
+            try await daemon.notify.wait(for: "READY=1")
+            let watch = try await ControlConnection.open(daemon.socketPath)
+            try await watch.send(#"{"cmd":"watch"}"#)
+            _ = try await watch.readLine()
+            _ = try await watch.readLine(containing: #""region":"eu-west""#)
+            eu.set(.error)
+            _ = try await watch.readLine(containing: #""kind":"failover_started""#)
+            eu.set(.ok)
+            _ = try await watch.readLine(containing: #""kind":"recovery_started""#)
+            await watch.close()
+            let before = try row(try await traffic(daemon), "eu-west")
+            #expect(before.phase == "recovering")
+            let ends = try #require(before.recoveryEnds)
+
+            daemon.signal(SIGKILL)
+            _ = try await daemon.waitForExit()
+            let again = try await daemon.restart()
+            try await again.notify.wait(for: "READY=1")
+            let after = try row(try await traffic(again), "eu-west")
+            #expect(after.phase == "recovering")
+            #expect(after.recoveryEnds == ends, "the window keeps its start across the crash")
+            #expect(after.weight == 0)
+            await again.cleanUp()
+        }
+    }
+
+    @Test func operatorCommandsAreRecordedWithWhoAndWhy() async throws {
+        try await failoverScenario("strategy = \"manual\"") { daemon, eu in
+            try await daemon.notify.wait(for: "READY=1")
+            // Wait until both regions are known, so the command has a healthy target.
+            try await daemon.notify.wait(for: "STATUS=2 regions: 2 healthy")
+            let drain = try await daemon.regionctl(["drain", "eu-west", "--reason", "kernel upgrade"])
+            #expect(drain.status == 0, "\(drain.stderr)")
+            let euRow = drain.stdout.split(separator: "\n").first { $0.hasPrefix("eu-west ") }
+            #expect(euRow?.split(separator: " ").dropFirst().first == "0", "\(drain.stdout)")
+            let recorded = try await history(daemon).last { $0.kind == .operatorCommand }
+            #expect(recorded?.fields["uid"] == "0")
+            #expect(recorded?.fields["reason"] == "kernel upgrade")
+            #expect(recorded?.fields["command"] == "drain")
+            let pin = try await daemon.regionctl(["pin"])
+            #expect(pin.status == 64, "pin needs a reason")
+            let unknown = try await daemon.regionctl(["enable", "mars"])
+            #expect(unknown.status == 1)
+            #expect(unknown.stderr.contains("no region 'mars'"))
+            let enable = try await daemon.regionctl(["enable", "eu-west"])
+            #expect(enable.status == 0)
+            #expect(try row(try await traffic(daemon), "eu-west").weight == 6000)
+            _ = eu
+        }
+    }
+}
