@@ -335,6 +335,44 @@ struct FailoverEngineTests {
         #expect(restarted.warm)
     }
 
+    /// The timelines in docs/failover.md, row by row.
+    @Test func theDocumentedTimelinesHold() {
+        var gradual = Fleet(threeRegions) {
+            $0.strategy = .gradual
+            $0.gradualStep = 0.25
+            $0.gradualInterval = .seconds(30)
+        }
+        gradual.at(10, ["eu": failing])
+        #expect(gradual.weights == ["eu": 3750, "us": 4250, "ap": 2000])
+        gradual.at(40)
+        #expect(gradual.weights == ["eu": 2500, "us": 5500, "ap": 2000])
+        gradual.at(70, ["us": degradedNoTrigger])
+        #expect(gradual.weights == ["eu": 1250, "us": 3000, "ap": 5750])
+        gradual.at(100)
+        #expect(gradual.weights == ["eu": 0, "us": 3000, "ap": 7000])
+
+        var cascading = Fleet([
+            FailoverRegion(id: "eu", priority: 1, weight: 5000, maxWeight: 10_000),
+            FailoverRegion(id: "us", priority: 1, weight: 3000, maxWeight: 4000),
+            FailoverRegion(id: "ap", priority: 2, weight: 2000, maxWeight: 10_000),
+        ]) { $0.strategy = .cascading }
+        cascading.signals["us"] = RegionSignal(status: .healthy, passing: true, capacity: 0.75)
+        cascading.at(10, ["eu": failing])
+        #expect(cascading.weights == ["eu": 0, "us": 3000, "ap": 7000])
+        cascading.at(20, ["us": failing])
+        #expect(cascading.weights == ["eu": 0, "us": 0, "ap": 10_000])
+
+        var automatic = Fleet(threeRegions)
+        automatic.at(10, ["eu": failing])
+        automatic.at(40, ["eu": healthy])
+        automatic.at(100, ["eu": healthyButFlaky])
+        automatic.at(101, ["eu": healthy])
+        automatic.at(219)
+        #expect(automatic.weights["eu"] == 0)
+        automatic.at(220)
+        #expect(automatic.weights == ["eu": 5000, "us": 3000, "ap": 2000])
+    }
+
     @Test func stateSurvivesEncodingAndTheWindowKeepsItsStart() throws {
         var fleet = Fleet(threeRegions) { $0.cooldown = .zero }
         fleet.at(0, ["eu": failing])

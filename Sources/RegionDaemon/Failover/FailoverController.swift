@@ -5,8 +5,8 @@ import RegionCore
 import ServiceLifecycle
 
 /// Owns the ``FailoverEngine``: feeds it signals, commands and the time, commits
-/// each decision to the ``StateStore`` before anything acts on it, then publishes
-/// the decision's events and hands the plan to the actuator.
+/// each decision to the ``StateStore`` before anything acts on it, hands the plan
+/// to the actuator, then publishes the decision's events.
 ///
 /// Every input goes through one inbox consumed by one loop, so two decisions never
 /// interleave across an `await` (the actor re-entrancy trap).
@@ -194,10 +194,11 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
                 }
             }
         }
-        for event in events { await self.bus.publish(event) }
+        // Commit, apply, then report: an event that says traffic moved means it has.
         if decision.planChanged {
             await self.actuator.apply(self.engine.state.plan, order: self.engine.regions.map(\.id))
         }
+        for event in events { await self.bus.publish(event) }
         return true
     }
 
