@@ -49,13 +49,10 @@ struct StatusTextService<C: Clock>: Service where C.Duration == Duration {
 
     func run() async throws {
         let events = await self.bus.subscribe()
-        for await event in events.cancelOnGracefulShutdown() {
-            switch event.kind {
-            case .statusChanged, .regionAdded, .regionRemoved, .configReloaded:
-                await self.supervisor.refreshStatusText()
-            default:
-                break
-            }
+        // Any event may change the line (statuses, recovering, a database that stopped
+        // or resumed taking writes); STATUS= is sent only when the text changes.
+        for await _ in events.cancelOnGracefulShutdown() {
+            await self.supervisor.refreshStatusText()
         }
     }
 }

@@ -200,16 +200,23 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         let briefs = await self.briefs()
         var counts: [String: Int] = [:]
         for brief in briefs { counts[brief.status.rawValue, default: 0] += 1 }
-        return StatusReport(
+        var report = StatusReport(
             version: RegiondVersion.string, pid: getpid(), startedAt: self.startedAt, configFile: self.configPath,
             configGeneration: self.generation, lastReloadError: self.lastReloadError, counts: counts, regions: briefs,
             summary: Self.summary(briefs), probesRun: self.statistics.probesRun,
             probeLatenessP50Ms: self.statistics.latenessPercentile(0.50),
             probeLatenessP99Ms: self.statistics.latenessPercentile(0.99))
+        report.failoverRecording = await self.controller?.recording ?? true
+        report.summary = await self.summary()
+        return report
     }
 
     public func summary() async -> String {
-        Self.summary(await self.briefs())
+        let text = Self.summary(await self.briefs())
+        if let controller = self.controller, await !controller.recording {
+            return "STATE DATABASE NOT WRITABLE, failover decisions refused | " + text
+        }
+        return text
     }
 
     /// One line for `STATUS=`: "3 regions: 2 healthy, 1 degraded (eu-west)".

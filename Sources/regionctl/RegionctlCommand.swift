@@ -84,6 +84,9 @@ struct Status: ParsableCommand {
         if let p99 = report.probeLatenessP99Ms { probes += ", start lateness p99 \(Format.ms(p99))" }
         print(probes)
         if let error = report.lastReloadError { print("last reload FAILED: \(error)") }
+        if !report.failoverRecording {
+            print("STATE DATABASE NOT WRITABLE: failover decisions are refused until it is (journalctl -u regiond -p crit)")
+        }
         print("")
         Format.regionTable(report.regions)
     }

@@ -15,6 +15,8 @@ public struct StatusReport: Sendable, Codable, Equatable {
     /// The same one-line summary sent as systemd `STATUS=`.
     public var summary: String
     public var probesRun: UInt64
+    /// False while the state database cannot be written (failover decisions are refused).
+    public var failoverRecording: Bool = true
     /// Start lateness of recent probes (the last 8192), in milliseconds.
     public var probeLatenessP50Ms: Double?
     public var probeLatenessP99Ms: Double?

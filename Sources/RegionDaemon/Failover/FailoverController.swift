@@ -118,7 +118,12 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
             } catch {
                 return
             }
-            if let due = self.engine.nextDeadline(), due <= self.time.now { self.inboxContinuation.yield(.tick) }
+            if let due = self.engine.nextDeadline(), due <= self.time.now {
+                self.inboxContinuation.yield(.tick)
+            } else if !self.recording, self.store != nil {
+                // A refused decision is retried until the database takes it.
+                self.inboxContinuation.yield(.tick)
+            }
         }
     }
 
