@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "regiond", targets: ["regiond"]),
         .executable(name: "regionctl", targets: ["regionctl"]),
         .executable(name: "demo-fleet", targets: ["demo-fleet"]),
+        .executable(name: "regiond-bench", targets: ["regiond-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -79,6 +80,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "regiond-bench", dependencies: ["RegionCore", "RegionDaemon"]),
         .testTarget(name: "RegionCoreTests", dependencies: ["RegionCore"]),
         .testTarget(
             name: "RegionProbesTests",

@@ -154,15 +154,18 @@ def bench_regiond(tmp, endpoints):
 def bench_haproxy(tmp, servers):
     conf = os.path.join(tmp, "haproxy.cfg")
     with open(conf, "w") as f:
-        f.write("global\n    nbthread 1\n    maxconn 100000\n\ndefaults\n    mode http\n    timeout connect 900ms\n"
+        f.write("global\n    nbthread 1\n    maxconn 4000\n\ndefaults\n    mode http\n    timeout connect 900ms\n"
                 "    timeout check 900ms\n    timeout client 10s\n    timeout server 10s\n\n")
         f.write("backend checks\n    option httpchk GET /healthz\n")
         for i in range(servers):
             f.write(f"    server s{i} 127.0.0.1:{PORT} check inter 1000 rise 2 fall 3\n")
         f.write(f"\nfrontend unused\n    bind 127.0.0.1:{PORT + 2}\n    default_backend checks\n")
-    proc = subprocess.Popen(["haproxy", "-f", conf, "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(os.path.join(tmp, "haproxy.log"), "w")
+    proc = subprocess.Popen(["haproxy", "-f", conf, "-db"], stdout=log, stderr=log)
     try:
         time.sleep(5)  # warm up: HAProxy spreads first checks over one interval too
+        if proc.poll() is not None:
+            raise RuntimeError("haproxy exited: " + open(os.path.join(tmp, "haproxy.log")).read()[-300:])
         cpu, requests, elapsed = measure(proc.pid, SECONDS)
         return {
             "prober": "haproxy " + subprocess.run(["haproxy", "-v"], capture_output=True, text=True).stdout.split()[2],

@@ -2,4 +2,6 @@
 # make bench: figures for docs/performance.md (see scripts/bench.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec python3 scripts/bench.py
+python3 scripts/bench.py
+echo
+.build/release/regiond-bench

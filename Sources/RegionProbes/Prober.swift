@@ -40,6 +40,10 @@ public final class Prober: Sendable {
     /// Probes `endpoint` once, within its timeout.
     public func probe(_ endpoint: EndpointConfig) async -> ProbeOutcome {
         let timeout = endpoint.timeout
+        if case .http(let check) = endpoint.check, let target = PlainHTTPProbe.target(for: check) {
+            // Plain http: the lean path enforces its own deadline on the event loop.
+            return await PlainHTTPProbe.run(check, target: target, timeout: timeout, maxBody: endpoint.maxBodyBytes, group: self.group)
+        }
         return await withTaskGroup(of: ProbeOutcome?.self) { group in
             group.addTask {
                 switch endpoint.check {

@@ -47,6 +47,20 @@ struct ProberTests {
         }
     }
 
+    @Test func chunkedBodiesAndAConfiguredHostHeader() async throws {
+        try await Self.withServer { server, prober in
+            let chunked = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/chunked") { $0.capacityJSONField = "capacity" })
+            #expect(chunked.capacity == 0.25, "\(chunked)")
+            let host = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/host") {
+                $0.headers = ["Host": "api.example.com"]
+                $0.bodyContains = "api.example.com"
+            })
+            #expect(host.passed, "\(host)")
+            let defaultHost = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/host") { $0.bodyContains = "127.0.0.1:\(server.port)" })
+            #expect(defaultHost.passed, "\(defaultHost)")
+        }
+    }
+
     @Test func unexpectedStatusAndMissingBodyTextFail() async throws {
         try await Self.withServer { server, prober in
             let status = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/500"))

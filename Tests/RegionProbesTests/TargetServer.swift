@@ -69,6 +69,12 @@ final class TargetServer: Sendable {
             case "/ok":
                 let body = #"{"status":"ok","capacity":0.6,"load":{"capacity":"40%"}}"#
                 self.send(context, "HTTP/1.1 200 OK\r\nX-Capacity: 70%\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+            case "/chunked":
+                self.send(context, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n7\r\n{\"capac\r\n10\r\nity\": 0.25, \"ok\"\r\n4\r\n: 1}\r\n0\r\n\r\n")
+            case "/host":
+                // Echoes the Host header it received.
+                let host = self.request.split(separator: "\r\n").first { $0.lowercased().hasPrefix("host:") }.map { String($0.dropFirst(5)).trimmingCharacters(in: .whitespaces) } ?? ""
+                self.send(context, "HTTP/1.1 200 OK\r\nContent-Length: \(host.utf8.count)\r\nConnection: close\r\n\r\n\(host)")
             case "/500":
                 self.send(context, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: close\r\n\r\nerror")
             case "/hang":
