@@ -110,35 +110,38 @@ def bench_regiond(tmp, endpoints):
     try:
         wait_for(lambda: _ok(lambda: regionctl(sock, "version")), 60, "regiond")
         time.sleep(5)  # warm up: first probes are spread over one interval
-        start = regionctl(sock, "status")["probesRun"]
+        # Throughput and CPU come from nginx and /proc, so they are measured even when
+        # the daemon is too busy to answer its control socket.
         cpu, requests, elapsed = measure(proc.pid, SECONDS)
-        status = regionctl(sock, "status")
-        probes = status["probesRun"] - start
-        # regionctl status while probing: whole command, process start included.
-        latencies = []
-        for _ in range(int(os.environ.get("BENCH_STATUS_RUNS", "50"))):
-            t = time.perf_counter()
-            regionctl(sock, "status")
-            latencies.append((time.perf_counter() - t) * 1000)
-        latencies.sort()
-        healthy = status["counts"].get("healthy", 0)
-        return {
+        result = {
             "prober": "regiond",
             "endpoints": endpoints,
             "regions": regions,
             "interval_s": 1.0,
             "seconds": round(elapsed, 1),
-            "probes_per_s": round(probes / elapsed, 1),
             "target_requests_per_s": round(requests / elapsed, 1),
             "cpu_us_per_probe": round(cpu / max(requests, 1) * 1e6, 1),
             "cpu_percent_of_one_core": round(cpu / elapsed * 100, 1),
-            "lateness_p50_ms": round(status.get("probeLatenessP50Ms") or 0, 2),
-            "lateness_p99_ms": round(status.get("probeLatenessP99Ms") or 0, 2),
             "rss_mb": round(rss_mb(proc.pid), 1),
-            "regions_healthy": healthy,
-            "regionctl_status_p50_ms": round(latencies[len(latencies) // 2], 2),
-            "regionctl_status_p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
         }
+        try:
+            status = regionctl(sock, "status", timeout=30)
+            latencies = []
+            for _ in range(int(os.environ.get("BENCH_STATUS_RUNS", "50"))):
+                t = time.perf_counter()
+                regionctl(sock, "status", timeout=30)
+                latencies.append((time.perf_counter() - t) * 1000)
+            latencies.sort()
+            result.update({
+                "lateness_p50_ms": round(status.get("probeLatenessP50Ms") or 0, 2),
+                "lateness_p99_ms": round(status.get("probeLatenessP99Ms") or 0, 2),
+                "regions_healthy": status["counts"].get("healthy", 0),
+                "regionctl_status_p50_ms": round(latencies[len(latencies) // 2], 2),
+                "regionctl_status_p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
+            })
+        except Exception as error:
+            result["status_error"] = f"control socket too slow while probing: {str(error)[:160]}"
+        return result
     finally:
         t = time.perf_counter()
         proc.send_signal(signal.SIGTERM)

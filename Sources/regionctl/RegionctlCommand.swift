@@ -14,7 +14,7 @@ struct RegionctlCommand: ParsableCommand {
             """,
         version: RegiondVersion.string,
         subcommands: [
-            Status.self, Regions.self, Region.self, Traffic.self, History.self, Watch.self, Version.self,
+            Status.self, Regions.self, Region.self, Traffic.self, History.self, AnalyticsCommand.self, Watch.self, Version.self,
             Reload.self, Failover.self, Drain.self, Enable.self, Disable.self, SetWeights.self, Pin.self, Unpin.self,
         ]
     )
@@ -424,5 +424,27 @@ struct Unpin: TrafficCommand {
         var r = ControlRequest(cmd: "unpin")
         r.reason = self.reason
         return r
+    }
+}
+
+struct AnalyticsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "analytics", abstract: "Failovers per strategy and trigger, success rate, time to detect and to fail back, time in each status.")
+    @OptionGroup var options: ClientOptions
+    @Option(help: ArgumentHelp("Only events since this ISO 8601 time or this long ago (\"24h\").", valueName: "time")) var since: String?
+
+    func run() throws {
+        var request = ControlRequest(cmd: "analytics")
+        request.since = self.since
+        let (a, raw) = try self.options.call(request, as: AnalyticsReport.self)
+        if self.options.json { return printJSON(raw) }
+        func seconds(_ value: Double?) -> String { value.map { String(format: "%.1f s", $0) } ?? "-" }
+        func counts(_ map: [String: Int]) -> String { map.isEmpty ? "none" : map.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") }
+        print("failovers: \(a.failovers) (by strategy: \(counts(a.failoversByStrategy)); by trigger: \(counts(a.failoversByTrigger)))")
+        print("blocked: \(a.blocked); success rate: \(Format.percent(a.successRate)); failbacks: \(a.failbacks)")
+        print("time to detect: p50 \(seconds(a.timeToDetectP50)), max \(seconds(a.timeToDetectMax))")
+        print("time to fail back: p50 \(seconds(a.timeToFailbackP50)), max \(seconds(a.timeToFailbackMax))")
+        let time = a.secondsInStatus.sorted { $0.key < $1.key }.map { "\($0.key) \(Int($0.value)) s" }.joined(separator: ", ")
+        print("time in status (all regions): \(time.isEmpty ? "-" : time)")
     }
 }

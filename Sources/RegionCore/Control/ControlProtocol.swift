@@ -12,7 +12,7 @@ public enum ControlProtocol {
     /// All commands this build understands.
     public static let commands: [String] = [
         "status", "regions", "region", "version", "reload", "watch", "help", "traffic", "history", "failover", "drain", "enable", "disable",
-        "set-weights", "pin", "unpin",
+        "set-weights", "pin", "unpin", "analytics",
     ]
 
     /// The encoder used for every line on the socket (sorted keys, ISO 8601 times with milliseconds).

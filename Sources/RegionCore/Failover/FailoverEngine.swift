@@ -97,9 +97,12 @@ public struct FailoverEngine: Sendable {
             self.state.pin = nil
             events.append(self.event(.pinExpired, nil, "pin expired; automatic failover resumes", ["reason": pin.reason], now))
         }
+        // Targets as the round starts. A region that fails over in this round was never a
+        // target (failing means not healthy), so this set stays exact while regions advance.
+        let targets = self.targets(signals: signals)
         for region in self.regions {
             let signal = signals[region.id] ?? RegionSignal(status: .unknown, passing: false)
-            self.advance(region, signal: signal, signals: signals, now: now, events: &events)
+            self.advance(region, signal: signal, targets: targets, now: now, events: &events)
         }
         return self.finish(signals: signals, now: now, events: events)
     }
@@ -110,7 +113,7 @@ public struct FailoverEngine: Sendable {
         self.state.regions[id]?.strategy ?? self.settings.strategy
     }
 
-    private mutating func advance(_ region: FailoverRegion, signal: RegionSignal, signals: [String: RegionSignal], now: Date, events: inout [Event]) {
+    private mutating func advance(_ region: FailoverRegion, signal: RegionSignal, targets: Set<String>, now: Date, events: inout [Event]) {
         let id = region.id
         guard var rt = self.state.regions[id] else { return }
         defer { self.state.regions[id] = rt }
@@ -126,7 +129,7 @@ public struct FailoverEngine: Sendable {
                 return
             }
             let trigger = signal.firedTrigger
-            if let blocked = self.blockReason(rt, id: id, signals: signals, now: now) {
+            if let blocked = self.blockReason(rt, id: id, targets: targets, now: now) {
                 if rt.alert != blocked {
                     rt.alert = blocked
                     events.append(
@@ -161,7 +164,7 @@ public struct FailoverEngine: Sendable {
                 return
             }
             guard now >= next, !self.pinned else { return }
-            if !self.hasTarget(for: id, signals: signals) {
+            if !self.hasTarget(for: id, targets: targets) {
                 if self.settings.gradualReverse {
                     rt.share = min(1, rt.share + step)
                     events.append(self.event(.failoverHalted, id, "no healthy target left: moving \(id)'s share back (keeps \(percent(rt.share)))", ["share": fraction(rt.share)], now))
@@ -245,13 +248,13 @@ public struct FailoverEngine: Sendable {
     }
 
     /// Why an automatic failover of `id` cannot happen now, if it cannot.
-    private func blockReason(_ rt: RegionRuntime, id: String, signals: [String: RegionSignal], now: Date) -> String? {
+    private func blockReason(_ rt: RegionRuntime, id: String, targets: Set<String>, now: Date) -> String? {
         if self.strategy(of: id) == .manual { return "strategy is manual; move it with `regionctl failover \(id)`" }
         if let pin = self.state.pin { return "automatic moves are pinned (\(pin.reason))" }
         if let cooldown = rt.cooldownUntil, now < cooldown {
             return "cooldown until \(cooldown.formatted(Date.ISO8601FormatStyle()))"
         }
-        if !self.hasTarget(for: id, signals: signals) { return "no healthy region can take its traffic" }
+        if !self.hasTarget(for: id, targets: targets) { return "no healthy region can take its traffic" }
         return nil
     }
 
@@ -296,9 +299,14 @@ public struct FailoverEngine: Sendable {
         return signals[id]?.status == .healthy
     }
 
-    private func hasTarget(for id: String, signals: [String: RegionSignal]) -> Bool {
+    /// Regions that may receive moved traffic: enabled, serving their whole share, healthy.
+    private func targets(signals: [String: RegionSignal]) -> Set<String> {
+        Set(self.regions.lazy.filter { self.isTarget($0.id, signals: signals) }.map(\.id))
+    }
+
+    private func hasTarget(for id: String, targets: Set<String>) -> Bool {
         if let chosen = self.state.regions[id]?.target, chosen != id, self.state.regions[chosen]?.admin == .enabled { return true }
-        return self.regions.contains { $0.id != id && self.isTarget($0.id, signals: signals) }
+        return targets.count > (targets.contains(id) ? 1 : 0)
     }
 
     func baseWeight(_ region: FailoverRegion) -> Double {
@@ -312,6 +320,14 @@ public struct FailoverEngine: Sendable {
             let rt = self.state.regions[region.id] ?? RegionRuntime()
             value[region.id] = rt.admin == .disabled ? 0 : self.baseWeight(region) * rt.share
         }
+        // Computed once per plan: a source with traffic to move is never itself a target.
+        let targets = self.regions.filter { self.isTarget($0.id, signals: signals) }
+        let capacity = { (r: FailoverRegion) in signals[r.id]?.capacity ?? 1 }
+        let bestTier = targets.map(\.priority).min().map { best in targets.filter { $0.priority == best } } ?? []
+        let chain = targets  // already in config order; a stable sort by priority keeps it within a tier
+            .enumerated().sorted { $0.element.priority != $1.element.priority ? $0.element.priority < $1.element.priority : $0.offset < $1.offset }
+            .map(\.element)
+        var pooled = 0.0  // moved by automatic and gradual: spread once over the best tier
         var short: [String] = []
         for source in self.regions {
             let rt = self.state.regions[source.id] ?? RegionRuntime()
@@ -321,27 +337,25 @@ public struct FailoverEngine: Sendable {
                 value[chosen, default: 0] += freed
                 continue
             }
-            let targets = self.regions.filter { $0.id != source.id && self.isTarget($0.id, signals: signals) }
             guard !targets.isEmpty else { return nil }
-            let capacity = { (r: FailoverRegion) in signals[r.id]?.capacity ?? 1 }
-            if self.strategy(of: source.id) == .cascading {
-                let chain = targets.sorted { $0.priority != $1.priority ? $0.priority < $1.priority : self.order($0.id) < self.order($1.id) }
-                var remaining = freed
-                for target in chain where remaining > 0 {
-                    let spare = max(0, Double(target.maxWeight) * capacity(target) - (value[target.id] ?? 0))
-                    let give = min(spare, remaining)
-                    value[target.id, default: 0] += give
-                    remaining -= give
-                }
-                if remaining > 1e-9 {
-                    short.append(source.id)
-                    Self.spread(remaining, over: chain, weight: { self.baseWeight($0) * capacity($0) }, into: &value)
-                }
-            } else {
-                let best = targets.map(\.priority).min()!
-                let tier = targets.filter { $0.priority == best }
-                Self.spread(freed, over: tier, weight: { self.baseWeight($0) * capacity($0) }, into: &value)
+            guard self.strategy(of: source.id) == .cascading else {
+                pooled += freed
+                continue
             }
+            var remaining = freed
+            for target in chain where remaining > 0 {
+                let spare = max(0, Double(target.maxWeight) * capacity(target) - (value[target.id] ?? 0))
+                let give = min(spare, remaining)
+                value[target.id, default: 0] += give
+                remaining -= give
+            }
+            if remaining > 1e-9 {
+                short.append(source.id)
+                Self.spread(remaining, over: chain, weight: { self.baseWeight($0) * capacity($0) }, into: &value)
+            }
+        }
+        if pooled > 0 {
+            Self.spread(pooled, over: bestTier, weight: { self.baseWeight($0) * capacity($0) }, into: &value)
         }
         let shares = self.regions.map { ($0.id, value[$0.id] ?? 0) }
         guard shares.contains(where: { $0.1 > 0 }) else { return nil }
@@ -356,8 +370,6 @@ public struct FailoverEngine: Sendable {
             value[target.id, default: 0] += sum > 0 ? amount * w / sum : amount / Double(targets.count)
         }
     }
-
-    private func order(_ id: String) -> Int { self.regions.firstIndex { $0.id == id } ?? Int.max }
 
     private mutating func finish(signals: [String: RegionSignal], now: Date, events: [Event]) -> Decision {
         var events = events

@@ -96,6 +96,8 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
             return .reply(Self.encode(ControlReply(id: id, result: await controller.trafficReport())))
         case "history":
             return await self.history(request)
+        case "analytics":
+            return await self.analytics(request)
         case "failover", "drain", "enable", "disable", "set-weights", "pin", "unpin":
             return await self.operate(request, peer: peer)
         default:
@@ -151,6 +153,20 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
         switch await controller.command(command, uid: peer.uid, reason: reason) {
         case .success(let report): return .reply(Self.encode(ControlReply(id: id, result: report)))
         case .failure(let error): return Self.failure(id, error)
+        }
+    }
+
+    func analytics(_ request: ControlRequest) async -> ControlAction {
+        var request = request
+        request.limit = 100_000
+        request.region = nil
+        guard let store = self.store else { return Self.failure(request.id, ControlError(.internal, "the state database is not open; see the journal")) }
+        let since = request.since.flatMap { text in (try? Date(text, strategy: Date.ISO8601FormatStyle())) ?? parseDuration(text).map { Date().addingTimeInterval(-$0.seconds) } }
+        do {
+            let events = try await store.history(region: nil, since: since, kinds: nil, limit: 100_000)
+            return .reply(Self.encode(ControlReply(id: request.id, result: Analytics.compute(events, now: Date()))))
+        } catch {
+            return Self.failure(request.id, ControlError(.internal, "cannot read the history: \(error)"))
         }
     }
 
