@@ -14,6 +14,8 @@ enum PlainHTTPProbe {
     struct Target: Sendable {
         var host: String
         var port: Int
+        /// Set when the host is an IP literal: connect without a resolver round trip.
+        var address: SocketAddress?
         var requestHead: ByteBuffer
     }
 
@@ -32,14 +34,16 @@ enum PlainHTTPProbe {
             head += "\(name): \(value)\r\n"
         }
         head += "\r\n"
-        return Target(host: host, port: components.port ?? 80, requestHead: ByteBuffer(string: head))
+        let port = components.port ?? 80
+        let literal = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+        return Target(host: host, port: port, address: try? SocketAddress(ipAddress: literal, port: port), requestHead: ByteBuffer(string: head))
     }
 
     static func run(_ check: HTTPCheck, target: Target, timeout: Duration, maxBody: Int, group: any EventLoopGroup) async -> ProbeOutcome {
         let loop = group.next()
         let promise = loop.makePromise(of: ProbeOutcome.self)
         let nanos = Int64(timeout.seconds * 1e9)
-        let connect = ClientBootstrap(group: loop)
+        let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.nanoseconds(nanos))
             .channelOption(.allowRemoteHalfClosure, value: false)
             .channelInitializer { channel in
@@ -47,11 +51,11 @@ enum PlainHTTPProbe {
                     try channel.pipeline.syncOperations.addHandler(ResponseCollector(check: check, maxBody: maxBody, promise: promise))
                 }
             }
-            .connect(host: target.host, port: target.port)
+        let connected = target.address.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: target.host, port: target.port)
         let deadline = loop.scheduleTask(in: .nanoseconds(nanos)) {
             promise.succeed(.fail(.timeout, "no answer within \(formatDuration(timeout))"))
         }
-        connect.whenComplete { result in
+        connected.whenComplete { result in
             switch result {
             case .success(let channel):
                 channel.writeAndFlush(target.requestHead, promise: nil)
