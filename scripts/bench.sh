@@ -5,3 +5,5 @@ cd "$(dirname "$0")/.."
 python3 scripts/bench.py
 echo
 .build/release/regiond-bench
+echo
+python3 scripts/detect_bench.py

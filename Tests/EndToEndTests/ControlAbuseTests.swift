@@ -59,14 +59,19 @@ struct ControlAbuseTests {
     @Test func aClientThatNeverSendsIsDroppedButAWatcherIsNot() async throws {
         try await scenario({ port in fastConfig(targets: [("eu-west", port)], daemon: Self.limits) }) { daemon, target in
             try await daemon.notify.wait(for: "READY=1")
+            try await daemon.notify.wait(for: "STATUS=1 regions: 1 healthy")
             let silent = try await ControlConnection.open(daemon.socketPath)
             let watcher = try await ControlConnection.open(daemon.socketPath)
             try await watcher.send(#"{"cmd":"watch"}"#)
             _ = try await watcher.readLine()
             try await silent.waitForClose()
-            // The watcher outlived the idle timeout and still gets events.
+            // A second silent client, opened only now, is dropped one idle timeout later:
+            // by then the watcher has been quiet for two whole timeouts.
+            let second = try await ControlConnection.open(daemon.socketPath)
+            try await second.waitForClose()
+            // The watcher outlived both and still gets the event the break causes.
             target.set(.error)
-            _ = try await watcher.readLine(containing: #""kind":"status_changed""#)
+            _ = try await watcher.readLine(containing: #""previous_status":"healthy""#)
             await watcher.close()
         }
     }

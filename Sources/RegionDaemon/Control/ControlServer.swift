@@ -139,7 +139,11 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
     /// Streams events until the client leaves or the daemon stops.
     func streamEvents(to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel) async throws {
         // A watcher sends nothing; it must not be dropped as idle.
-        try? await channel.pipeline.removeHandler(name: "idle-disconnect").get()
+        do {
+            try await channel.pipeline.removeHandler(name: "idle-disconnect").get()
+        } catch {
+            self.logger.error("cannot exempt a watch client from the idle timeout: \(error)")
+        }
         let events = await self.bus.subscribe()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -169,7 +173,8 @@ struct ControlServerError: Error, CustomStringConvertible {
 }
 
 /// Closes a connection whose read side has been idle past the timeout.
-final class IdleDisconnector: ChannelInboundHandler, Sendable {
+/// Removable: a `watch` client takes it out of its pipeline, since watchers send nothing.
+final class IdleDisconnector: ChannelInboundHandler, RemovableChannelHandler, Sendable {
     typealias InboundIn = NIOAny
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
