@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import RegionCore
 import Testing
 
@@ -87,10 +88,17 @@ struct DaemonLifecycleTests {
             let list = try ControlProtocol.decoder().decode(ControlReply<RegionList>.self, from: Data(json.stdout.utf8))
             #expect(list.result?.regions.map(\.status) == [.healthy, .healthy])
 
+            // A watcher and an idle client must not hold the stop open.
+            let watcher = try await ControlConnection.open(daemon.socketPath)
+            try await watcher.send(#"{"cmd":"watch"}"#)
+            _ = try await watcher.readLine()
+            let idle = try await ControlConnection.open(daemon.socketPath)
             let before = daemon.notify.messages.count
             daemon.signal(SIGTERM)
             try await daemon.notify.wait(for: "STOPPING=1", from: before)
-            #expect(try await daemon.waitForExit() == 0)
+            #expect(try await daemon.waitForExit(limit: .seconds(5)) == 0, "clean exit within 5 s")
+            try await watcher.waitForClose()
+            try await idle.waitForClose()
             #expect(!FileManager.default.fileExists(atPath: daemon.socketPath), "the socket file is removed on a clean stop")
         }
     }

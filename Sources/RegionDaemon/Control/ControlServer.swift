@@ -23,8 +23,27 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
     let onListening: @Sendable () async -> Void
     private let connections = Connections()
 
+    /// The open client connections: counted for `max_clients`, closed at shutdown
+    /// (a watcher or an idle client would otherwise hold the shutdown open).
     final class Connections: Sendable {
         let count = Atomic<Int>(0)
+        private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+        private let closing = Atomic<Bool>(false)
+
+        func add(_ channel: any Channel) {
+            self.open.withLock { $0[ObjectIdentifier(channel)] = channel }
+            if self.closing.load(ordering: .relaxed) { channel.close(promise: nil) }
+        }
+
+        func remove(_ channel: any Channel) {
+            self.open.withLock { $0[ObjectIdentifier(channel)] = nil }
+        }
+
+        func closeAll() {
+            self.closing.store(true, ordering: .relaxed)
+            let all = self.open.withLock { Array($0.values) }
+            for channel in all { channel.close(promise: nil) }
+        }
     }
 
     public init(settings: DaemonSettings, service: ControlService<C>, bus: EventBus, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, onListening: @escaping @Sendable () async -> Void) {
@@ -77,6 +96,7 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
             }
         } onGracefulShutdown: {
             server.channel.close(promise: nil)
+            self.connections.closeAll()
         }
         try? FileManager.default.removeItem(atPath: path)
     }
@@ -105,7 +125,11 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
 
     func serve(_ connection: Connection, peer: PeerCredentials) async {
         let active = self.connections.count.wrappingAdd(1, ordering: .relaxed).newValue
-        defer { self.connections.count.subtract(1, ordering: .relaxed) }
+        self.connections.add(connection.channel)
+        defer {
+            self.connections.remove(connection.channel)
+            self.connections.count.subtract(1, ordering: .relaxed)
+        }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 if active > self.settings.maxClients {
