@@ -189,5 +189,8 @@ func formatMs(_ ms: Double) -> String {
 }
 
 func formatSeconds(_ s: Double) -> String {
-    s == s.rounded() ? "\(Int(s)) s" : String(format: "%.1f s", s)
+    if s == s.rounded() { return "\(Int(s)) s" }
+    // 0.25 s stays 0.25 s; 6.0999 s becomes 6.1 s.
+    let text = String(format: s < 1 ? "%.2f" : "%.1f", s)
+    return (text.hasSuffix("0") && text.contains(".") ? String(text.dropLast()) : text) + " s"
 }

@@ -136,7 +136,7 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
             }
             command = .setWeights(weights)
         case "pin":
-            guard let reason = request.reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            guard request.reason.map({ !$0.trimmingCharacters(in: .whitespaces).isEmpty }) ?? false else {
                 return Self.failure(id, ControlError(.badRequest, "'pin' needs a \"reason\": say why automatic failover is frozen"))
             }
             var ttl: Duration?
@@ -144,7 +144,6 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
                 guard let d = parseDuration(text), d > .zero else { return Self.failure(id, ControlError(.badRequest, "ttl '\(text)' is not a duration such as \"30m\"")) }
                 ttl = d
             }
-            _ = reason
             command = .pin(ttl: ttl)
         default:
             command = .unpin
