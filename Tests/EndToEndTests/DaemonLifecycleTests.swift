@@ -112,26 +112,26 @@ struct DaemonLifecycleTests {
             #expect(try await watch.readLine()?.contains(#""watching":true"#) == true)
             _ = try await watch.readLine(containing: #""status":"healthy""#)
 
+            // Each phase starts from healthy and waits for the change it causes.
             target.set(.error)
-            let down = try await watch.readLine(containing: #""kind":"status_changed""#)
+            let down = try await watch.readLine(containing: #""previous_status":"healthy""#)
             let event = try ControlProtocol.decoder().decode(WatchLine.self, from: Data(down.utf8)).event
             #expect(event.region == "eu-west")
-            #expect(event.fields["previous_status"] == "healthy")
+            #expect(event.kind == .statusChanged)
             #expect(["degraded", "unhealthy"].contains(event.fields["status"]))
             try await daemon.notify.wait(for: "STATUS=1 regions: 1 ", from: 0)
-
             let report = try await daemon.call("region", region: "eu-west", as: RegionReport.self)
             #expect(report.endpoints.first?.last?.failure == .status)
             #expect(report.endpoints.first?.last?.detail == "status 500, expected 200")
 
-            target.set(.hang)
-            _ = try await watch.readLine(containing: #""status":"unhealthy""#)
-            let hung = try await daemon.call("region", region: "eu-west", as: RegionReport.self)
-            #expect(hung.endpoints.first?.last?.failure == .timeout)
-
             target.set(.ok)
             let up = try await watch.readLine(containing: #""status":"healthy""#)
             #expect(up.contains(#""previous_status":"unhealthy""#) || up.contains(#""previous_status":"degraded""#))
+
+            target.set(.hang)
+            _ = try await watch.readLine(containing: #""previous_status":"healthy""#)
+            let hung = try await daemon.call("region", region: "eu-west", as: RegionReport.self)
+            #expect(hung.endpoints.first?.last?.failure == .timeout)
             await watch.close()
         }
     }
