@@ -314,6 +314,13 @@ protocol TrafficCommand: ParsableCommand {
 }
 
 extension TrafficCommand {
+    /// A request naming one region, with the operator's reason.
+    static func request(_ cmd: String, region: String, reason: String?) -> ControlRequest {
+        var request = ControlRequest(cmd: cmd, region: region)
+        request.reason = reason
+        return request
+    }
+
     func run() throws {
         let (report, raw) = try self.options.call(try self.request(), as: TrafficReport.self)
         if self.options.json { return printJSON(raw) }
@@ -346,11 +353,7 @@ struct Drain: TrafficCommand {
     @Argument(help: "Region.") var region: String
     @Option(help: "Why; recorded in the history.") var reason: String?
 
-    func request() throws -> ControlRequest {
-        var r = ControlRequest(cmd: "drain", region: self.region)
-        r.reason = self.reason
-        return r
-    }
+    func request() throws -> ControlRequest { Self.request("drain", region: self.region, reason: self.reason) }
 }
 
 struct Enable: TrafficCommand {
@@ -361,11 +364,7 @@ struct Enable: TrafficCommand {
     @Argument(help: "Region.") var region: String
     @Option(help: "Why; recorded in the history.") var reason: String?
 
-    func request() throws -> ControlRequest {
-        var r = ControlRequest(cmd: "enable", region: self.region)
-        r.reason = self.reason
-        return r
-    }
+    func request() throws -> ControlRequest { Self.request("enable", region: self.region, reason: self.reason) }
 }
 
 struct Disable: TrafficCommand {
@@ -374,11 +373,7 @@ struct Disable: TrafficCommand {
     @Argument(help: "Region.") var region: String
     @Option(help: "Why; recorded in the history.") var reason: String?
 
-    func request() throws -> ControlRequest {
-        var r = ControlRequest(cmd: "disable", region: self.region)
-        r.reason = self.reason
-        return r
-    }
+    func request() throws -> ControlRequest { Self.request("disable", region: self.region, reason: self.reason) }
 }
 
 struct SetWeights: TrafficCommand {

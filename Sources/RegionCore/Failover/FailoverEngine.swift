@@ -142,16 +142,13 @@ public struct FailoverEngine: Sendable {
             rt.alert = nil
             rt.cooldownUntil = now.addingTimeInterval(self.settings.cooldown.seconds)
             let strategy = self.strategy(of: id)
+            self.beginMoveAway(&rt, trigger: trigger, gradual: strategy == .gradual, now: now)
             if strategy == .gradual {
-                rt.share = max(0, rt.share - step)
-                rt.phase = rt.share == 0 ? .failedOver(trigger: trigger, since: now) : .failingOver(trigger: trigger, since: now, nextStep: now.addingTimeInterval(self.settings.gradualInterval.seconds))
                 events.append(
                     self.event(
                         .failoverStarted, id, "region \(id) failing over gradually (\(trigger.rawValue)): keeps \(percent(rt.share)) of its share",
                         ["trigger": trigger.rawValue, "strategy": strategy.rawValue, "share": fraction(rt.share)], now))
             } else {
-                rt.share = 0
-                rt.phase = .failedOver(trigger: trigger, since: now)
                 events.append(
                     self.event(
                         .failoverStarted, id, "region \(id) failed over (\(trigger.rawValue), \(strategy.rawValue)): its whole share moved",
@@ -256,6 +253,20 @@ public struct FailoverEngine: Sendable {
         }
         if !self.hasTarget(for: id, targets: targets) { return "no healthy region can take its traffic" }
         return nil
+    }
+
+    /// Starts moving a region's traffic away: one gradual step, or all of it at once.
+    private func beginMoveAway(_ rt: inout RegionRuntime, trigger: Trigger, gradual: Bool, now: Date) {
+        if gradual, rt.share > 0 {
+            rt.share = max(0, rt.share - self.settings.gradualStep)
+            rt.phase =
+                rt.share == 0
+                ? .failedOver(trigger: trigger, since: now)
+                : .failingOver(trigger: trigger, since: now, nextStep: now.addingTimeInterval(self.settings.gradualInterval.seconds))
+        } else {
+            rt.share = 0
+            rt.phase = .failedOver(trigger: trigger, since: now)
+        }
     }
 
     /// Starts failback if nothing holds it; otherwise leaves the region awaiting it.
@@ -446,13 +457,7 @@ public struct FailoverEngine: Sendable {
             rt.strategy = strategy
             rt.alert = nil
             rt.cooldownUntil = now.addingTimeInterval(self.settings.cooldown.seconds)
-            if (strategy ?? self.settings.strategy) == .gradual, rt.share > 0 {
-                rt.share = max(0, rt.share - self.settings.gradualStep)
-                rt.phase = rt.share == 0 ? .failedOver(trigger: .manual, since: now) : .failingOver(trigger: .manual, since: now, nextStep: now.addingTimeInterval(self.settings.gradualInterval.seconds))
-            } else {
-                rt.share = 0
-                rt.phase = .failedOver(trigger: .manual, since: now)
-            }
+            self.beginMoveAway(&rt, trigger: .manual, gradual: (strategy ?? self.settings.strategy) == .gradual, now: now)
             self.state.regions[from] = rt
             region = from
             fields["trigger"] = Trigger.manual.rawValue
@@ -464,13 +469,7 @@ public struct FailoverEngine: Sendable {
             var rt = self.state.regions[id]!
             rt.admin = .drained
             rt.alert = nil
-            if self.settings.strategy == .gradual, rt.share > 0 {
-                rt.share = max(0, rt.share - self.settings.gradualStep)
-                rt.phase = rt.share == 0 ? .failedOver(trigger: .manual, since: now) : .failingOver(trigger: .manual, since: now, nextStep: now.addingTimeInterval(self.settings.gradualInterval.seconds))
-            } else {
-                rt.share = 0
-                rt.phase = .failedOver(trigger: .manual, since: now)
-            }
+            self.beginMoveAway(&rt, trigger: .manual, gradual: self.settings.strategy == .gradual, now: now)
             self.state.regions[id] = rt
             region = id
             message = "operator drained \(id): \(reason)"
