@@ -29,7 +29,10 @@ public actor EventBus {
         self.history = history
     }
 
-    /// Numbers the event, logs it and hands it to every subscriber. Returns it numbered.
+    /// Records the event if it is not yet numbered, logs it and hands it to every
+    /// subscriber. Returns it numbered. The actor may serve another `publish` while
+    /// the history write is in flight, so two report events published at the same
+    /// moment can reach watchers in either order; each keeps its own id.
     @discardableResult
     public func publish(_ event: Event) async -> Event {
         var event = event
