@@ -183,6 +183,47 @@ struct FailoverEndToEndTests {
         }
     }
 
+    @Test func cascadingSpillsDownTheChainInTheRunningDaemon() async throws {
+        let steady = try await SwitchableTarget.start()
+        let config = { (eu: Int) -> String in
+            failoverConfig(eu: eu, us: steady.port, failover: "strategy = \"cascading\"\ncooldown = \"0s\"")
+                .replacingOccurrences(of: "weight = 4000", with: "weight = 2000\nmax_weight = 3000")
+                + """
+
+                [[region]]
+                id = "ap-south"
+                tier = "tertiary"
+                weight = 2000
+                  [[region.endpoint]]
+                  url = "http://127.0.0.1:\(steady.port)/healthz"
+                """
+        }
+        do {
+            try await scenario(config) { daemon, eu in
+                try await daemon.notify.wait(for: "READY=1")
+                try await daemon.notify.wait(for: "STATUS=3 regions: 3 healthy")
+                let watch = try await ControlConnection.open(daemon.socketPath)
+                try await watch.send(#"{"cmd":"watch"}"#)
+                _ = try await watch.readLine()
+                eu.set(.error)
+                let started = try await watch.readLine(containing: #""kind":"failover_started""#)
+                #expect(started.contains(#""strategy":"cascading""#))
+                // us-east can hold 3000 in all (1000 more); the other 5000 spill to ap-south.
+                #expect(started.contains(#""plan":"eu-west=0 us-east=3000 ap-south=7000""#), "\(started)")
+                let report = try await traffic(daemon)
+                #expect(report.strategy == "cascading")
+                #expect(report.regions.map(\.weight) == [0, 3000, 7000])
+                let journal = daemon.stderr
+                #expect(journal.contains("failed over (error_rate, cascading)") || journal.contains("failed over (timeout, cascading)"))
+                await watch.close()
+            }
+        } catch {
+            await steady.stop()
+            throw error
+        }
+        await steady.stop()
+    }
+
     @Test func operatorCommandsAreRecordedWithWhoAndWhy() async throws {
         try await failoverScenario("strategy = \"manual\"") { daemon, eu in
             try await daemon.notify.wait(for: "READY=1")
