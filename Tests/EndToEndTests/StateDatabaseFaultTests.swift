@@ -22,6 +22,30 @@ struct StateDatabaseFaultTests {
         try? FileManager.default.removeItem(atPath: mountPoint)
     }
 
+    @Test func aDatabaseThatCannotBeOpenedStillProbesButMovesNothing() async throws {
+        let steady = try await SwitchableTarget.start()
+        let config = { (port: Int) in
+            failoverConfig(eu: port, us: steady.port, failover: "cooldown = \"0s\"")
+                .replacingOccurrences(of: "state_directory = \"@DIR@\"", with: "state_directory = \"/proc/regiond-cannot-be-here\"")
+        }
+        do {
+            try await scenario(config) { daemon, eu in
+                try await daemon.notify.wait(for: "READY=1")
+                try await daemon.notify.wait(for: "STATUS=STATE DATABASE NOT WRITABLE, failover decisions refused | 2 regions: 2 healthy")
+                eu.set(.error)
+                try await daemon.notify.wait(for: "2 regions: 1 healthy")
+                let report = try await traffic(daemon)
+                #expect(!report.recording)
+                #expect(try row(report, "eu-west").weight == 6000, "nothing moves without a record of it")
+                #expect(daemon.stderr.contains("cannot create the state directory /proc/regiond-cannot-be-here"))
+            }
+        } catch {
+            await steady.stop()
+            throw error
+        }
+        await steady.stop()
+    }
+
     func fillTheDisk(stateDirectory: String) async throws {
         let steady = try await SwitchableTarget.start()
         let config = { (port: Int) in

@@ -168,35 +168,38 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         guard let decision = body(&self.engine, now) else { return true }
         if self.engine.state == before.state && decision.events.isEmpty { return true }
         var events = decision.events
-        if let store = self.store {
-            do {
-                events = try await store.commit(state: self.engine.state, events: decision.events, now: now)
-                if !self.recording {
-                    self.recording = true
-                    self.logger.notice("the state database is writable again; decisions are recorded")
-                }
-                self.commits += 1
-                if self.commits % 500 == 0 {
-                    _ = try? await store.prune(maxAge: self.engine.settings.historyMaxAge, maxEvents: self.engine.settings.historyMaxEvents, now: now)
-                }
-            } catch {
-                let wasRecording = self.recording
-                self.recording = false
-                if self.engine.settings.refuseUnrecorded || `operator` {
-                    self.engine = before
-                    if wasRecording || `operator` {
-                        await self.bus.publish(
-                            Event(
-                                time: now, kind: .historyUnavailable,
-                                message: "cannot write the state database (\(error)); refusing decisions that cannot be recorded, traffic stays as it is",
-                                fields: ["error": "\(error)", "refused": decision.events.map(\.kind.rawValue).joined(separator: ",")]))
-                    }
-                    return false
-                }
-                if wasRecording {
+        do {
+            // No database at all (it could not be opened) is treated like a failed write.
+            guard let store = self.store else { throw StateStore.Error(description: "the state database could not be opened") }
+            events = try await store.commit(state: self.engine.state, events: decision.events, now: now)
+            if !self.recording {
+                self.recording = true
+                self.logger.notice("the state database is writable again; decisions are recorded")
+            }
+            self.commits += 1
+            if self.commits % 500 == 0 {
+                _ = try? await store.prune(maxAge: self.engine.settings.historyMaxAge, maxEvents: self.engine.settings.historyMaxEvents, now: now)
+            }
+        } catch {
+            let wasRecording = self.recording
+            self.recording = false
+            if self.engine.settings.refuseUnrecorded || `operator` {
+                self.engine = before
+                if wasRecording || `operator` {
                     await self.bus.publish(
-                        Event(time: now, kind: .historyUnavailable, message: "cannot write the state database (\(error)); acting on decisions anyway (refuse_unrecorded = false)", fields: ["error": "\(error)"]))
+                        Event(
+                            time: now, kind: .historyUnavailable,
+                            message: "cannot write the state database (\(error)); refusing decisions that cannot be recorded, traffic stays as it is",
+                            fields: ["error": "\(error)", "refused": decision.events.map(\.kind.rawValue).joined(separator: ",")]))
                 }
+                return false
+            }
+            if wasRecording {
+                await self.bus.publish(
+                    Event(
+                        time: now, kind: .historyUnavailable,
+                        message: "cannot write the state database (\(error)); acting on decisions anyway (refuse_unrecorded = false)",
+                        fields: ["error": "\(error)"]))
             }
         }
         // Commit, apply, then report: an event that says traffic moved means it has.
