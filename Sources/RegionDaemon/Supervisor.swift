@@ -165,34 +165,14 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         let phases = await self.controller?.phases() ?? [:]
         var result: [RegionBrief] = []
         for region in self.config.regions {
-            if let monitor = self.monitors[region.id] { result.append(Self.overlay(await monitor.brief(), phases[region.id])) }
+            if let monitor = self.monitors[region.id] { result.append((await monitor.brief()).inPhase(phases[region.id])) }
         }
         return result
     }
 
-    /// A healthy region that is waiting for its traffic to come back is `recovering`.
-    static func overlay(_ brief: RegionBrief, _ phase: RegionPhase?) -> RegionBrief {
-        var brief = brief
-        guard brief.status == .healthy, let phase else { return brief }
-        switch phase {
-        case .recovering(_, let until):
-            brief.status = .recovering
-            brief.reason = "healthy; traffic returns if it stays healthy until \(until.formatted(Date.ISO8601FormatStyle()))"
-        case .awaitingFailback:
-            brief.status = .recovering
-            brief.reason = "recovery window complete; waiting to fail back (see regionctl traffic)"
-        case .failingBack:
-            brief.status = .recovering
-            brief.reason = "failing back step by step (see regionctl traffic)"
-        case .serving, .failingOver, .failedOver:
-            break
-        }
-        return brief
-    }
-
     public func report(region id: String) async -> RegionReport? {
         guard var report = await self.monitors[id]?.report() else { return nil }
-        report.brief = Self.overlay(report.brief, await self.controller?.phases()[id])
+        report.brief = report.brief.inPhase(await self.controller?.phases()[id])
         return report
     }
 

@@ -373,6 +373,20 @@ struct FailoverEngineTests {
         #expect(automatic.weights == ["eu": 5000, "us": 3000, "ap": 2000])
     }
 
+    @Test func aHealthyRegionInItsRecoveryWindowIsReportedRecovering() {
+        let brief = RegionBrief(
+            id: "eu", status: .healthy, since: nil, priority: 1, weight: 1, enabled: true, endpoints: 1, endpointsPassing: 1, errorRate: 0,
+            latencyP95Ms: nil, capacity: 1, reason: "ok")
+        let until = Date(timeIntervalSince1970: 1_800_000_120)
+        let recovering = brief.inPhase(.recovering(since: until.addingTimeInterval(-120), until: until))
+        #expect(recovering.status == .recovering)
+        #expect(recovering.reason.contains("traffic returns"))
+        #expect(brief.inPhase(.serving).status == .healthy)
+        var unhealthy = brief
+        unhealthy.status = .unhealthy
+        #expect(unhealthy.inPhase(.recovering(since: until, until: until)).status == .unhealthy)
+    }
+
     @Test func stateSurvivesEncodingAndTheWindowKeepsItsStart() throws {
         var fleet = Fleet(threeRegions) { $0.cooldown = .zero }
         fleet.at(0, ["eu": failing])

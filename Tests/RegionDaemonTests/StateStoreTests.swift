@@ -101,20 +101,6 @@ struct EventBusTests {
         #expect(JournalLogHandler.fieldName(key) == expected)
     }
 
-    @Test func aHealthyRegionInItsRecoveryWindowIsReportedRecovering() {
-        let brief = RegionBrief(
-            id: "eu", status: .healthy, since: nil, priority: 1, weight: 1, enabled: true, endpoints: 1, endpointsPassing: 1, errorRate: 0,
-            latencyP95Ms: nil, capacity: 1, reason: "ok")
-        let until = Date(timeIntervalSince1970: 1_800_000_120)
-        let recovering = Supervisor<ContinuousClock>.overlay(brief, .recovering(since: until.addingTimeInterval(-120), until: until))
-        #expect(recovering.status == .recovering)
-        #expect(recovering.reason.contains("traffic returns"))
-        #expect(Supervisor<ContinuousClock>.overlay(brief, .serving).status == .healthy)
-        var unhealthy = brief
-        unhealthy.status = .unhealthy
-        #expect(Supervisor<ContinuousClock>.overlay(unhealthy, .recovering(since: until, until: until)).status == .unhealthy)
-    }
-
     @Test func theStatusLineNamesRegionsThatAreNotHealthy() {
         func brief(_ id: String, _ status: RegionStatus) -> RegionBrief {
             RegionBrief(id: id, status: status, since: nil, priority: 1, weight: 1, enabled: true, endpoints: 1, endpointsPassing: 1, errorRate: 0, latencyP95Ms: nil, capacity: nil, reason: "")

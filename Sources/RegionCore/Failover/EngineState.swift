@@ -139,3 +139,26 @@ public struct Decision: Sendable, Equatable {
     public var planChanged: Bool
     public var events: [Event]
 }
+
+extension RegionBrief {
+    /// A healthy region whose traffic has not come back yet is reported `recovering`:
+    /// inside its recovery window, waiting to fail back, or failing back step by step.
+    public func inPhase(_ phase: RegionPhase?) -> RegionBrief {
+        var brief = self
+        guard brief.status == .healthy, let phase else { return brief }
+        switch phase {
+        case .recovering(_, let until):
+            brief.status = .recovering
+            brief.reason = "healthy; traffic returns if it stays healthy until \(until.formatted(Date.ISO8601FormatStyle()))"
+        case .awaitingFailback:
+            brief.status = .recovering
+            brief.reason = "recovery window complete; waiting to fail back (see regionctl traffic)"
+        case .failingBack:
+            brief.status = .recovering
+            brief.reason = "failing back step by step (see regionctl traffic)"
+        case .serving, .failingOver, .failedOver:
+            break
+        }
+        return brief
+    }
+}
