@@ -32,7 +32,7 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
 
         func add(_ channel: any Channel) {
             self.open.withLock { $0[ObjectIdentifier(channel)] = channel }
-            if self.closing.load(ordering: .relaxed) { channel.close(promise: nil) }
+            if self.closing.load(ordering: .sequentiallyConsistent) { channel.close(promise: nil) }
         }
 
         func remove(_ channel: any Channel) {
@@ -40,7 +40,7 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
         }
 
         func closeAll() {
-            self.closing.store(true, ordering: .relaxed)
+            self.closing.store(true, ordering: .sequentiallyConsistent)
             let all = self.open.withLock { Array($0.values) }
             for channel in all { channel.close(promise: nil) }
         }
@@ -87,12 +87,20 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
         await self.onListening()
 
         try await withGracefulShutdownHandler {
-            try await server.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await (connection, peer) in inbound {
-                        group.addTask { await self.serve(connection, peer: peer) }
+            do {
+                // At shutdown every connection task is cancelled as well as its socket closed,
+                // so no client (a watcher, an idle one, one mid-request) can hold the stop open.
+                try await cancelWhenGracefulShutdown {
+                    try await server.executeThenClose { inbound in
+                        try await withThrowingDiscardingTaskGroup { group in
+                            for try await (connection, peer) in inbound {
+                                group.addTask { await self.serve(connection, peer: peer) }
+                            }
+                        }
                     }
                 }
+            } catch is CancellationError {
+                // The expected end of a graceful shutdown, not a failure of the service.
             }
         } onGracefulShutdown: {
             server.channel.close(promise: nil)
