@@ -84,6 +84,18 @@ def measure(pid, seconds):
     return cpu1 - cpu0, req1 - req0 - 1, t1 - t0  # minus our own status request
 
 
+def figures(pid, cpu, requests, elapsed):
+    """What both probers are judged by, from nginx's count and /proc."""
+    return {
+        "interval_s": 1.0,
+        "seconds": round(elapsed, 1),
+        "target_requests_per_s": round(requests / elapsed, 1),
+        "cpu_us_per_probe": round(cpu / max(requests, 1) * 1e6, 1),
+        "cpu_percent_of_one_core": round(cpu / elapsed * 100, 1),
+        "rss_mb": round(rss_mb(pid), 1),
+    }
+
+
 def regionctl(sock, *args, timeout=60):
     out = subprocess.run([os.path.join(BIN, "regionctl"), *args, "--socket", sock, "--json"],
                          capture_output=True, text=True, timeout=timeout)
@@ -113,17 +125,7 @@ def bench_regiond(tmp, endpoints):
         # Throughput and CPU come from nginx and /proc, so they are measured even when
         # the daemon is too busy to answer its control socket.
         cpu, requests, elapsed = measure(proc.pid, SECONDS)
-        result = {
-            "prober": "regiond",
-            "endpoints": endpoints,
-            "regions": regions,
-            "interval_s": 1.0,
-            "seconds": round(elapsed, 1),
-            "target_requests_per_s": round(requests / elapsed, 1),
-            "cpu_us_per_probe": round(cpu / max(requests, 1) * 1e6, 1),
-            "cpu_percent_of_one_core": round(cpu / elapsed * 100, 1),
-            "rss_mb": round(rss_mb(proc.pid), 1),
-        }
+        result = {"prober": "regiond", "endpoints": endpoints, "regions": regions, **figures(proc.pid, cpu, requests, elapsed)}
         try:
             status = regionctl(sock, "status", timeout=30)
             latencies = []
@@ -170,16 +172,8 @@ def bench_haproxy(tmp, servers):
         if proc.poll() is not None:
             raise RuntimeError("haproxy exited: " + open(os.path.join(tmp, "haproxy.log")).read()[-300:])
         cpu, requests, elapsed = measure(proc.pid, SECONDS)
-        return {
-            "prober": "haproxy " + subprocess.run(["haproxy", "-v"], capture_output=True, text=True).stdout.split()[2],
-            "endpoints": servers,
-            "interval_s": 1.0,
-            "seconds": round(elapsed, 1),
-            "target_requests_per_s": round(requests / elapsed, 1),
-            "cpu_us_per_probe": round(cpu / max(requests, 1) * 1e6, 1),
-            "cpu_percent_of_one_core": round(cpu / elapsed * 100, 1),
-            "rss_mb": round(rss_mb(proc.pid), 1),
-        }
+        version = subprocess.run(["haproxy", "-v"], capture_output=True, text=True).stdout.split()[2]
+        return {"prober": "haproxy " + version, "endpoints": servers, **figures(proc.pid, cpu, requests, elapsed)}
     finally:
         proc.terminate()
         proc.wait(timeout=30)

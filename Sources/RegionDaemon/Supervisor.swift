@@ -88,7 +88,7 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         } catch {
             loaded = .failure(ConfigError(issues: [ConfigIssue(file: path, line: 0, key: "", message: "\(error)")]))
         }
-        // Re-check state after the await: the actor may have served other calls meanwhile.
+        // The `reloading` flag keeps a second reload out while this one awaits the file.
         switch loaded {
         case .failure(let error):
             self.lastReloadError = error.description

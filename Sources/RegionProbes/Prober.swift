@@ -37,10 +37,30 @@ public final class Prober: Sendable {
         }
     }
 
+    /// An endpoint with the work that does not change between probes done once
+    /// (for plain http: the parsed URL and the request bytes).
+    public struct Prepared: Sendable {
+        public let endpoint: EndpointConfig
+        let plainHTTP: PlainHTTPProbe.Target?
+    }
+
+    /// Prepares `endpoint` for repeated probing; probe loops call this once.
+    public func prepare(_ endpoint: EndpointConfig) -> Prepared {
+        var plainHTTP: PlainHTTPProbe.Target?
+        if case .http(let check) = endpoint.check { plainHTTP = PlainHTTPProbe.target(for: check) }
+        return Prepared(endpoint: endpoint, plainHTTP: plainHTTP)
+    }
+
     /// Probes `endpoint` once, within its timeout.
     public func probe(_ endpoint: EndpointConfig) async -> ProbeOutcome {
+        await self.probe(self.prepare(endpoint))
+    }
+
+    /// Probes a prepared endpoint once, within its timeout.
+    public func probe(_ prepared: Prepared) async -> ProbeOutcome {
+        let endpoint = prepared.endpoint
         let timeout = endpoint.timeout
-        if case .http(let check) = endpoint.check, let target = PlainHTTPProbe.target(for: check) {
+        if case .http(let check) = endpoint.check, let target = prepared.plainHTTP {
             // Plain http: the lean path enforces its own deadline on the event loop.
             return await PlainHTTPProbe.run(check, target: target, timeout: timeout, maxBody: endpoint.maxBodyBytes, group: self.group)
         }

@@ -129,6 +129,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         let interval = endpoint.interval
         // Spread the first probes of all endpoints over one interval.
         var due = time.clock.now.advanced(by: interval * Double.random(in: 0..<1))
+        let prepared = prober.prepare(endpoint)
         while !Task.isCancelled {
             do {
                 try await time.clock.sleep(until: due, tolerance: nil)
@@ -136,7 +137,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
                 return
             }
             let start = time.clock.now
-            let outcome = await prober.probe(endpoint)
+            let outcome = await prober.probe(prepared)
             let end = time.clock.now
             if Task.isCancelled { return }
             let result = ProbeResult(
