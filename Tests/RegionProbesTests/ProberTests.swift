@@ -161,11 +161,26 @@ struct ProberTests {
             Self.exec(["/bin/sh", "-c", "sleep 60 & echo $! > \(pidFile); wait"], timeout: .milliseconds(500)))
         #expect(outcome.failure == .timeout)
         let pid = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
-        // The child is gone (or a zombie waiting for init to reap it), not sleeping.
-        let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: " ")[2]
-        #expect(state == nil || state == "Z", "child \(pid) still running: \(state ?? "")")
+        // SIGKILL went to the whole group before the probe returned, but the child dies when the kernel next
+        // schedules it, so on a busy machine it can still show "R" for a moment. Watch for it to die, for up
+        // to 5 s: a child that was never signalled sleeps for 60 s and fails this.
+        var state = Self.processState(pid)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while let current = state, current != "Z", ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+            state = Self.processState(pid)
+        }
+        #expect(state == nil || state == "Z", "child \(pid) still alive: \(state ?? "")")
         try? FileManager.default.removeItem(atPath: pidFile)
         await prober.shutdown()
+    }
+
+    /// The state letter from /proc/PID/stat (R, S, Z, ...), or nil once the process is gone. The command
+    /// name in field 2 is in parentheses and may hold spaces, so read after the last ')'.
+    static func processState(_ pid: Int32) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init)
     }
 
     /// A port on loopback that nothing listens on: bind, note the port, close.
