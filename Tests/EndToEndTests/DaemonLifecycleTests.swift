@@ -67,6 +67,14 @@ func scenario(
 
 @Suite("regiond end to end", .serialized)
 struct DaemonLifecycleTests {
+    /// Guards the harness itself: a child with SIGALRM blocked ignores `timeout`, and one
+    /// with SIGTERM blocked ignores a stop, so a test could hang instead of failing.
+    @Test func programsStartWithNoSignalBlocked() async throws {
+        let result = try await runProgram("/bin/grep", ["^SigBlk:", "/proc/self/status"])
+        #expect(result.status == 0)
+        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "SigBlk:\t0000000000000000")
+    }
+
     @Test func readyOnlyOnceTheSocketAnswersThenStatusThenCleanStop() async throws {
         try await scenario({ port in fastConfig(targets: [("eu-west", port), ("us-east", port)]) }) { daemon, target in
 

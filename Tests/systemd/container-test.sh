@@ -67,11 +67,12 @@ cleanup() {
 trap cleanup EXIT
 
 # The container's init is nspawn's child; run commands in its namespaces.
+# nspawn also forks short-lived helpers, so wait for the child that has become systemd.
 leader=""
-for _ in $(seq 1 100); do
-    leader=$(pgrep -P "$NSPAWN" | head -1)
+for _ in $(seq 1 300); do
+    leader=$(pgrep -P "$NSPAWN" -x systemd | head -1)
     [ -n "$leader" ] && break
-    sleep 0.1  # setup only: nspawn has not forked the container's init yet
+    sleep 0.1  # setup only: nspawn has not exec'd the container's init yet
 done
 if [ -z "$leader" ]; then
     cat /tmp/regiond-nspawn.log
@@ -137,7 +138,11 @@ check "a bad config is not restarted in a loop" test "$(in_container systemctl s
 check "the journal names file, line and key" bash -c "nsenter -t $leader -m -u -i -n -p -- journalctl -u regiond -o cat | grep -q '/etc/regiond/regiond.toml:[0-9]*: region\[2\].endpoint\[1\].bogus: unknown key'"
 
 in_container systemctl poweroff >/dev/null 2>&1
-wait "$NSPAWN" 2>/dev/null
+for _ in $(seq 1 300); do
+    kill -0 "$NSPAWN" 2>/dev/null || break
+    sleep 0.1  # teardown only: the container is shutting down
+done
+cleanup
 trap - EXIT
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -29,6 +29,22 @@ struct ProcessResult: Sendable {
     var stderr: String
 }
 
+/// Runs `spawn` with no signal blocked on the calling thread.
+///
+/// Foundation's `Process` starts the child with the spawning thread's signal mask,
+/// and threads of Swift's concurrency pool block most signals. A child started
+/// from there with SIGALRM blocked never times out (`timeout 90 ...` waits
+/// forever), and a regiond started so would not see SIGTERM the way systemd
+/// delivers it.
+func withEmptySignalMask<T>(_ spawn: () throws -> T) rethrows -> T {
+    var empty = sigset_t()
+    var saved = sigset_t()
+    sigemptyset(&empty)
+    pthread_sigmask(SIG_SETMASK, &empty, &saved)
+    defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+    return try spawn()
+}
+
 /// Runs a program to completion on NIO's thread pool (waiting blocks a thread, not the test's executor).
 func runProgram(_ path: String, _ arguments: [String], environment: [String: String] = [:], asUser: Bool = false) async throws -> ProcessResult {
     try await NIOThreadPool.singleton.runIfActive {
@@ -46,7 +62,7 @@ func runProgram(_ path: String, _ arguments: [String], environment: [String: Str
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        try process.run()
+        try withEmptySignalMask { try process.run() }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -136,7 +152,7 @@ final class RunningDaemon: Sendable {
         process.standardOutput = FileHandle.nullDevice
         let exit = Exit()
         process.terminationHandler = { exit.finished($0.terminationStatus) }
-        try process.run()
+        try withEmptySignalMask { try process.run() }
         return RunningDaemon(directory: directory, configPath: configPath, socketPath: socketPath, notify: notify, process: process, exit: exit)
     }
 
@@ -242,7 +258,15 @@ final class ControlConnection: Sendable {
 
     /// Whether the daemon has closed the connection (waits for it).
     func waitForClose(limit: TimeAmount = .seconds(30)) async throws {
-        try await within(limit, "regiond to close the connection") { try await self.channel.closeFuture.get() }
+        let channel = self.channel
+        // closeFuture ignores cancellation: close the channel when the deadline cancels the wait.
+        try await within(limit, "regiond to close the connection") {
+            try await withTaskCancellationHandler {
+                try await channel.closeFuture.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+        }
     }
 
     func close() async {

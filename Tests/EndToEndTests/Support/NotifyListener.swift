@@ -8,6 +8,7 @@ final class NotifyListener: Sendable {
     let path: String
     private let fd: Int32
     private let inbox: Inbox
+    private let closed = Mutex(false)
 
     /// Datagrams in arrival order, and the tests waiting for one. Filled on the event loop.
     final class Inbox: Sendable {
@@ -99,7 +100,10 @@ final class NotifyListener: Sendable {
         }
     }
 
+    /// Closes the socket once. (A second close would hit whatever descriptor the number
+    /// was reused for, e.g. an event loop's epoll, and hang the test process.)
     func close() async {
+        guard self.closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
         // Shutting the socket down wakes the reading thread, which then ends.
         shutdown(self.fd, Int32(SHUT_RDWR))
         Glibc.close(self.fd)
