@@ -124,6 +124,26 @@ struct ControlAbuseTests {
         }
     }
 
+    /// A stop that arrives while connections are accepted but not yet served must still be clean.
+    /// (NIO drops such connections when the accept loop ends; unserved, they used to trap the
+    /// daemon with "Deinited NIOAsyncWriter without calling finish()", apple/swift-nio#2637.)
+    @Test func aStopDuringABurstOfConnectionsIsClean() async throws {
+        try await scenario({ port in fastConfig(targets: [("eu-west", port)]) }) { daemon, _ in
+            try await daemon.notify.wait(for: "READY=1")
+            let path = daemon.socketPath
+            let connections = try await withThrowingTaskGroup(of: ControlConnection?.self) { group in
+                for _ in 0..<64 {
+                    group.addTask { try? await ControlConnection.open(path) }
+                }
+                daemon.signal(SIGTERM)
+                return try await group.reduce(into: [ControlConnection]()) { if let c = $1 { $0.append(c) } }
+            }
+            #expect(try await daemon.waitForExit() == 0, "\(daemon.stderr.suffix(600))")
+            #expect(!daemon.stderr.contains("Fatal error"))
+            for connection in connections { await connection.close() }
+        }
+    }
+
     @Test func changingStateNeedsRootOrTheAdminGroup() async throws {
         let regionctl = try Self.copyForNobody()
         defer { try? FileManager.default.removeItem(atPath: (regionctl as NSString).deletingLastPathComponent) }

@@ -79,7 +79,7 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
                     let connection = try Connection(
                         wrappingChannelSynchronously: channel,
                         configuration: .init(isOutboundHalfClosureEnabled: true))
-                    return (connection, PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid))
+                    return AcceptedConnection(connection, peer: PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid))
                 }
             }
         try self.applyPermissions(path)
@@ -93,8 +93,9 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
                 try await cancelWhenGracefulShutdown {
                     try await server.executeThenClose { inbound in
                         try await withThrowingDiscardingTaskGroup { group in
-                            for try await (connection, peer) in inbound {
-                                group.addTask { await self.serve(connection, peer: peer) }
+                            for try await accepted in inbound {
+                                guard let connection = accepted.take() else { continue }
+                                group.addTask { await self.serve(connection, peer: accepted.peer) }
                             }
                         }
                     }
@@ -196,6 +197,37 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
         buffer.writeString(text)
         buffer.writeInteger(UInt8(ascii: "\n"))
         return buffer
+    }
+}
+
+/// An accepted connection on its way to the accept loop.
+///
+/// When the accept loop ends (cancelled at shutdown), NIO drops the connections it has
+/// accepted but not yet handed over (apple/swift-nio#2637 and #2813), and a
+/// `NIOAsyncChannel` released without `executeThenClose` traps the process. The loop
+/// takes the connection out of this box; one never taken is closed from `deinit`.
+final class AcceptedConnection: Sendable {
+    typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    private let connection: Mutex<Connection?>
+    let peer: PeerCredentials
+
+    init(_ connection: Connection, peer: PeerCredentials) {
+        self.connection = Mutex(connection)
+        self.peer = peer
+    }
+
+    /// The connection, once: whoever takes it must serve it with `executeThenClose`.
+    func take() -> Connection? {
+        self.connection.withLock { connection in
+            defer { connection = nil }
+            return connection
+        }
+    }
+
+    deinit {
+        if let unserved = self.take() {
+            Task { try? await unserved.executeThenClose { _, _ in } }
+        }
     }
 }
 
