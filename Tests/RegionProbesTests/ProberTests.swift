@@ -100,9 +100,8 @@ struct ProberTests {
     }
 
     @Test func refusedAndUnresolvableTargets() async throws {
-        let port = try await Self.closedPort()
         let prober = Prober()
-        let refused = await prober.probe(Self.http("http://127.0.0.1:\(port)/"))
+        let refused = try await Self.withRefusingPort { port in await prober.probe(Self.http("http://127.0.0.1:\(port)/")) }
         #expect(refused.failure == .refused, "\(refused)")
         // .invalid never resolves (RFC 6761), so no traffic leaves the machine.
         let dns = await prober.probe(Self.http("http://no-such-host.invalid/"))
@@ -129,9 +128,10 @@ struct ProberTests {
             let open = await prober.probe(EndpointConfig(name: "t", check: .tcp(host: "127.0.0.1", port: server.port)))
             #expect(open == .pass("connected"))
         }
-        let port = try await Self.closedPort()
         let prober = Prober()
-        let closed = await prober.probe(EndpointConfig(name: "t", check: .tcp(host: "127.0.0.1", port: port)))
+        let closed = try await Self.withRefusingPort { port in
+            await prober.probe(EndpointConfig(name: "t", check: .tcp(host: "127.0.0.1", port: port)))
+        }
         #expect(closed.failure == .refused, "\(closed)")
         await prober.shutdown()
     }
@@ -183,12 +183,23 @@ struct ProberTests {
         return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init)
     }
 
-    /// A port on loopback that nothing listens on: bind, note the port, close.
-    static func closedPort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress!.port!
-        try await channel.close()
-        return port
+    /// Runs `body` with a loopback port that refuses connections: a TCP socket bound to it
+    /// but not listening. Holding the port (rather than binding and closing) keeps tests
+    /// running in parallel, and the kernel's choice of ephemeral ports, off it.
+    static func withRefusingPort<T>(_ body: (Int) async throws -> T) async throws -> T {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        try #require(bound, "bind 127.0.0.1:0: errno \(errno)")
+        return try await body(Int(UInt16(bigEndian: address.sin_port)))
     }
 }
 
