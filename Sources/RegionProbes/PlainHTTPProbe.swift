@@ -39,9 +39,9 @@ enum PlainHTTPProbe {
         return Target(host: host, port: port, address: try? SocketAddress(ipAddress: literal, port: port), requestHead: ByteBuffer(string: head))
     }
 
-    static func run(_ check: HTTPCheck, target: Target, timeout: Duration, maxBody: Int, group: any EventLoopGroup) async -> ProbeOutcome {
-        let loop = group.next()
-        let promise = loop.makePromise(of: ProbeOutcome.self)
+    /// Starts one probe on the promise's loop; the promise completes there, by the timeout at the latest.
+    static func start(_ check: HTTPCheck, target: Target, timeout: Duration, maxBody: Int, completing promise: EventLoopPromise<ProbeOutcome>) {
+        let loop = promise.futureResult.eventLoop
         let nanos = Int64(timeout.seconds * 1e9)
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.nanoseconds(nanos))
@@ -66,6 +66,12 @@ enum PlainHTTPProbe {
             }
         }
         promise.futureResult.whenComplete { _ in deadline.cancel() }
+    }
+
+    /// One probe, awaited; cancelling the waiting task ends it as a timeout.
+    static func run(_ check: HTTPCheck, target: Target, timeout: Duration, maxBody: Int, group: any EventLoopGroup) async -> ProbeOutcome {
+        let promise = group.next().makePromise(of: ProbeOutcome.self)
+        self.start(check, target: target, timeout: timeout, maxBody: maxBody, completing: promise)
         return await withTaskCancellationHandler {
             (try? await promise.futureResult.get()) ?? .fail(.other, "probe ended without a result")
         } onCancel: {
@@ -156,7 +162,10 @@ enum PlainHTTPProbe {
             self.finish(
                 HTTPVerdict.judge(
                     check: self.check, status: head.status,
-                    header: { name in head.headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1 },
+                    header: { name in
+                        let wanted = name.lowercased()
+                        return head.headers.first { $0.0.lowercased() == wanted }?.1
+                    },
                     body: limited, truncated: truncated || body.count > self.maxBody, maxBody: self.maxBody))
         }
 
@@ -167,28 +176,82 @@ enum PlainHTTPProbe {
             case head(Head)
         }
 
+        /// Works on the bytes (no Foundation string handling: this runs once per probe).
         private func parseHead() -> Parsed {
             let bytes = self.buffer.readableBytesView
             guard let end = Self.find(bytes, [13, 10, 13, 10]) else { return .incomplete }
-            let text = String(decoding: bytes[bytes.startIndex..<end], as: UTF8.self)
-            var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
-            let statusLine = lines.removeFirst().split(separator: " ", maxSplits: 2)
-            guard statusLine.count >= 2, statusLine[0].hasPrefix("HTTP/1."), let status = Int(statusLine[1]), (100...599).contains(status) else {
-                return .invalid
-            }
+            let head = Array(bytes[bytes.startIndex..<end])
+            var lines = Self.lines(head)
+            let statusLine = lines.removeFirst()
+            guard let status = Self.statusCode(statusLine) else { return .invalid }
             var headers: [(String, String)] = []
             var length: Int?
             var chunked = false
             for line in lines {
-                guard let colon = line.firstIndex(of: ":") else { continue }
-                let name = line[..<colon].trimmingCharacters(in: .whitespaces)
-                let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-                headers.append((name, value))
-                if name.caseInsensitiveCompare("content-length") == .orderedSame { length = Int(value) }
-                if name.caseInsensitiveCompare("transfer-encoding") == .orderedSame, value.lowercased().contains("chunked") { chunked = true }
+                guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+                let name = Self.trimmed(line[line.startIndex..<colon])
+                let value = Self.trimmed(line[(colon + 1)...])
+                headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+                if Self.equalsIgnoringCase(name, "content-length") {
+                    length = Int(String(decoding: value, as: UTF8.self))
+                } else if Self.equalsIgnoringCase(name, "transfer-encoding"), Self.contains(value, lowercased: "chunked") {
+                    chunked = true
+                }
             }
             if self.check.method == "HEAD" || status == 204 || status == 304 { length = 0 }
             return .head(Head(status: status, headers: headers, bodyStart: end - bytes.startIndex + 4, contentLength: chunked ? nil : length, chunked: chunked))
+        }
+
+        /// The lines of a head split at CRLF.
+        static func lines(_ head: [UInt8]) -> [ArraySlice<UInt8>] {
+            var lines: [ArraySlice<UInt8>] = []
+            var start = 0
+            var i = 0
+            while i + 1 < head.count {
+                if head[i] == 13, head[i + 1] == 10 {
+                    lines.append(head[start..<i])
+                    i += 2
+                    start = i
+                } else {
+                    i += 1
+                }
+            }
+            lines.append(head[start..<head.count])
+            return lines
+        }
+
+        /// The status code of "HTTP/1.x NNN reason", or nil when the line is not one.
+        static func statusCode(_ line: ArraySlice<UInt8>) -> Int? {
+            guard line.starts(with: "HTTP/1.".utf8), let space = line.firstIndex(of: UInt8(ascii: " ")) else { return nil }
+            let digits = line[(space + 1)...].prefix { $0 != UInt8(ascii: " ") }
+            guard digits.count == 3, digits.allSatisfy({ (48...57).contains($0) }) else { return nil }
+            let code = digits.reduce(0) { $0 * 10 + Int($1 - 48) }
+            return (100...599).contains(code) ? code : nil
+        }
+
+        static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+            let blank: (UInt8) -> Bool = { $0 == 32 || $0 == 9 }
+            guard let first = bytes.firstIndex(where: { !blank($0) }), let last = bytes.lastIndex(where: { !blank($0) }) else { return [] }
+            return bytes[first...last]
+        }
+
+        /// ASCII case-insensitive equality with a lowercase `name`.
+        static func equalsIgnoringCase(_ bytes: ArraySlice<UInt8>, _ name: StaticString) -> Bool {
+            guard bytes.count == name.utf8CodeUnitCount else { return false }
+            return name.withUTF8Buffer { lower in
+                zip(bytes, lower).allSatisfy { a, b in (a >= 65 && a <= 90 ? a + 32 : a) == b }
+            }
+        }
+
+        /// Whether `bytes`, lowercased (ASCII), contain the lowercase `word`.
+        static func contains(_ bytes: ArraySlice<UInt8>, lowercased word: StaticString) -> Bool {
+            let lowered = bytes.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+            return word.withUTF8Buffer { needle in
+                guard needle.count <= lowered.count else { return false }
+                return (0...(lowered.count - needle.count)).contains { start in
+                    lowered[start..<(start + needle.count)].elementsEqual(needle)
+                }
+            }
         }
 
         static func find(_ haystack: ByteBufferView, _ needle: [UInt8]) -> Int? {

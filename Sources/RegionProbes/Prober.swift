@@ -56,6 +56,20 @@ public final class Prober: Sendable {
         await self.probe(self.prepare(endpoint))
     }
 
+    /// Starts one probe of a prepared endpoint on `loop`; the future completes on `loop`,
+    /// within the endpoint's timeout. Plain http runs entirely on the loop (no task, no
+    /// thread hop); the other kinds run as a task whose outcome is handed back to the loop.
+    public func start(_ prepared: Prepared, on loop: any EventLoop) -> EventLoopFuture<ProbeOutcome> {
+        let promise = loop.makePromise(of: ProbeOutcome.self)
+        let endpoint = prepared.endpoint
+        if case .http(let check) = endpoint.check, let target = prepared.plainHTTP {
+            PlainHTTPProbe.start(check, target: target, timeout: endpoint.timeout, maxBody: endpoint.maxBodyBytes, completing: promise)
+        } else {
+            promise.completeWithTask { await self.probe(prepared) }
+        }
+        return promise.futureResult
+    }
+
     /// Probes a prepared endpoint once, within its timeout.
     public func probe(_ prepared: Prepared) async -> ProbeOutcome {
         let endpoint = prepared.endpoint

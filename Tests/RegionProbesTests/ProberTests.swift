@@ -231,3 +231,28 @@ struct HTTPVerdictTests {
         #expect(Self.judge(json, body: #"{"c": "50%"}"#).capacity == 0.5)
     }
 }
+
+@Suite("HTTP response head")
+struct ResponseHeadTests {
+    @Test(arguments: [
+        ("HTTP/1.1 200 OK", 200), ("HTTP/1.0 503", 503), ("HTTP/1.1 599 x", 599), ("HTTP/1.1 100 Continue", 100),
+        ("HTTP/2 200 OK", nil), ("HTTP/1.1 099 x", nil), ("HTTP/1.1 600 x", nil), ("HTTP/1.1 2000 x", nil),
+        ("HTTP/1.1 20 x", nil), ("HTTP/1.1 abc", nil), ("http/1.1 200 OK", nil), ("", nil), ("HTTP/1.1", nil),
+    ] as [(String, Int?)])
+    func statusLines(line: String, expected: Int?) {
+        #expect(PlainHTTPProbe.ResponseCollector.statusCode(ArraySlice(Array(line.utf8))) == expected)
+    }
+
+    @Test func headerNamesMatchWithoutCaseAndValuesAreTrimmed() {
+        let head = Array("HTTP/1.1 200 OK\r\nContent-LENGTH:  12 \r\nX-Capacity:\t0.5\r\nTransfer-Encoding: gzip, Chunked".utf8)
+        let lines = PlainHTTPProbe.ResponseCollector.lines(head)
+        #expect(lines.count == 4)
+        let name = PlainHTTPProbe.ResponseCollector.trimmed(lines[1].prefix { $0 != UInt8(ascii: ":") })
+        #expect(PlainHTTPProbe.ResponseCollector.equalsIgnoringCase(name, "content-length"))
+        #expect(!PlainHTTPProbe.ResponseCollector.equalsIgnoringCase(name, "content-type"))
+        let value = PlainHTTPProbe.ResponseCollector.trimmed(lines[2].drop { $0 != UInt8(ascii: ":") }.dropFirst())
+        #expect(String(decoding: value, as: UTF8.self) == "0.5")
+        #expect(PlainHTTPProbe.ResponseCollector.contains(lines[3], lowercased: "chunked"))
+        #expect(!PlainHTTPProbe.ResponseCollector.contains(lines[1], lowercased: "chunked"))
+    }
+}

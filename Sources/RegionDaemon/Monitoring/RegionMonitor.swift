@@ -1,22 +1,36 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import RegionCore
 import RegionProbes
 
-/// Watches one region: runs a probe loop per endpoint, keeps the region's
+/// Watches one region: runs the probes of every endpoint, keeps the region's
 /// sliding window, and evaluates its status on a fixed tick.
 ///
-/// The actor owns the window, the evaluator and the probe tasks; nothing else
-/// touches them. Probes run off the actor and hop back only to record a result.
+/// The actor owns the window, the evaluator and the probe schedule; nothing else
+/// touches them. It runs on one NIO event loop (its executor), and so do its
+/// probes: a probe's timer, its connection and the recording of its result happen
+/// on that one thread, with no task and no thread hop per probe.
 public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     struct EndpointRuntime {
         var config: EndpointConfig
-        /// Bumped when the endpoint is replaced, so a late result of the old loop is ignored.
+        var prepared: Prober.Prepared
+        var cadence: ProbeCadence
+        /// Bumped when the endpoint is replaced, so a late result of the old schedule is ignored.
         var generation: Int
-        var task: Task<Void, Never>?
+        /// The timer of the next probe, while none runs.
+        var timer: Scheduled<Void>?
+        /// The probe that runs now, if any.
+        var inFlight: EventLoopFuture<ProbeOutcome>?
         var last: ProbeResult?
         var probes: UInt64 = 0
         var consecutiveFailures = 0
     }
+
+    /// The event loop this actor and its probes run on.
+    nonisolated let loop: any EventLoop
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { self.loop.executor.asUnownedSerialExecutor() }
+    private var stopped = false
 
     public private(set) var config: RegionConfig
     private var window: RegionWindow
@@ -39,8 +53,10 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
 
     public init(
         config: RegionConfig, failover: FailoverSettings = .init(), time: TimeBase<C>, prober: Prober, bus: EventBus, statistics: ProbeStatistics,
+        loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
         signals: @escaping @Sendable (String, RegionSignal) -> Void = { _, _ in }
     ) {
+        self.loop = loop
         self.config = config
         self.failover = failover
         self.signals = signals
@@ -61,13 +77,19 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         self.startEvaluation()
     }
 
-    /// Stops every loop and waits for them to end.
+    /// Stops probing and evaluating; waits for probes in flight to end (their timeouts bound them).
     public func stop() async {
-        let tasks = self.endpoints.values.compactMap(\.task) + [self.evaluationTask].compactMap { $0 }
-        for task in tasks { task.cancel() }
-        for task in tasks { await task.value }
+        self.stopped = true
+        for key in self.endpoints.keys {
+            self.endpoints[key]?.timer?.cancel()
+            self.endpoints[key]?.timer = nil
+        }
+        self.evaluationTask?.cancel()
+        await self.evaluationTask?.value
         self.evaluationTask = nil
-        for key in self.endpoints.keys { self.endpoints[key]?.task = nil }
+        for future in self.endpoints.values.compactMap(\.inFlight) {
+            _ = try? await future.get()
+        }
     }
 
     /// Applies a changed configuration of this region. Endpoints whose settings
@@ -81,12 +103,12 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         let oldNames = Set(self.endpoints.keys)
         let newNames = Set(new.endpoints.map(\.name))
         for name in oldNames.subtracting(newNames) {
-            self.endpoints[name]?.task?.cancel()
+            self.endpoints[name]?.timer?.cancel()
             self.endpoints[name] = nil
         }
         for endpoint in new.endpoints {
             if let existing = self.endpoints[endpoint.name], existing.config.sameSettings(as: endpoint) { continue }
-            self.endpoints[endpoint.name]?.task?.cancel()
+            self.endpoints[endpoint.name]?.timer?.cancel()
             self.startEndpoint(endpoint)
         }
         self.window.retainEndpoints(newNames)
@@ -106,66 +128,72 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
 
     private func startEndpoint(_ endpoint: EndpointConfig) {
         self.generation += 1
-        let generation = self.generation
-        var runtime = self.endpoints[endpoint.name] ?? EndpointRuntime(config: endpoint, generation: generation)
+        let cadence = ProbeCadence(interval: endpoint.interval, jitter: endpoint.jitter)
+        var runtime =
+            self.endpoints[endpoint.name]
+            ?? EndpointRuntime(config: endpoint, prepared: self.prober.prepare(endpoint), cadence: cadence, generation: self.generation)
         runtime.config = endpoint
-        runtime.generation = generation
-        runtime.task = Task { [time, prober] in
-            await Self.probeLoop(endpoint: endpoint, time: time, prober: prober) { result in
-                await self.record(result, generation: generation)
-            }
-        }
+        runtime.prepared = self.prober.prepare(endpoint)
+        runtime.cadence = cadence
+        runtime.generation = self.generation
+        // A replaced endpoint's probe in flight is not awaited: its result is ignored by generation.
+        runtime.inFlight = nil
         self.endpoints[endpoint.name] = runtime
+        // Spread the first probes of all endpoints over one interval.
+        let due = cadence.first(after: Self.uptime(.now()), fraction: Double.random(in: 0..<1))
+        self.schedule(endpoint.name, generation: self.generation, due: due)
     }
 
-    /// Probes `endpoint` every interval until cancelled. Never overlaps itself:
-    /// the next probe is scheduled only after this one ended (which its timeout bounds).
-    static func probeLoop(
-        endpoint: EndpointConfig,
-        time: TimeBase<C>,
-        prober: Prober,
-        record: @Sendable (ProbeResult) async -> Void
-    ) async {
-        let interval = endpoint.interval
-        // Spread the first probes of all endpoints over one interval.
-        var due = time.clock.now.advanced(by: interval * Double.random(in: 0..<1))
-        let prepared = prober.prepare(endpoint)
-        while !Task.isCancelled {
-            do {
-                try await time.clock.sleep(until: due, tolerance: nil)
-            } catch {
-                return
-            }
-            let start = time.clock.now
-            let outcome = await prober.probe(prepared)
-            let end = time.clock.now
-            if Task.isCancelled { return }
-            let result = ProbeResult(
-                endpoint: endpoint.name,
-                scheduledAt: time.date(due),
-                finishedAt: time.date(end),
-                latencyMs: start.duration(to: end).milliseconds,
-                latenessMs: max(0, due.duration(to: start).milliseconds),
-                failure: outcome.failure,
-                detail: outcome.detail,
-                capacity: outcome.capacity
-            )
-            await record(result)
-            let spread = endpoint.jitter > 0 ? Double.random(in: -endpoint.jitter...endpoint.jitter) : 0
-            due = due.advanced(by: interval * (1 + spread))
-            // Slots missed while the process was stopped or overloaded are skipped, not replayed.
-            if due < end { due = end }
+    private static func uptime(_ deadline: NIODeadline) -> Duration { .nanoseconds(Int64(deadline.uptimeNanoseconds)) }
+    private static func deadline(_ uptime: Duration) -> NIODeadline {
+        .uptimeNanoseconds(UInt64(max(0, uptime.components.seconds)) * 1_000_000_000 + UInt64(max(0, uptime.components.attoseconds / 1_000_000_000)))
+    }
+
+    /// Sets the timer of the endpoint's next probe. The timer fires on this actor's loop.
+    private func schedule(_ name: String, generation: Int, due: Duration) {
+        guard !self.stopped else { return }
+        self.endpoints[name]?.timer = self.loop.scheduleTask(deadline: Self.deadline(due)) {
+            self.assumeIsolated { $0.probe(name, generation: generation, due: due) }
         }
     }
 
-    private func record(_ result: ProbeResult, generation: Int) {
-        guard var runtime = self.endpoints[result.endpoint], runtime.generation == generation else { return }
+    /// Starts one probe. The next one is planned only when this one has ended (which
+    /// its timeout bounds), so an endpoint's probes never overlap.
+    private func probe(_ name: String, generation: Int, due: Duration) {
+        guard !self.stopped, var runtime = self.endpoints[name], runtime.generation == generation else { return }
+        let start = Self.uptime(.now())
+        let outcome = self.prober.start(runtime.prepared, on: self.loop)
+        runtime.timer = nil
+        runtime.inFlight = outcome
+        self.endpoints[name] = runtime
+        outcome.whenSuccess { outcome in
+            self.assumeIsolated { $0.finished(name, generation: generation, due: due, start: start, outcome: outcome) }
+        }
+    }
+
+    private func finished(_ name: String, generation: Int, due: Duration, start: Duration, outcome: ProbeOutcome) {
+        guard var runtime = self.endpoints[name], runtime.generation == generation else { return }
+        let end = Self.uptime(.now())
+        let finishedAt = self.time.now
+        let result = ProbeResult(
+            endpoint: name,
+            scheduledAt: finishedAt.addingTimeInterval(-(end - due).seconds),
+            finishedAt: finishedAt,
+            latencyMs: (end - start).milliseconds,
+            latenessMs: ProbeCadence.lateness(due: due, startedAt: start).milliseconds,
+            failure: outcome.failure,
+            detail: outcome.detail,
+            capacity: outcome.capacity
+        )
+        runtime.inFlight = nil
         runtime.last = result
         runtime.probes += 1
         runtime.consecutiveFailures = result.passed ? 0 : runtime.consecutiveFailures + 1
-        self.endpoints[result.endpoint] = runtime
+        self.endpoints[name] = runtime
         self.window.record(result)
         self.statistics.record(latenessMs: result.latenessMs)
+        let spread = Double.random(in: -1...1)
+        self.schedule(name, generation: generation, due: runtime.cadence.next(after: due, endedAt: end, spread: spread))
     }
 
     // MARK: evaluation

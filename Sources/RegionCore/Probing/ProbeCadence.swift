@@ -1,0 +1,35 @@
+/// When an endpoint's probes are due: the rule, without a clock.
+///
+/// Times are offsets on any monotonic time line (the shell uses the event loop's
+/// clock). A probe is due every `interval`, moved by up to `jitter` of an interval
+/// either way. The next probe is planned only once the last one has ended, so an
+/// endpoint's probes never overlap; slots missed while a probe ran long, or while
+/// the process was stopped or overloaded, are skipped, not replayed in a burst.
+public struct ProbeCadence: Sendable, Equatable {
+    public var interval: Duration
+    /// The share of an interval (0...1) by which a due time may move either way.
+    public var jitter: Double
+
+    public init(interval: Duration, jitter: Double) {
+        self.interval = interval
+        self.jitter = min(max(jitter, 0), 1)
+    }
+
+    /// The first due time: `fraction` (0..<1) of an interval after `start`, so that the
+    /// first probes of many endpoints spread over one interval instead of all at once.
+    public func first(after start: Duration, fraction: Double) -> Duration {
+        start + self.interval * min(max(fraction, 0), 1)
+    }
+
+    /// The due time after a probe that was due at `due` and ended at `end`.
+    /// `spread` (-1...1) picks where in the jitter band it lands.
+    public func next(after due: Duration, endedAt end: Duration, spread: Double) -> Duration {
+        let planned = due + self.interval * (1 + self.jitter * min(max(spread, -1), 1))
+        return max(planned, end)
+    }
+
+    /// How late a probe started against its due time (never negative).
+    public static func lateness(due: Duration, startedAt start: Duration) -> Duration {
+        max(.zero, start - due)
+    }
+}
