@@ -1,0 +1,40 @@
+import RegionCore
+import Testing
+
+private func abs(_ duration: Duration) -> Duration { duration < .zero ? .zero - duration : duration }
+
+@Suite("ProbeCadence")
+struct ProbeCadenceTests {
+    let cadence = ProbeCadence(interval: .seconds(1), jitter: 0.1)
+
+    @Test(arguments: [(0.0, 10_000), (0.5, 10_500), (0.999, 10_999), (-1.0, 10_000), (2.0, 11_000)] as [(Double, Int)])
+    func firstProbesSpreadOverOneInterval(fraction: Double, expectedMs: Int) {
+        #expect(self.cadence.first(after: .seconds(10), fraction: fraction) == .milliseconds(expectedMs))
+    }
+
+    /// (due, ended, spread) -> next due, in ms.
+    @Test(arguments: [
+        (0, 40, 0.0, 1_000),  // on time: one interval after the last due time, not after it ended
+        (0, 40, 1.0, 1_100),  // jitter moves it by up to 10% either way
+        (0, 40, -1.0, 900),
+        (0, 40, 5.0, 1_100),  // spread is clamped
+        (0, 950, -1.0, 950),  // never before the last probe ended: no overlap
+        (0, 3_500, 0.0, 3_500),  // slots missed while it ran long are skipped, not replayed
+    ] as [(Int, Int, Double, Int)])
+    func nextDueTime(due: Int, ended: Int, spread: Double, expected: Int) {
+        let next = self.cadence.next(after: .milliseconds(due), endedAt: .milliseconds(ended), spread: spread)
+        // Durations scaled by a Double are exact to well under a microsecond, not to the attosecond.
+        #expect(abs(next - .milliseconds(expected)) < .microseconds(1), "\(next)")
+        #expect(next >= .milliseconds(ended))
+    }
+
+    @Test func latenessIsNeverNegative() {
+        #expect(ProbeCadence.lateness(due: .milliseconds(100), startedAt: .milliseconds(130)) == .milliseconds(30))
+        #expect(ProbeCadence.lateness(due: .milliseconds(100), startedAt: .milliseconds(90)) == .zero)
+    }
+
+    @Test func jitterIsClampedToOneInterval() {
+        #expect(ProbeCadence(interval: .seconds(1), jitter: 3).jitter == 1)
+        #expect(ProbeCadence(interval: .seconds(1), jitter: -1).jitter == 0)
+    }
+}
