@@ -165,7 +165,7 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         let phases = await self.controller?.phases() ?? [:]
         var result: [RegionBrief] = []
         for region in self.config.regions {
-            if let monitor = self.monitors[region.id] { result.append((await monitor.brief()).inPhase(phases[region.id])) }
+            if let monitor = self.monitors[region.id] { result.append(monitor.latestBrief.inPhase(phases[region.id])) }
         }
         return result
     }
@@ -187,14 +187,17 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
             probeLatenessP50Ms: self.statistics.latenessPercentile(0.50),
             probeLatenessP99Ms: self.statistics.latenessPercentile(0.99))
         report.failoverRecording = await self.controller?.recording ?? true
-        report.summary = await self.summary()
+        if !report.failoverRecording { report.summary = Self.notRecording + report.summary }
         return report
     }
+
+    /// Leads the summary while decisions cannot be recorded: loud in `STATUS=` and `regionctl status`.
+    static var notRecording: String { "STATE DATABASE NOT WRITABLE, failover decisions refused | " }
 
     public func summary() async -> String {
         let text = Self.summary(await self.briefs())
         if let controller = self.controller, await !controller.recording {
-            return "STATE DATABASE NOT WRITABLE, failover decisions refused | " + text
+            return Self.notRecording + text
         }
         return text
     }
@@ -228,7 +231,7 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         for (id, monitor) in self.monitors {
             guard let region = self.config.region(id) else { continue }
             let limit = region.status.evaluationInterval * 3
-            if let last = await monitor.lastEvaluatedAt {
+            if let last = monitor.lastEvaluatedAt {
                 if last.duration(to: now) > limit { return false }
             } else if self.time.date(now).timeIntervalSince(self.startedAt) > limit.seconds {
                 return false

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import RegionCore
 import RegionProbes
+import Synchronization
 
 /// Watches one region: runs the probes of every endpoint, keeps the region's
 /// sliding window, and evaluates its status on a fixed tick.
@@ -39,8 +40,15 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     private var evaluationTask: Task<Void, Never>?
     private var metrics: RegionMetrics
     private var generation = 0
-    /// When the evaluation tick last ran (the supervisor's liveness check reads it).
-    public private(set) var lastEvaluatedAt: C.Instant?
+    /// What readers outside the actor see: the region's brief and when its evaluation tick
+    /// last ran (the supervisor's liveness check). Refreshed after every evaluation and
+    /// update, so `status`, `STATUS=` and the watchdog read every region without a hop to
+    /// its event loop.
+    private nonisolated let published: Mutex<Published>
+    struct Published: Sendable {
+        var brief: RegionBrief
+        var evaluatedAt: C.Instant?
+    }
 
     let time: TimeBase<C>
     let prober: Prober
@@ -67,6 +75,20 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         self.bus = bus
         self.statistics = statistics
         self.metrics = .empty(windowSeconds: config.status.window.seconds)
+        self.published = Mutex(Published(brief: Self.brief(config: config, evaluator: self.evaluator, metrics: self.metrics)))
+    }
+
+    /// The region's brief as of its last evaluation or update.
+    public nonisolated var latestBrief: RegionBrief { self.published.withLock { $0.brief } }
+    /// When the evaluation tick last ran; nil before the first.
+    public nonisolated var lastEvaluatedAt: C.Instant? { self.published.withLock { $0.evaluatedAt } }
+
+    private func publish(evaluatedAt: C.Instant? = nil) {
+        let brief = self.brief()
+        self.published.withLock { published in
+            published.brief = brief
+            if let evaluatedAt { published.evaluatedAt = evaluatedAt }
+        }
     }
 
     public var status: RegionStatus { self.evaluator.status }
@@ -122,6 +144,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
             }
         }
         self.config = new
+        self.publish()
     }
 
     // MARK: probing
@@ -220,9 +243,9 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     func evaluate() async {
         let instant = self.time.clock.now
         let now = self.time.date(instant)
-        self.lastEvaluatedAt = instant
         self.metrics = self.window.metrics(now: now)
         let change = self.evaluator.evaluate(self.metrics, now: now)
+        self.publish(evaluatedAt: instant)
         if let raw = self.evaluator.lastRaw {
             let signal = RegionSignal.from(
                 status: self.evaluator.status, raw: raw, metrics: self.metrics, settings: self.failover,
@@ -253,12 +276,16 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     // MARK: reports
 
     public func brief() -> RegionBrief {
+        Self.brief(config: self.config, evaluator: self.evaluator, metrics: self.metrics)
+    }
+
+    static func brief(config: RegionConfig, evaluator: StatusEvaluator, metrics: RegionMetrics) -> RegionBrief {
         RegionBrief(
-            id: self.config.id, status: self.evaluator.status, since: self.evaluator.since,
-            priority: self.config.priority, weight: self.config.weight, enabled: self.config.enabled,
-            endpoints: self.config.endpoints.count, endpointsPassing: self.metrics.endpointsPassing,
-            errorRate: self.metrics.errorRate, latencyP95Ms: self.metrics.latencyP95Ms, capacity: self.metrics.capacity,
-            reason: self.evaluator.reasons.first ?? "")
+            id: config.id, status: evaluator.status, since: evaluator.since,
+            priority: config.priority, weight: config.weight, enabled: config.enabled,
+            endpoints: config.endpoints.count, endpointsPassing: metrics.endpointsPassing,
+            errorRate: metrics.errorRate, latencyP95Ms: metrics.latencyP95Ms, capacity: metrics.capacity,
+            reason: evaluator.reasons.first ?? "")
     }
 
     public func report() -> RegionReport {
