@@ -45,7 +45,7 @@ def wait_for(predicate, limit, what):
         if predicate():
             return
         time.sleep(0.1)  # a benchmark harness, not a test: polling is fine here
-    raise SystemExit(f"bench: gave up waiting for {what}")
+    raise RuntimeError(f"gave up waiting for {what}")
 
 
 def start_nginx(tmp):

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
 import RegionCore
 import RegionProbes
@@ -71,9 +72,12 @@ public enum Daemon {
         await controller.restore()
         await supervisor.start()
 
+        // The control socket has an event loop of its own, so an operator can still ask
+        // regiond what it is doing (and stop it) while probing keeps the other loops busy.
+        let controlLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let control = ControlServer(
             settings: config.daemon, service: ControlService(supervisor: supervisor, controller: controller, store: store, adminGroupID: adminGroupID), bus: bus,
-            logger: logger,
+            logger: logger, group: controlLoop,
             onListening: {
                 let summary = await supervisor.summary()
                 notifier.ready(status: summary)
@@ -98,6 +102,7 @@ public enum Daemon {
         }
         await supervisor.stop()
         await prober.shutdown()
+        try? await controlLoop.shutdownGracefully()
         await bus.finish()
         logger.info("stopped")
         return status

@@ -42,10 +42,11 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
 
     /// Creates and starts a monitor per region. Returns once every probe loop is scheduled.
     public func start() async {
-        for region in self.config.regions {
-            let monitor = self.makeMonitor(region)
-            self.monitors[region.id] = monitor
-            await monitor.start()
+        for region in self.config.regions { self.monitors[region.id] = self.makeMonitor(region) }
+        // Concurrently: each start is a hop to the monitor's event loop, and loops that are
+        // already probing would otherwise delay every later region's start.
+        await withTaskGroup(of: Void.self) { group in
+            for monitor in self.monitors.values { group.addTask { await monitor.start() } }
         }
         await self.bus.publish(
             Event(
@@ -63,7 +64,9 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
 
     /// Stops every monitor.
     public func stop() async {
-        for monitor in self.monitors.values { await monitor.stop() }
+        await withTaskGroup(of: Void.self) { group in
+            for monitor in self.monitors.values { group.addTask { await monitor.stop() } }
+        }
     }
 
     // MARK: reload

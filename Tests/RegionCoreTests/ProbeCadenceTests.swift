@@ -18,8 +18,11 @@ struct ProbeCadenceTests {
         (0, 40, 1.0, 1_100),  // jitter moves it by up to 10% either way
         (0, 40, -1.0, 900),
         (0, 40, 5.0, 1_100),  // spread is clamped
-        (0, 950, -1.0, 950),  // never before the last probe ended: no overlap
-        (0, 3_500, 0.0, 3_500),  // slots missed while it ran long are skipped, not replayed
+        (0, 900, -1.0, 900),  // due exactly as the last one ended
+        (0, 950, -1.0, 1_900),  // never before the last probe ended: the next slot of the grid
+        (0, 3_500, 0.0, 4_000),  // slots missed while it ran long are skipped, not replayed
+        (0, 4_000, 0.0, 4_000),
+        (0, 4_001, 0.0, 5_000),
     ] as [(Int, Int, Double, Int)])
     func nextDueTime(due: Int, ended: Int, spread: Double, expected: Int) {
         let next = self.cadence.next(after: .milliseconds(due), endedAt: .milliseconds(ended), spread: spread)

@@ -4,7 +4,8 @@
 /// clock). A probe is due every `interval`, moved by up to `jitter` of an interval
 /// either way. The next probe is planned only once the last one has ended, so an
 /// endpoint's probes never overlap; slots missed while a probe ran long, or while
-/// the process was stopped or overloaded, are skipped, not replayed in a burst.
+/// the process was stopped or overloaded, are skipped, not replayed in a burst,
+/// and a late endpoint keeps to one probe per interval.
 public struct ProbeCadence: Sendable, Equatable {
     public var interval: Duration
     /// The share of an interval (0...1) by which a due time may move either way.
@@ -22,10 +23,16 @@ public struct ProbeCadence: Sendable, Equatable {
     }
 
     /// The due time after a probe that was due at `due` and ended at `end`.
-    /// `spread` (-1...1) picks where in the jitter band it lands.
+    /// `spread` (-1...1) picks where in the jitter band it lands. When that time has
+    /// already passed, the probe goes to the first later slot of its interval grid:
+    /// a late endpoint is probed once per interval, never back to back. (Probing
+    /// "as soon as the last one ended" made an overloaded daemon probe every endpoint
+    /// continuously, which only deepened the overload.)
     public func next(after due: Duration, endedAt end: Duration, spread: Double) -> Duration {
         let planned = due + self.interval * (1 + self.jitter * min(max(spread, -1), 1))
-        return max(planned, end)
+        guard planned < end, self.interval > .zero else { return max(planned, end) }
+        let missed = ((end - planned) / self.interval).rounded(.up)
+        return planned + self.interval * missed
     }
 
     /// How late a probe started against its due time (never negative).
