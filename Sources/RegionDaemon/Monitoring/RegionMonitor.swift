@@ -95,6 +95,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
 
     /// Starts every probe loop and the evaluation tick.
     public func start() {
+        self.stopped = false
         for endpoint in self.config.endpoints { self.startEndpoint(endpoint) }
         self.startEvaluation()
     }
@@ -152,11 +153,10 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     private func startEndpoint(_ endpoint: EndpointConfig) {
         self.generation += 1
         let cadence = ProbeCadence(interval: endpoint.interval, jitter: endpoint.jitter)
-        var runtime =
-            self.endpoints[endpoint.name]
-            ?? EndpointRuntime(config: endpoint, prepared: self.prober.prepare(endpoint), cadence: cadence, generation: self.generation)
+        let prepared = self.prober.prepare(endpoint)
+        var runtime = self.endpoints[endpoint.name] ?? EndpointRuntime(config: endpoint, prepared: prepared, cadence: cadence, generation: self.generation)
         runtime.config = endpoint
-        runtime.prepared = self.prober.prepare(endpoint)
+        runtime.prepared = prepared
         runtime.cadence = cadence
         runtime.generation = self.generation
         // A replaced endpoint's probe in flight is not awaited: its result is ignored by generation.
