@@ -1,5 +1,6 @@
 import Foundation
 import RegionCore
+import Subprocess
 import Testing
 
 /// Bad clients get an error or are dropped; the daemon keeps probing.
@@ -138,7 +139,7 @@ struct ControlAbuseTests {
                 daemon.signal(SIGTERM)
                 return try await group.reduce(into: [ControlConnection]()) { if let c = $1 { $0.append(c) } }
             }
-            #expect(try await daemon.waitForExit() == 0, "\(daemon.stderr.suffix(600))")
+            #expect(try await daemon.waitForExit() == .exited(0), "\(daemon.stderr.suffix(600))")
             #expect(!daemon.stderr.contains("Fatal error"))
             for connection in connections { await connection.close() }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import RegionCore
+import Subprocess
 import Testing
 
 /// Config for one region probing `target` fast, so tests see changes quickly.
@@ -104,7 +105,7 @@ struct DaemonLifecycleTests {
             let before = daemon.notify.messages.count
             daemon.signal(SIGTERM)
             try await daemon.notify.wait(for: "STOPPING=1", from: before)
-            #expect(try await daemon.waitForExit(limit: .seconds(5)) == 0, "clean exit within 5 s")
+            #expect(try await daemon.waitForExit(limit: .seconds(5)) == .exited(0), "clean exit within 5 s")
             try await watcher.waitForClose()
             try await idle.waitForClose()
             #expect(!FileManager.default.fileExists(atPath: daemon.socketPath), "the socket file is removed on a clean stop")

@@ -1,5 +1,6 @@
 import Foundation
 import RegionCore
+import Subprocess
 import Testing
 
 /// Two regions, `eu-west` on a switchable target and `us-east` on a steady one, with a failover section.
@@ -127,7 +128,7 @@ struct FailoverEndToEndTests {
 
             daemon.signal(SIGKILL)
             // Foundation reports a process killed by a signal with the signal's number.
-            #expect(try await daemon.waitForExit() == SIGKILL)
+            #expect(try await daemon.waitForExit() == .signaled(SIGKILL))
             let again = try await daemon.restart()
             try await again.notify.wait(for: "READY=1")
             // READY=1 comes after the state is restored: plan, phase and deadline are as they were.

@@ -2,7 +2,9 @@ import Foundation
 import NIOCore
 import NIOPosix
 import RegionCore
+import Subprocess
 import Synchronization
+import SystemPackage
 
 /// Where the built binaries are (`swift build` puts them in `.build/debug`).
 enum Binaries {
@@ -29,47 +31,29 @@ struct ProcessResult: Sendable {
     var stderr: String
 }
 
-/// Runs `spawn` with no signal blocked on the calling thread.
+/// Runs a program to completion and collects its output.
 ///
-/// Foundation's `Process` starts the child with the spawning thread's signal mask,
-/// and threads of Swift's concurrency pool block most signals. A child started
-/// from there with SIGALRM blocked never times out (`timeout 90 ...` waits
-/// forever), and a regiond started so would not see SIGTERM the way systemd
-/// delivers it.
-func withEmptySignalMask<T>(_ spawn: () throws -> T) rethrows -> T {
-    var empty = sigset_t()
-    var saved = sigset_t()
-    sigemptyset(&empty)
-    pthread_sigmask(SIG_SETMASK, &empty, &saved)
-    defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-    return try spawn()
-}
-
-/// Runs a program to completion on NIO's thread pool (waiting blocks a thread, not the test's executor).
+/// Children are started with swift-subprocess, not Foundation's `Process`: it gives
+/// the child an empty signal mask and default dispositions (threads of Swift's
+/// concurrency pool block most signals, and a child that inherited a blocked SIGALRM
+/// or SIGTERM would ignore `timeout` or a stop) while the parent's threads keep
+/// theirs, and it waits on a pidfd. `Process` needed the spawning thread unmasked,
+/// and a SIGCHLD landing on that thread in that moment was lost: `waitUntilExit`
+/// then never returned (seen with `haproxy -D`, whose parent exits at once).
 func runProgram(_ path: String, _ arguments: [String], environment: [String: String] = [:], asUser: Bool = false) async throws -> ProcessResult {
-    try await NIOThreadPool.singleton.runIfActive {
-        let process = Process()
-        if asUser {
-            // As "nobody", for permission tests (setpriv is part of util-linux).
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", path] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: path)
-            process.arguments = arguments
-        }
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try withEmptySignalMask { try process.run() }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return ProcessResult(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+    // As "nobody", for permission tests (setpriv is part of util-linux).
+    let (program, all) = asUser ? ("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", path] + arguments) : (path, arguments)
+    var overrides: [Environment.Key: String?] = [:]
+    for (key, value) in environment { overrides[Environment.Key(stringLiteral: key)] = value }
+    let result = try await Subprocess.run(
+        .path(FilePath(program)), arguments: Arguments(all), environment: .inherit.updating(overrides),
+        output: .string(limit: 1 << 22), error: .string(limit: 1 << 22))
+    let status: Int32
+    switch result.terminationStatus {
+    case .exited(let code): status = code
+    case .signaled(let signal): status = 128 + signal
     }
+    return ProcessResult(status: status, stdout: result.standardOutput ?? "", stderr: result.standardError ?? "")
 }
 
 /// A `regiond` process started from the built binary with its own config, socket and notify socket.
@@ -78,29 +62,32 @@ final class RunningDaemon: Sendable {
     let configPath: String
     let socketPath: String
     let notify: NotifyListener
-    let process: Process
+    let pid: pid_t
     private let exit: Exit
 
+    /// How regiond ended, once it has; waiters are resumed when it does.
     final class Exit: Sendable {
-        let status = Mutex<Int32?>(nil)
-        let waiters = Mutex<[CheckedContinuation<Int32, Never>]>([])
+        let status = Mutex<TerminationStatus?>(nil)
+        let waiters = Mutex<[CheckedContinuation<TerminationStatus?, Never>]>([])
 
-        func finished(_ code: Int32) {
-            self.status.withLock { $0 = code }
+        var hasEnded: Bool { self.status.withLock { $0 != nil } }
+
+        func finished(_ status: TerminationStatus) {
+            self.status.withLock { $0 = status }
             let all = self.waiters.withLock { w in
                 defer { w.removeAll() }
                 return w
             }
-            for waiter in all { waiter.resume(returning: code) }
+            for waiter in all { waiter.resume(returning: status) }
         }
 
-        /// The exit status; -1 if the waiting task is cancelled first.
-        func wait() async -> Int32 {
+        /// How regiond ended; nil if the waiting task is cancelled first.
+        func wait() async -> TerminationStatus? {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
-                    let done: Int32? = self.status.withLock { status in
-                        if let status { return status }
-                        if Task.isCancelled { return -1 }
+                    let done: TerminationStatus?? = self.status.withLock { status in
+                        if let status { return .some(status) }
+                        if Task.isCancelled { return .some(nil) }
                         self.waiters.withLock { $0.append(continuation) }
                         return nil
                     }
@@ -111,7 +98,7 @@ final class RunningDaemon: Sendable {
                     defer { w.removeAll() }
                     return w
                 }
-                for waiter in all { waiter.resume(returning: -1) }
+                for waiter in all { waiter.resume(returning: nil) }
             }
         }
     }
@@ -135,46 +122,56 @@ final class RunningDaemon: Sendable {
         let socketPath = "\(directory)/control.sock"
         let configPath = "\(directory)/regiond.toml"
         let notify = try await NotifyListener.start(path: "\(directory)/notify-\(UUID().uuidString.prefix(4)).sock")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Binaries.regiond)
-        process.arguments = ["--config", configPath, "--log-level", "debug"]
-        var env = ProcessInfo.processInfo.environment
-        env["NOTIFY_SOCKET"] = notify.path
-        env["JOURNAL_STREAM"] = nil
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        if !FileManager.default.fileExists(atPath: "\(directory)/stderr.log") {
-            _ = FileManager.default.createFile(atPath: "\(directory)/stderr.log", contents: nil)
-        }
-        let log = FileHandle(forWritingAtPath: "\(directory)/stderr.log")
-        log?.seekToEndOfFile()
-        process.standardError = log
-        process.standardOutput = FileHandle.nullDevice
+        var overrides: [Environment.Key: String?] = ["NOTIFY_SOCKET": notify.path, "JOURNAL_STREAM": nil]
+        for (key, value) in environment { overrides[Environment.Key(stringLiteral: key)] = value }
+        let log = try FileDescriptor.open(
+            "\(directory)/stderr.log", .writeOnly, options: [.create, .append], permissions: [.ownerReadWrite, .groupRead, .otherRead])
         let exit = Exit()
-        process.terminationHandler = { exit.finished($0.terminationStatus) }
-        try withEmptySignalMask { try process.run() }
-        return RunningDaemon(directory: directory, configPath: configPath, socketPath: socketPath, notify: notify, process: process, exit: exit)
+        let (started, starting) = AsyncStream.makeStream(of: Result<pid_t, any Error>.self)
+        // The run lasts as long as regiond; its task records how regiond ended.
+        Task.detached {
+            do {
+                let result = try await Subprocess.run(
+                    .path(FilePath(Binaries.regiond)), arguments: ["--config", configPath, "--log-level", "debug"],
+                    environment: .inherit.updating(overrides), input: .none, output: .discarded,
+                    error: .fileDescriptor(log, closeAfterSpawningProcess: true)
+                ) { execution in
+                    starting.yield(.success(execution.processIdentifier.value))
+                }
+                exit.finished(result.terminationStatus)
+            } catch {
+                starting.yield(.failure(error))
+                exit.finished(.exited(-1))
+            }
+            starting.finish()
+        }
+        var iterator = started.makeAsyncIterator()
+        guard let first = await iterator.next() else { throw DeadlineExceeded(what: "regiond to start") }
+        let pid = try first.get()
+        return RunningDaemon(directory: directory, configPath: configPath, socketPath: socketPath, notify: notify, pid: pid, exit: exit)
     }
 
-    private init(directory: String, configPath: String, socketPath: String, notify: NotifyListener, process: Process, exit: Exit) {
+    private init(directory: String, configPath: String, socketPath: String, notify: NotifyListener, pid: pid_t, exit: Exit) {
         self.directory = directory
         self.configPath = configPath
         self.socketPath = socketPath
         self.notify = notify
-        self.process = process
+        self.pid = pid
         self.exit = exit
     }
 
     var stderr: String { (try? String(contentsOfFile: "\(self.directory)/stderr.log", encoding: .utf8)) ?? "" }
 
     func signal(_ signal: Int32) {
-        kill(self.process.processIdentifier, signal)
+        kill(self.pid, signal)
     }
 
-    /// Waits for the process to exit and returns its status.
-    func waitForExit(limit: TimeAmount = .seconds(30)) async throws -> Int32 {
+    /// Waits for the process to end and returns how it ended.
+    func waitForExit(limit: TimeAmount = .seconds(30)) async throws -> TerminationStatus {
         let exit = self.exit
-        return try await within(limit, "regiond to exit") { await exit.wait() }
+        let status = try await within(limit, "regiond to exit") { await exit.wait() }
+        guard let status else { throw CancellationError() }
+        return status
     }
 
     func regionctl(_ arguments: [String], asUser: Bool = false) async throws -> ProcessResult {
@@ -201,7 +198,7 @@ final class RunningDaemon: Sendable {
 
     /// Stops regiond (if still running) and removes its files.
     func cleanUp() async {
-        if self.process.isRunning {
+        if self.exit.hasEnded == false {
             self.signal(SIGKILL)
             _ = try? await self.waitForExit()
         }
