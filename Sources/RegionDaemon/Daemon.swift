@@ -62,7 +62,8 @@ public enum Daemon {
         let statistics = ProbeStatistics()
         let prober = Prober()
         let time = TimeBase(clock: ContinuousClock())
-        let actuator = PlanActuator(stateDirectory: config.daemon.stateDirectory, bus: bus, logger: logger)
+        let actuator = PlanActuator(
+            stateDirectory: config.daemon.stateDirectory, bus: bus, logger: logger, haproxy: config.haproxy, servers: config.haproxyServers)
         let controller = FailoverController(config: config, store: store, bus: bus, time: time, actuator: actuator, logger: logger)
         let supervisor = Supervisor(
             config: config, configPath: configPath, time: time, prober: prober, bus: bus, statistics: statistics,

@@ -41,11 +41,14 @@ func failoverConfig(eu: Int, us: Int, failover: String) -> String {
     """
 }
 
-/// Runs `body` with both targets up and regiond started on `failoverConfig`; always cleans up.
-func failoverScenario(_ failover: String, _ body: (RunningDaemon, SwitchableTarget) async throws -> Void) async throws {
+/// Runs `body` with both targets up and regiond started on `failoverConfig` (passed
+/// through `edit`); always cleans up.
+func failoverScenario(
+    _ failover: String, edit: @escaping (String) -> String = { $0 }, _ body: (RunningDaemon, SwitchableTarget) async throws -> Void
+) async throws {
     let steady = try await SwitchableTarget.start()
     do {
-        try await scenario({ port in failoverConfig(eu: port, us: steady.port, failover: failover) }, body)
+        try await scenario({ port in edit(failoverConfig(eu: port, us: steady.port, failover: failover)) }, body)
     } catch {
         await steady.stop()
         throw error
@@ -105,6 +108,62 @@ struct FailoverEndToEndTests {
             let recovery = try #require(kinds.firstIndex(of: .recoveryStarted))
             let failback = try #require(kinds.firstIndex(of: .failbackCompleted))
             #expect(failover < recovery && recovery < failback)
+            await watch.close()
+        }
+    }
+
+    /// The plan reaches a real HAProxy through its runtime API: baseline weights once
+    /// ready, then the failover.
+    @Test func failoverIsAppliedToARealHAProxy() async throws {
+        let directory = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let haproxyConfig = """
+            global
+                stats socket \(directory)/admin.sock level admin
+            defaults
+                mode http
+                timeout connect 1s
+                timeout client 1s
+                timeout server 1s
+            backend app
+                server eu-west 127.0.0.1:9 weight 100
+                server us-east-1 127.0.0.1:9 weight 100
+
+            """
+        try haproxyConfig.write(toFile: "\(directory)/haproxy.cfg", atomically: true, encoding: .utf8)
+        // -D returns once HAProxy's sockets are bound.
+        let started = try await runProgram("/usr/sbin/haproxy", ["-D", "-f", "\(directory)/haproxy.cfg", "-p", "\(directory)/haproxy.pid"])
+        try #require(started.status == 0, "haproxy: \(started.stderr)")
+        defer {
+            if let pid = try? String(contentsOfFile: "\(directory)/haproxy.pid", encoding: .utf8), let number = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(number, SIGKILL)
+            }
+        }
+        @Sendable func weight(_ server: String) async throws -> String {
+            let connection = try await ControlConnection.open("\(directory)/admin.sock")
+            try await connection.send("get weight app/\(server)")
+            let line = try await connection.readLine()
+            await connection.close()
+            return line ?? ""
+        }
+
+        let haproxySection = "cooldown = \"0s\"\n\n[haproxy]\nsocket = \"\(directory)/admin.sock\"\nbackend = \"app\""
+        try await failoverScenario(haproxySection, edit: { config in
+            config.replacingOccurrences(of: "weight = 4000", with: "weight = 4000\nhaproxy_server = \"us-east-1\"")
+        }) { daemon, eu in
+            try await daemon.notify.wait(for: "READY=1")
+            // The restored (baseline) plan is applied before READY=1.
+            #expect(try await weight("eu-west") == "154 (initial 100)")
+            #expect(try await weight("us-east-1") == "102 (initial 100)")
+            let watch = try await ControlConnection.open(daemon.socketPath)
+            try await watch.send(#"{"cmd":"watch"}"#)
+            _ = try await watch.readLine()
+            _ = try await watch.readLine(containing: #""region":"eu-west""#)
+            eu.set(.error)
+            _ = try await watch.readLine(containing: #""kind":"failover_started""#)
+            #expect(try await weight("eu-west") == "0 (initial 100)")
+            #expect(try await weight("us-east-1") == "256 (initial 100)")
+            #expect(!daemon.stderr.contains("cannot apply the plan"), "\(daemon.stderr)")
             await watch.close()
         }
     }

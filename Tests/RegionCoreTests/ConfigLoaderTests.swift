@@ -104,6 +104,15 @@ struct ConfigLoaderTests {
         BadCase(text: "\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 7, key: "region[1].id", message: "defined twice (first on line 2)"),
         BadCase(text: "[probe]\ninterval = 5\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 2, key: "probe.interval", message: "expected a duration in quotes"),
         BadCase(text: "", line: 0, key: "region", message: "no regions configured"),
+        BadCase(text: "[haproxy]\nbackend = \"app\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 1, key: "haproxy.socket", message: "needs the runtime API socket"),
+        BadCase(text: "[haproxy]\nsocket = \"admin.sock\"\nbackend = \"app\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 2, key: "haproxy.socket", message: "absolute path"),
+        BadCase(text: "[haproxy]\nsocket = \"/run/haproxy/admin.sock\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 1, key: "haproxy.backend", message: "needs the backend"),
+        BadCase(text: "[haproxy]\nsocket = \"/s\"\nbackend = \"app\"\ntimeout = \"5m\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 4, key: "haproxy.timeout", message: "out of range"),
+        BadCase(text: "\(region)\nhaproxy_server = \"\"\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 4, key: "region[0].haproxy_server", message: "must not be empty"),
+        BadCase(text: "[haproxy]\nsocket = \"/s\"\nbackend = \"app\"\nreapply_interval = \"100ms\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 4, key: "haproxy.reapply_interval", message: "out of range"),
+        BadCase(
+            text: "\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"\n[[region]]\nid = \"us-east\"\nweight = 1\nhaproxy_server = \"a\"\n  [[region.endpoint]]\n  tcp = \"db:1\"",
+            line: 9, key: "region[1].haproxy_server", message: "HAProxy server 'a' already carries region 'a'"),
         // Syntax errors carry the line and no key.
         BadCase(text: "[[region]]\nid = eu-west", line: 2, key: "", message: "strings need quotes"),
         BadCase(text: "[[region]]\nid = \"eu-west", line: 2, key: "", message: "not closed"),
@@ -127,6 +136,34 @@ struct ConfigLoaderTests {
                 #expect(match.description.hasPrefix(expectedPrefix))
             }
         }
+    }
+
+    @Test func haproxySettingsAndServerNames() throws {
+        let text = """
+            [haproxy]
+            socket = "/run/haproxy/admin.sock"
+            backend = "app"
+            timeout = "500ms"
+
+            [[region]]
+            id = "eu-west"
+            weight = 6000
+            haproxy_server = "eu1"
+              [[region.endpoint]]
+              tcp = "db:1"
+
+            [[region]]
+            id = "us-east"
+            weight = 4000
+              [[region.endpoint]]
+              tcp = "db:1"
+            """
+        let config = try ConfigLoader.parse(text, file: "t.toml")
+        #expect(config.haproxy == HAProxySettings(socket: "/run/haproxy/admin.sock", backend: "app", timeout: .milliseconds(500), reapplyInterval: .seconds(30)))
+        #expect(config.haproxyServers == [HAProxyServer(region: "eu-west", server: "eu1"), HAProxyServer(region: "us-east", server: "us-east")])
+        #expect(try ConfigLoader.parse(text.replacingOccurrences(of: "timeout = \"500ms\"\n", with: ""), file: "t.toml").haproxy?.timeout == .seconds(2))
+        let reapply = try ConfigLoader.parse(text.replacingOccurrences(of: "timeout = \"500ms\"", with: "reapply_interval = \"5m\""), file: "t.toml")
+        #expect(reapply.haproxy?.reapplyInterval == .seconds(300))
     }
 
     @Test func everyProblemIsReportedNotJustTheFirst() {

@@ -9,6 +9,8 @@ public struct Config: Sendable, Equatable {
     public var probe: ProbeDefaults
     public var status: StatusThresholds
     public var failover: FailoverSettings
+    /// Where committed plans are applied besides `traffic.json`; nil when not configured.
+    public var haproxy: HAProxySettings?
     public var regions: [RegionConfig]
 
     public init(daemon: DaemonSettings = .init(), probe: ProbeDefaults = .init(), status: StatusThresholds = .init(), failover: FailoverSettings = .init(), regions: [RegionConfig]) {
@@ -17,6 +19,11 @@ public struct Config: Sendable, Equatable {
         self.status = status
         self.failover = failover
         self.regions = regions
+    }
+
+    /// Each region with the HAProxy server that carries its traffic.
+    public var haproxyServers: [HAProxyServer] {
+        self.regions.map { HAProxyServer(region: $0.id, server: $0.haproxyServer ?? $0.id) }
     }
 
     /// The regions as the failover engine sees them.
@@ -76,6 +83,8 @@ public struct RegionConfig: Sendable, Equatable, Identifiable {
     public var enabled: Bool
     /// The most traffic the region can take at full capacity (cascading); nil: the plan total.
     public var maxWeight: Int? = nil
+    /// The HAProxy server carrying this region's traffic (`haproxy_server`; default: the id).
+    public var haproxyServer: String? = nil
     public var endpoints: [EndpointConfig]
     /// Per-region threshold overrides already merged over the global ones.
     public var status: StatusThresholds

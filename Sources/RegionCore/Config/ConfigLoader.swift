@@ -44,14 +44,24 @@ public enum ConfigLoader {
             self.readFailover(&failover, into: &config.failover)
             root.absorb(failover)
         }
+        if var haproxy = root.table("haproxy") {
+            config.haproxy = self.readHAProxy(&haproxy)
+            root.absorb(haproxy)
+        }
         if let regions = root.tables("region") {
             var seen: [String: Int] = [:]
+            var servers: [String: String] = [:]
             for var reader in regions {
                 if let region = self.readRegion(&reader, config: config) {
+                    let server = region.haproxyServer ?? region.id
                     if let first = seen[region.id] {
                         reader.issue("id", "region '\(region.id)' is defined twice (first on line \(first))")
+                    } else if let other = servers[server] {
+                        // Two regions on one server: the later weight would silently win.
+                        reader.issue(region.haproxyServer == nil ? "id" : "haproxy_server", "HAProxy server '\(server)' already carries region '\(other)'; set haproxy_server")
                     } else {
                         seen[region.id] = reader.line(of: "id")
+                        servers[server] = region.id
                         config.regions.append(region)
                     }
                 }
@@ -123,6 +133,18 @@ public enum ConfigLoader {
         if let v = r.int("history_max_events", in: 100...100_000_000) { f.historyMaxEvents = v }
     }
 
+    static func readHAProxy(_ r: inout TableReader) -> HAProxySettings? {
+        let socket = r.nonEmptyString("socket")
+        if !r.has("socket") { r.issue("socket", "[haproxy] needs the runtime API socket, e.g. socket = \"/run/haproxy/admin.sock\"") }
+        if let socket, !socket.hasPrefix("/") { r.issue("socket", "must be an absolute path") }
+        let backend = r.nonEmptyString("backend")
+        if !r.has("backend") { r.issue("backend", "[haproxy] needs the backend whose servers are the regions, e.g. backend = \"app\"") }
+        let timeout = r.duration("timeout", in: .milliseconds(10)...Duration.seconds(60)) ?? .seconds(2)
+        let reapply = r.duration("reapply_interval", in: .seconds(1)...Duration.seconds(86_400)) ?? .seconds(30)
+        guard let socket, socket.hasPrefix("/"), let backend else { return nil }
+        return HAProxySettings(socket: socket, backend: backend, timeout: timeout, reapplyInterval: reapply)
+    }
+
     static func readProbeDefaults(_ r: inout TableReader, into p: inout ProbeDefaults) {
         if let v = r.duration("interval", in: .milliseconds(50)...Duration.seconds(86_400)) { p.interval = v }
         if let v = r.duration("timeout", in: .milliseconds(10)...Duration.seconds(3600)) { p.timeout = v }
@@ -185,6 +207,7 @@ public enum ConfigLoader {
         if !r.has("weight") { r.issue("weight", "every region needs a baseline weight, e.g. weight = 5000") }
         let enabled = r.bool("enabled") ?? true
         let maxWeight = r.int("max_weight", in: 0...1_000_000_000)
+        let haproxyServer = r.nonEmptyString("haproxy_server")
 
         var thresholds = config.status
         if var status = r.table("status") {
@@ -214,6 +237,7 @@ public enum ConfigLoader {
             id: id, priority: priority, weight: weight, enabled: enabled, endpoints: endpoints, status: thresholds,
             line: r.table.line)
         region.maxWeight = maxWeight
+        region.haproxyServer = haproxyServer
         return region
     }
 

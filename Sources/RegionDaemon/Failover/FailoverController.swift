@@ -14,7 +14,7 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     enum Input: Sendable {
         case signal(String, RegionSignal)
         case command(OperatorCommand, uid: UInt32, reason: String, reply: CheckedContinuation<Result<TrafficReport, ControlError>, Never>)
-        case reconfigure(FailoverSettings, [FailoverRegion])
+        case reconfigure(FailoverSettings, [FailoverRegion], HAProxySettings?, [HAProxyServer])
         case tick
     }
 
@@ -51,7 +51,7 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     }
 
     public nonisolated func reconfigure(_ config: Config) {
-        self.inboxContinuation.yield(.reconfigure(config.failover, config.failoverRegions))
+        self.inboxContinuation.yield(.reconfigure(config.failover, config.failoverRegions, config.haproxy, config.haproxyServers))
     }
 
     /// Applies an operator command once it is committed; returns the resulting traffic report.
@@ -93,6 +93,7 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         await self.restore()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.timer() }
+            group.addTask { await self.reapplyTimer() }
             group.addTask {
                 for await input in self.inbox.cancelOnGracefulShutdown() {
                     await self.handle(input)
@@ -127,6 +128,20 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         }
     }
 
+    /// Sends the committed plan to HAProxy again every `reapply_interval`: HAProxy goes
+    /// back to its own config's weights when it restarts or reloads.
+    private func reapplyTimer() async {
+        while !Task.isCancelled {
+            let interval = await self.actuator.reapplyInterval
+            do {
+                try await self.time.clock.sleep(for: interval ?? .seconds(5))
+            } catch {
+                return
+            }
+            if interval != nil { await self.actuator.reapply() }
+        }
+    }
+
     private func handle(_ input: Input) async {
         switch input {
         case .signal(let region, let signal):
@@ -135,10 +150,13 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
             await self.decide { engine, now in engine.step(self.signals, now: now) }
         case .tick:
             await self.decide { engine, now in engine.step(self.signals, now: now) }
-        case .reconfigure(let settings, let regions):
+        case .reconfigure(let settings, let regions, let haproxy, let servers):
+            await self.actuator.configure(haproxy: haproxy, servers: servers)
             self.engine.reconfigure(settings: settings, regions: regions)
             self.signals = self.signals.filter { id, _ in regions.contains { $0.id == id } }
             await self.decide { engine, now in engine.step(self.signals, now: now) }
+            // New [haproxy] settings or server names take the committed plan at once.
+            await self.actuator.reapply()
         case .command(let command, let uid, let reason, let reply):
             var failure: ControlError?
             let committed = await self.decide(operator: true) { engine, now in

@@ -6,20 +6,43 @@ import RegionCore
 /// Applies a committed plan to the world. Idempotent: after a restart the stored
 /// plan is applied again.
 ///
-/// Today it writes `traffic.json` in the state directory (atomically: a temporary
+/// It always writes `traffic.json` in the state directory (atomically: a temporary
 /// file renamed over the old one), for load balancers, DNS updaters or scripts to
-/// read. Writing happens on NIO's thread pool, never on the cooperative pool.
+/// read; with `[haproxy]` configured it also sets the weights of the regions' servers
+/// through HAProxy's runtime API, and sends them again every `reapply_interval`
+/// (HAProxy forgets runtime weights when it restarts or reloads). Blocking I/O happens
+/// on NIO's thread pool, never on the cooperative pool. A target that fails is
+/// reported as an `actuator_failed` event (the plan stays committed; the next decision,
+/// re-application or restart applies it again).
 public actor PlanActuator {
     let path: String
     let bus: EventBus
     let logger: Logger
+    private var haproxy: HAProxySettings?
+    private var servers: [HAProxyServer]
     public private(set) var applied: TrafficPlan?
+    /// The last committed plan handed over, and a count of hand-overs (to notice a newer plan).
+    private var current: TrafficPlan?
+    private var generation = 0
+    /// Whether the last exchange with HAProxy failed (repeated failures are announced once).
+    private var haproxyFailing = false
 
-    public init(stateDirectory: String, bus: EventBus, logger: Logger) {
+    public init(stateDirectory: String, bus: EventBus, logger: Logger, haproxy: HAProxySettings? = nil, servers: [HAProxyServer] = []) {
         self.path = (stateDirectory as NSString).appendingPathComponent("traffic.json")
         self.bus = bus
         self.logger = logger
+        self.haproxy = haproxy
+        self.servers = servers
     }
+
+    /// Takes new `[haproxy]` settings and region-to-server names (on reload).
+    public func configure(haproxy: HAProxySettings?, servers: [HAProxyServer]) {
+        self.haproxy = haproxy
+        self.servers = servers
+    }
+
+    /// How often the plan is sent to HAProxy again; nil without `[haproxy]`.
+    public var reapplyInterval: Duration? { self.haproxy?.reapplyInterval }
 
     struct Document: Codable {
         var total: Int
@@ -33,6 +56,8 @@ public actor PlanActuator {
     }
 
     public func apply(_ plan: TrafficPlan, order: [String]) async {
+        self.current = plan
+        self.generation += 1
         let document = Document(total: plan.total, weights: order.map { .init(region: $0, weight: plan.weight($0)) }, updated: Date())
         let path = self.path
         do {
@@ -51,6 +76,42 @@ public actor PlanActuator {
             self.logger.error("cannot write \(path): \(error)")
             await self.bus.publish(
                 Event(time: Date(), kind: .actuatorFailed, message: "cannot apply the plan to \(path): \(error)", fields: ["actuator": "state_file", "error": "\(error)"]))
+        }
+        await self.sendToHAProxy(announceFailure: true)
+    }
+
+    /// Sends the last plan to HAProxy again (the reapply timer, and a reload). A failure
+    /// is announced with an event only when the previous exchange had worked.
+    public func reapply() async {
+        await self.sendToHAProxy(announceFailure: false)
+    }
+
+    /// Sends the current plan; if a newer plan was handed over while this exchange was
+    /// under way, sends again, so an older answer never has the last word.
+    private func sendToHAProxy(announceFailure: Bool) async {
+        while let haproxy = self.haproxy, let plan = self.current {
+            let generation = self.generation
+            let commands = HAProxyWeights.commands(for: plan, backend: haproxy.backend, servers: self.servers)
+            do {
+                try await HAProxyRuntime(socket: haproxy.socket, timeout: haproxy.timeout).apply(commands)
+                if self.haproxyFailing {
+                    self.logger.notice("plan applied to HAProxy again", metadata: ["REGIOND_HAPROXY_COMMANDS": "\(commands)"])
+                } else if announceFailure {
+                    self.logger.info("plan applied to HAProxy", metadata: ["REGIOND_HAPROXY_COMMANDS": "\(commands)"])
+                }
+                self.haproxyFailing = false
+            } catch {
+                if announceFailure || !self.haproxyFailing {
+                    await self.bus.publish(
+                        Event(
+                            time: Date(), kind: .actuatorFailed, message: "cannot apply the plan to HAProxy backend \(haproxy.backend): \(error)",
+                            fields: ["actuator": "haproxy", "error": "\(error)"]))
+                } else {
+                    self.logger.warning("still cannot apply the plan to HAProxy: \(error)")
+                }
+                self.haproxyFailing = true
+            }
+            if generation == self.generation { return }
         }
     }
 }

@@ -1,0 +1,163 @@
+import Foundation
+import Logging
+import RegionCore
+import Subprocess
+import SystemPackage
+import Testing
+
+@testable import RegionDaemon
+
+/// A real HAProxy (daemon mode) with a runtime API socket and one backend `app`
+/// whose servers stand for regions. `haproxy -D` returns once its sockets are bound.
+final class RealHAProxy: Sendable {
+    let directory: String
+    let socket: String
+    let pid: pid_t
+
+    private init(directory: String, socket: String, pid: pid_t) {
+        self.directory = directory
+        self.socket = socket
+        self.pid = pid
+    }
+
+    static func start(servers: [String]) async throws -> RealHAProxy {
+        let binary = "/usr/sbin/haproxy"
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "haproxy is not installed (make test-deps installs it)")
+        let directory = "/tmp/rhx-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let config = """
+            global
+                stats socket \(directory)/admin.sock level admin
+            defaults
+                mode http
+                timeout connect 1s
+                timeout client 1s
+                timeout server 1s
+            backend app
+            \(servers.map { "    server \($0) 127.0.0.1:9 weight 100" }.joined(separator: "\n"))
+            """
+        try (config + "\n").write(toFile: "\(directory)/haproxy.cfg", atomically: true, encoding: .utf8)  // HAProxy wants the last line ended
+        let run = try await Subprocess.run(
+            .path(FilePath(binary)), arguments: ["-D", "-f", "\(directory)/haproxy.cfg", "-p", "\(directory)/haproxy.pid"],
+            output: .string(limit: 65536), error: .string(limit: 65536))
+        try #require(run.terminationStatus == .exited(0), "haproxy did not start: \(run.standardError)")
+        let pidText = try String(contentsOfFile: "\(directory)/haproxy.pid", encoding: .utf8)
+        let pid = try #require(pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        return RealHAProxy(directory: directory, socket: "\(directory)/admin.sock", pid: pid)
+    }
+
+    /// HAProxy's current weight of `server` in `app`, e.g. "154 (initial 100)".
+    func weight(_ server: String) async throws -> String {
+        try await HAProxyRuntime(socket: self.socket, timeout: .seconds(2)).send("get weight app/\(server)").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func stop() {
+        kill(self.pid, SIGKILL)
+        try? FileManager.default.removeItem(atPath: self.directory)
+    }
+}
+
+@Suite("PlanActuator with a real HAProxy", .serialized)
+struct HAProxyActuatorTests {
+    static let servers = [HAProxyServer(region: "eu-west", server: "eu-west"), HAProxyServer(region: "us-east", server: "us-east")]
+
+    static func actuator(_ haproxy: HAProxySettings, servers: [HAProxyServer] = servers) -> (PlanActuator, EventBus, String) {
+        let directory = temporaryDirectory()
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let bus = EventBus(logger: Logger(label: "test"))
+        return (PlanActuator(stateDirectory: directory, bus: bus, logger: Logger(label: "test"), haproxy: haproxy, servers: servers), bus, directory)
+    }
+
+    @Test func committedPlansBecomeServerWeights() async throws {
+        let haproxy = try await RealHAProxy.start(servers: ["eu-west", "us-east"])
+        defer { haproxy.stop() }
+        let (actuator, _, directory) = Self.actuator(HAProxySettings(socket: haproxy.socket, backend: "app"))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        await actuator.apply(TrafficPlan(weights: ["eu-west": 6000, "us-east": 4000], total: 10_000), order: ["eu-west", "us-east"])
+        #expect(try await haproxy.weight("eu-west") == "154 (initial 100)")
+        #expect(try await haproxy.weight("us-east") == "102 (initial 100)")
+
+        await actuator.apply(TrafficPlan(weights: ["eu-west": 0, "us-east": 10_000], total: 10_000), order: ["eu-west", "us-east"])
+        #expect(try await haproxy.weight("eu-west") == "0 (initial 100)")
+        #expect(try await haproxy.weight("us-east") == "256 (initial 100)")
+        // The state file is written as well.
+        let file = try String(contentsOfFile: "\(directory)/traffic.json", encoding: .utf8)
+        #expect(file.contains(#""weight" : 10000"#))
+    }
+
+    @Test func aServerHAProxyDoesNotKnowIsAnActuatorFailure() async throws {
+        let haproxy = try await RealHAProxy.start(servers: ["eu-west"])
+        defer { haproxy.stop() }
+        let (actuator, bus, directory) = Self.actuator(HAProxySettings(socket: haproxy.socket, backend: "app"))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let events = await bus.subscribe()
+
+        await actuator.apply(TrafficPlan(weights: ["eu-west": 6000, "us-east": 4000], total: 10_000), order: ["eu-west", "us-east"])
+        var iterator = events.makeAsyncIterator()
+        let event = try #require(await iterator.next())
+        #expect(event.kind == .actuatorFailed)
+        #expect(event.fields["actuator"] == "haproxy")
+        #expect(event.fields["error"]?.contains("No such server.") == true, "\(event.fields)")
+        // The servers HAProxy knows were still set.
+        #expect(try await haproxy.weight("eu-west") == "154 (initial 100)")
+    }
+
+    /// An HAProxy that restarted or reloaded is back on its config's weights; the
+    /// re-application puts the committed plan back.
+    @Test func reapplyRestoresWeightsHAProxyForgot() async throws {
+        let haproxy = try await RealHAProxy.start(servers: ["eu-west", "us-east"])
+        defer { haproxy.stop() }
+        let (actuator, _, directory) = Self.actuator(HAProxySettings(socket: haproxy.socket, backend: "app"))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        await actuator.apply(TrafficPlan(weights: ["eu-west": 0, "us-east": 10_000], total: 10_000), order: ["eu-west", "us-east"])
+        _ = try await HAProxyRuntime(socket: haproxy.socket, timeout: .seconds(2)).send("set weight app/eu-west 100; set weight app/us-east 100")
+        #expect(try await haproxy.weight("eu-west") == "100 (initial 100)")
+        await actuator.reapply()
+        #expect(try await haproxy.weight("eu-west") == "0 (initial 100)")
+        #expect(try await haproxy.weight("us-east") == "256 (initial 100)")
+    }
+
+    /// A new plan that cannot be applied is always an event; repeated failures of the
+    /// re-application are one event, until HAProxy has answered again.
+    @Test func failedReapplicationsAreAnnouncedOncePerOutage() async throws {
+        let haproxy = try await RealHAProxy.start(servers: ["eu-west", "us-east"])
+        defer { haproxy.stop() }
+        let missing = "/tmp/no-such-haproxy-\(UUID().uuidString.prefix(6)).sock"
+        let (actuator, bus, directory) = Self.actuator(HAProxySettings(socket: missing, backend: "app"))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let events = await bus.subscribe()
+        var iterator = events.makeAsyncIterator()
+        let sentinel = Event(time: Date(), kind: .planChanged, message: "sentinel")
+
+        await actuator.apply(TrafficPlan(weights: ["eu-west": 10_000, "us-east": 0], total: 10_000), order: ["eu-west", "us-east"])
+        await actuator.reapply()
+        await actuator.reapply()
+        await bus.publish(sentinel)
+        #expect(await iterator.next()?.kind == .actuatorFailed)
+        #expect(await iterator.next()?.message == "sentinel", "re-applications while HAProxy stays away add no events")
+
+        // HAProxy is reachable (reconfigured): the plan arrives, silently.
+        await actuator.configure(haproxy: HAProxySettings(socket: haproxy.socket, backend: "app"), servers: Self.servers)
+        await actuator.reapply()
+        #expect(try await haproxy.weight("eu-west") == "256 (initial 100)")
+        // It goes away again: a new outage, a new event.
+        await actuator.configure(haproxy: HAProxySettings(socket: missing, backend: "app"), servers: Self.servers)
+        await actuator.reapply()
+        await bus.publish(sentinel)
+        #expect(await iterator.next()?.kind == .actuatorFailed)
+        #expect(await iterator.next()?.message == "sentinel")
+    }
+
+    @Test func anUnreachableHAProxyIsAnActuatorFailure() async throws {
+        let (actuator, bus, directory) = Self.actuator(HAProxySettings(socket: "/tmp/no-such-haproxy-\(UUID().uuidString.prefix(6)).sock", backend: "app"))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let events = await bus.subscribe()
+        await actuator.apply(TrafficPlan(weights: ["eu-west": 10_000, "us-east": 0], total: 10_000), order: ["eu-west", "us-east"])
+        var iterator = events.makeAsyncIterator()
+        let event = try #require(await iterator.next())
+        #expect(event.kind == .actuatorFailed)
+        #expect(event.fields["error"]?.contains("cannot connect to HAProxy") == true, "\(event.fields)")
+    }
+}
