@@ -189,7 +189,10 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         runtime.timer = nil
         runtime.inFlight = outcome
         self.endpoints[name] = runtime
-        outcome.whenSuccess { outcome in
+        // Probes report failures as outcomes; a failed future would be a bug, but must
+        // still not end the endpoint's schedule.
+        outcome.whenComplete { result in
+            let outcome = (try? result.get()) ?? .fail(.other, "probe ended without a result")
             self.assumeIsolated { $0.finished(name, generation: generation, due: due, start: start, outcome: outcome) }
         }
     }
