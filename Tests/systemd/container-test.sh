@@ -28,6 +28,12 @@ check() {  # check NAME COMMAND...: one assertion
     fi
 }
 
+# One run at a time per rootfs: two test runs (two checkouts) would install their
+# binaries and configs over each other's.
+mkdir -p "$(dirname "$ROOTFS")"
+exec 9>"$ROOTFS.lock"
+flock -w 600 9 || { echo "another run holds $ROOTFS.lock"; echo "0 passed, 1 failed"; exit 1; }
+
 if [ ! -x "$ROOTFS/usr/lib/systemd/systemd" ]; then
     echo "building the test rootfs in $ROOTFS (once)"
     rm -rf "$ROOTFS"
