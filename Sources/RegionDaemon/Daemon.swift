@@ -63,7 +63,7 @@ public enum Daemon {
         let prober = Prober()
         let time = TimeBase(clock: ContinuousClock())
         let actuator = PlanActuator(
-            stateDirectory: config.daemon.stateDirectory, bus: bus, logger: logger, haproxy: config.haproxy, servers: config.haproxyServers)
+            stateDirectory: config.daemon.stateDirectory, bus: bus, logger: logger, targets: config.planTargets)
         let controller = FailoverController(config: config, store: store, bus: bus, time: time, actuator: actuator, logger: logger)
         let supervisor = Supervisor(
             config: config, configPath: configPath, time: time, prober: prober, bus: bus, statistics: statistics,

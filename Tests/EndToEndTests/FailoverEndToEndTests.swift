@@ -112,9 +112,9 @@ struct FailoverEndToEndTests {
         }
     }
 
-    /// The plan reaches a real HAProxy through its runtime API: baseline weights once
-    /// ready, then the failover.
-    @Test func failoverIsAppliedToARealHAProxy() async throws {
+    /// The plan reaches a real HAProxy through its runtime API and the hook command:
+    /// baseline weights once ready, then the failover.
+    @Test func failoverIsAppliedToARealHAProxyAndTheHook() async throws {
         let directory = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let haproxyConfig = """
@@ -147,7 +147,16 @@ struct FailoverEndToEndTests {
             return line ?? ""
         }
 
-        let haproxySection = "cooldown = \"0s\"\n\n[haproxy]\nsocket = \"\(directory)/admin.sock\"\nbackend = \"app\""
+        let haproxySection = """
+            cooldown = "0s"
+
+            [haproxy]
+            socket = "\(directory)/admin.sock"
+            backend = "app"
+
+            [hook]
+            command = ["/bin/sh", "-c", "echo \\"$REGIOND_PLAN\\" >> \(directory)/hook.log"]
+            """
         try await failoverScenario(haproxySection, edit: { config in
             config.replacingOccurrences(of: "weight = 4000", with: "weight = 4000\nhaproxy_server = \"us-east-1\"")
         }) { daemon, eu in
@@ -164,6 +173,9 @@ struct FailoverEndToEndTests {
             #expect(try await weight("eu-west") == "0 (initial 100)")
             #expect(try await weight("us-east-1") == "256 (initial 100)")
             #expect(!daemon.stderr.contains("cannot apply the plan"), "\(daemon.stderr)")
+            // The hook ran at start and for the failover, before the event went out.
+            let hook = try String(contentsOfFile: "\(directory)/hook.log", encoding: .utf8)
+            #expect(hook == "eu-west=6000 us-east=4000\neu-west=0 us-east=10000\n")
             await watch.close()
         }
     }

@@ -109,6 +109,10 @@ struct ConfigLoaderTests {
         BadCase(text: "[haproxy]\nsocket = \"/run/haproxy/admin.sock\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 1, key: "haproxy.backend", message: "needs the backend"),
         BadCase(text: "[haproxy]\nsocket = \"/s\"\nbackend = \"app\"\ntimeout = \"5m\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 4, key: "haproxy.timeout", message: "out of range"),
         BadCase(text: "\(region)\nhaproxy_server = \"\"\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 4, key: "region[0].haproxy_server", message: "must not be empty"),
+        BadCase(text: "[hook]\ntimeout = \"1s\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 1, key: "hook.command", message: "needs the command to run"),
+        BadCase(text: "[hook]\ncommand = []\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 2, key: "hook.command", message: "give the command as an array"),
+        BadCase(text: "[hook]\ncommand = \"/bin/true\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 2, key: "hook.command", message: "expected an array of strings"),
+        BadCase(text: "[hook]\ncommand = [\"/bin/true\"]\ntimeout = \"1h\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 3, key: "hook.timeout", message: "out of range"),
         BadCase(text: "[haproxy]\nsocket = \"/s\"\nbackend = \"app\"\nreapply_interval = \"100ms\"\n\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"", line: 4, key: "haproxy.reapply_interval", message: "out of range"),
         BadCase(
             text: "\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"\n[[region]]\nid = \"us-east\"\nweight = 1\nhaproxy_server = \"a\"\n  [[region.endpoint]]\n  tcp = \"db:1\"",
@@ -164,6 +168,16 @@ struct ConfigLoaderTests {
         #expect(try ConfigLoader.parse(text.replacingOccurrences(of: "timeout = \"500ms\"\n", with: ""), file: "t.toml").haproxy?.timeout == .seconds(2))
         let reapply = try ConfigLoader.parse(text.replacingOccurrences(of: "timeout = \"500ms\"", with: "reapply_interval = \"5m\""), file: "t.toml")
         #expect(reapply.haproxy?.reapplyInterval == .seconds(300))
+    }
+
+    @Test func aHookCommandAndItsTimeout() throws {
+        let region = "[[region]]\nid = \"a\"\nweight = 1\n  [[region.endpoint]]\n  tcp = \"db:1\"\n"
+        let config = try ConfigLoader.parse("[hook]\ncommand = [\"/usr/local/bin/apply-plan\", \"--dns\"]\n" + region, file: "t.toml")
+        #expect(config.hook == PlanHook(command: ["/usr/local/bin/apply-plan", "--dns"], timeout: .seconds(10)))
+        #expect(config.planTargets.hook == config.hook)
+        let quick = try ConfigLoader.parse("[hook]\ncommand = [\"notify\"]\ntimeout = \"500ms\"\n" + region, file: "t.toml")
+        #expect(quick.hook?.timeout == .milliseconds(500))
+        #expect(try ConfigLoader.parse(region, file: "t.toml").hook == nil)
     }
 
     @Test func everyProblemIsReportedNotJustTheFirst() {

@@ -65,7 +65,7 @@ struct HAProxyActuatorTests {
         let directory = temporaryDirectory()
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let bus = EventBus(logger: Logger(label: "test"))
-        return (PlanActuator(stateDirectory: directory, bus: bus, logger: Logger(label: "test"), haproxy: haproxy, servers: servers), bus, directory)
+        return (PlanActuator(stateDirectory: directory, bus: bus, logger: Logger(label: "test"), targets: PlanTargets(haproxy: haproxy, servers: servers)), bus, directory)
     }
 
     @Test func committedPlansBecomeServerWeights() async throws {
@@ -139,11 +139,11 @@ struct HAProxyActuatorTests {
         #expect(await iterator.next()?.message == "sentinel", "re-applications while HAProxy stays away add no events")
 
         // HAProxy is reachable (reconfigured): the plan arrives, silently.
-        await actuator.configure(haproxy: HAProxySettings(socket: haproxy.socket, backend: "app"), servers: Self.servers)
+        await actuator.configure(PlanTargets(haproxy: HAProxySettings(socket: haproxy.socket, backend: "app"), servers: Self.servers))
         await actuator.reapply()
         #expect(try await haproxy.weight("eu-west") == "256 (initial 100)")
         // It goes away again: a new outage, a new event.
-        await actuator.configure(haproxy: HAProxySettings(socket: missing, backend: "app"), servers: Self.servers)
+        await actuator.configure(PlanTargets(haproxy: HAProxySettings(socket: missing, backend: "app"), servers: Self.servers))
         await actuator.reapply()
         await bus.publish(sentinel)
         #expect(await iterator.next()?.kind == .actuatorFailed)

@@ -11,6 +11,8 @@ public struct Config: Sendable, Equatable {
     public var failover: FailoverSettings
     /// Where committed plans are applied besides `traffic.json`; nil when not configured.
     public var haproxy: HAProxySettings?
+    /// A command run after every plan change; nil when not configured.
+    public var hook: PlanHook?
     public var regions: [RegionConfig]
 
     public init(daemon: DaemonSettings = .init(), probe: ProbeDefaults = .init(), status: StatusThresholds = .init(), failover: FailoverSettings = .init(), regions: [RegionConfig]) {
@@ -19,6 +21,11 @@ public struct Config: Sendable, Equatable {
         self.status = status
         self.failover = failover
         self.regions = regions
+    }
+
+    /// Where committed plans go besides `traffic.json`.
+    public var planTargets: PlanTargets {
+        PlanTargets(haproxy: self.haproxy, servers: self.haproxyServers, hook: self.hook)
     }
 
     /// Each region with the HAProxy server that carries its traffic.

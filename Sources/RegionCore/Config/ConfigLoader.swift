@@ -48,6 +48,10 @@ public enum ConfigLoader {
             config.haproxy = self.readHAProxy(&haproxy)
             root.absorb(haproxy)
         }
+        if var hook = root.table("hook") {
+            config.hook = self.readHook(&hook)
+            root.absorb(hook)
+        }
         if let regions = root.tables("region") {
             var seen: [String: Int] = [:]
             var servers: [String: String] = [:]
@@ -143,6 +147,18 @@ public enum ConfigLoader {
         let reapply = r.duration("reapply_interval", in: .seconds(1)...Duration.seconds(86_400)) ?? .seconds(30)
         guard let socket, socket.hasPrefix("/"), let backend else { return nil }
         return HAProxySettings(socket: socket, backend: backend, timeout: timeout, reapplyInterval: reapply)
+    }
+
+    static func readHook(_ r: inout TableReader) -> PlanHook? {
+        let command = r.stringArray("command")
+        if !r.has("command") { r.issue("command", "[hook] needs the command to run, e.g. command = [\"/usr/local/bin/apply-plan\"]") }
+        let timeout = r.duration("timeout", in: .milliseconds(100)...Duration.seconds(600)) ?? .seconds(10)
+        guard let command else { return nil }
+        guard let program = command.first, !program.isEmpty else {
+            r.issue("command", "give the command as an array, e.g. command = [\"/usr/local/bin/apply-plan\", \"--dns\"]")
+            return nil
+        }
+        return PlanHook(command: command, timeout: timeout)
     }
 
     static func readProbeDefaults(_ r: inout TableReader, into p: inout ProbeDefaults) {

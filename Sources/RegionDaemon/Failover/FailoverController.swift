@@ -14,7 +14,7 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     enum Input: Sendable {
         case signal(String, RegionSignal)
         case command(OperatorCommand, uid: UInt32, reason: String, reply: CheckedContinuation<Result<TrafficReport, ControlError>, Never>)
-        case reconfigure(FailoverSettings, [FailoverRegion], HAProxySettings?, [HAProxyServer])
+        case reconfigure(FailoverSettings, [FailoverRegion], PlanTargets)
         case tick
     }
 
@@ -51,7 +51,7 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     }
 
     public nonisolated func reconfigure(_ config: Config) {
-        self.inboxContinuation.yield(.reconfigure(config.failover, config.failoverRegions, config.haproxy, config.haproxyServers))
+        self.inboxContinuation.yield(.reconfigure(config.failover, config.failoverRegions, config.planTargets))
     }
 
     /// Applies an operator command once it is committed; returns the resulting traffic report.
@@ -150,8 +150,8 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
             await self.decide { engine, now in engine.step(self.signals, now: now) }
         case .tick:
             await self.decide { engine, now in engine.step(self.signals, now: now) }
-        case .reconfigure(let settings, let regions, let haproxy, let servers):
-            await self.actuator.configure(haproxy: haproxy, servers: servers)
+        case .reconfigure(let settings, let regions, let targets):
+            await self.actuator.configure(targets)
             self.engine.reconfigure(settings: settings, regions: regions)
             self.signals = self.signals.filter { id, _ in regions.contains { $0.id == id } }
             await self.decide { engine, now in engine.step(self.signals, now: now) }

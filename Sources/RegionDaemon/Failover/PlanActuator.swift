@@ -10,16 +10,17 @@ import RegionCore
 /// file renamed over the old one), for load balancers, DNS updaters or scripts to
 /// read; with `[haproxy]` configured it also sets the weights of the regions' servers
 /// through HAProxy's runtime API, and sends them again every `reapply_interval`
-/// (HAProxy forgets runtime weights when it restarts or reloads). Blocking I/O happens
-/// on NIO's thread pool, never on the cooperative pool. A target that fails is
-/// reported as an `actuator_failed` event (the plan stays committed; the next decision,
-/// re-application or restart applies it again).
+/// (HAProxy forgets runtime weights when it restarts or reloads); with `[hook]` it then
+/// runs the hook command. Blocking I/O happens on NIO's thread pool, never on the
+/// cooperative pool. A target that fails is reported as an `actuator_failed` event
+/// (the plan stays committed; the next decision, re-application or restart applies it
+/// again).
 public actor PlanActuator {
     let path: String
     let bus: EventBus
     let logger: Logger
-    private var haproxy: HAProxySettings?
-    private var servers: [HAProxyServer]
+    private var targets: PlanTargets
+    private var haproxy: HAProxySettings? { self.targets.haproxy }
     public private(set) var applied: TrafficPlan?
     /// The last committed plan handed over, and a count of hand-overs (to notice a newer plan).
     private var current: TrafficPlan?
@@ -27,18 +28,16 @@ public actor PlanActuator {
     /// Whether the last exchange with HAProxy failed (repeated failures are announced once).
     private var haproxyFailing = false
 
-    public init(stateDirectory: String, bus: EventBus, logger: Logger, haproxy: HAProxySettings? = nil, servers: [HAProxyServer] = []) {
+    public init(stateDirectory: String, bus: EventBus, logger: Logger, targets: PlanTargets = .init()) {
         self.path = (stateDirectory as NSString).appendingPathComponent("traffic.json")
         self.bus = bus
         self.logger = logger
-        self.haproxy = haproxy
-        self.servers = servers
+        self.targets = targets
     }
 
-    /// Takes new `[haproxy]` settings and region-to-server names (on reload).
-    public func configure(haproxy: HAProxySettings?, servers: [HAProxyServer]) {
-        self.haproxy = haproxy
-        self.servers = servers
+    /// Takes new `[haproxy]` and `[hook]` settings and region-to-server names (on reload).
+    public func configure(_ targets: PlanTargets) {
+        self.targets = targets
     }
 
     /// How often the plan is sent to HAProxy again; nil without `[haproxy]`.
@@ -78,6 +77,24 @@ public actor PlanActuator {
                 Event(time: Date(), kind: .actuatorFailed, message: "cannot apply the plan to \(path): \(error)", fields: ["actuator": "state_file", "error": "\(error)"]))
         }
         await self.sendToHAProxy(announceFailure: true)
+        if let hook = self.targets.hook {
+            await self.runHook(hook, plan: plan, order: order)
+        }
+    }
+
+    /// Runs the hook for a plan change; waits for it (bounded by its timeout), so an
+    /// event saying traffic moved comes after the hook has done its part.
+    private func runHook(_ hook: PlanHook, plan: TrafficPlan, order: [String]) async {
+        let environment = PlanHook.environment(for: plan, order: order, trafficFile: self.path)
+        do {
+            try await PlanHookCommand.run(hook, environment: environment)
+            self.logger.info("plan hook ran", metadata: ["REGIOND_PLAN": "\(environment["REGIOND_PLAN"] ?? "")"])
+        } catch {
+            await self.bus.publish(
+                Event(
+                    time: Date(), kind: .actuatorFailed, message: "plan hook failed: \(error)",
+                    fields: ["actuator": "hook", "error": "\(error)"]))
+        }
     }
 
     /// Sends the last plan to HAProxy again (the reapply timer, and a reload). A failure
@@ -91,7 +108,7 @@ public actor PlanActuator {
     private func sendToHAProxy(announceFailure: Bool) async {
         while let haproxy = self.haproxy, let plan = self.current {
             let generation = self.generation
-            let commands = HAProxyWeights.commands(for: plan, backend: haproxy.backend, servers: self.servers)
+            let commands = HAProxyWeights.commands(for: plan, backend: haproxy.backend, servers: self.targets.servers)
             do {
                 try await HAProxyRuntime(socket: haproxy.socket, timeout: haproxy.timeout).apply(commands)
                 if self.haproxyFailing {

@@ -53,7 +53,7 @@ func runProgram(_ path: String, _ arguments: [String], environment: [String: Str
     case .exited(let code): status = code
     case .signaled(let signal): status = 128 + signal
     }
-    return ProcessResult(status: status, stdout: result.standardOutput ?? "", stderr: result.standardError ?? "")
+    return ProcessResult(status: status, stdout: result.standardOutput, stderr: result.standardError)
 }
 
 /// A `regiond` process started from the built binary with its own config, socket and notify socket.
