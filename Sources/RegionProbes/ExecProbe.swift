@@ -22,11 +22,20 @@ enum ExecProbe {
                 executable,
                 arguments: Arguments(Array(check.arguments.dropFirst())),
                 platformOptions: options,
-                output: .bytes(limit: Self.outputLimit),
+                input: .none,
+                output: .sequence,
                 error: .discarded
-            )
+            ) { execution in
+                // Keep the first outputLimit bytes and read the rest to the end, so a
+                // chatty command is neither blocked on a full pipe nor failed for talking.
+                var kept: [UInt8] = []
+                for try await chunk in execution.standardOutput where kept.count < Self.outputLimit {
+                    chunk.withUnsafeBytes { kept.append(contentsOf: $0.prefix(Self.outputLimit - kept.count)) }
+                }
+                return kept
+            }
             if Task.isCancelled { return .fail(.timeout, "no answer within \(formatDuration(timeout))") }
-            let stdout = String(decoding: result.standardOutput, as: UTF8.self)
+            let stdout = String(decoding: result.closureResult, as: UTF8.self)
             switch result.terminationStatus {
             case .exited(0):
                 guard check.capacityFromStdout else { return .pass("exit 0") }

@@ -153,6 +153,18 @@ struct ProberTests {
         await prober.shutdown()
     }
 
+    /// Only the first 4 KiB of stdout are kept; a chatty check is judged by its exit status.
+    @Test func execOutputBeyondTheLimitIsReadAndDropped() async {
+        let prober = Prober()
+        let chatty = "head -c 100000 /dev/zero | tr '\\0' x; echo"
+        #expect(await prober.probe(Self.exec(["/bin/sh", "-c", chatty])) == .pass("exit 0"))
+        let failing = await prober.probe(Self.exec(["/bin/sh", "-c", chatty + "; exit 2"]))
+        #expect(failing.failure == .exec)
+        #expect(failing.detail.hasPrefix("exit 2: xxxx"), "\(failing.detail.prefix(40))")
+        #expect(await prober.probe(Self.exec(["/bin/sh", "-c", "echo 75%; head -c 100000 /dev/zero"], capacity: true)).capacity == 0.75)
+        await prober.shutdown()
+    }
+
     @Test func execIsKilledAtItsTimeoutWithItsChildren() async throws {
         let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("regiond-exec-\(UUID().uuidString)").path
         let prober = Prober()
