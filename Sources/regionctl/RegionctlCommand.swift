@@ -262,6 +262,12 @@ extension Format {
         }
         if t.panic { print("PANIC: traffic that must move has no healthy region to go to; the last plan is kept") }
         if !t.recording { print("STATE DATABASE NOT WRITABLE: automatic decisions are refused (see journalctl -u regiond)") }
+        if let targets = t.targets, !targets.isEmpty {
+            print("applied to: " + targets.map { $0.ok ? "\($0.name) ok" : "\($0.name) FAILING" }.joined(separator: ", "))
+            for target in targets where !target.ok {
+                print("  \(target.name.uppercased()) NOT APPLIED since \(Format.time(target.failingSince)): \(target.error ?? "")")
+            }
+        }
         print("")
         var rows = [["REGION", "WEIGHT", "BASELINE", "SHARE", "PHASE", "ADMIN", "STATUS", "NEXT", "WHY"]]
         for r in t.regions {

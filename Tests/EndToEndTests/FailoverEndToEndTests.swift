@@ -176,6 +176,11 @@ struct FailoverEndToEndTests {
             // The hook ran at start and for the failover, before the event went out.
             let hook = try String(contentsOfFile: "\(directory)/hook.log", encoding: .utf8)
             #expect(hook == "eu-west=6000 us-east=4000\neu-west=0 us-east=10000\n")
+            let targets = try await traffic(daemon).targets ?? []
+            #expect(targets.map(\.name) == ["state_file", "haproxy", "hook"])
+            #expect(targets.allSatisfy { $0.ok }, "\(targets)")
+            let shown = try await daemon.regionctl(["traffic"])
+            #expect(shown.stdout.contains("applied to: state_file ok, haproxy ok, hook ok"), "\(shown.stdout)")
             await watch.close()
         }
     }

@@ -137,17 +137,30 @@ struct HAProxyActuatorTests {
         await bus.publish(sentinel)
         #expect(await iterator.next()?.kind == .actuatorFailed)
         #expect(await iterator.next()?.message == "sentinel", "re-applications while HAProxy stays away add no events")
+        let failing = try #require(actuator.appliedTo.first { $0.name == "haproxy" })
+        #expect(!failing.ok && failing.error?.contains("cannot connect") == true && failing.lastApplied == nil)
+        let since = try #require(failing.failingSince)
+        #expect(try #require(failing.lastAttempt) >= since, "the outage started at the first failure")
+        #expect(actuator.appliedTo.map(\.name) == ["state_file", "haproxy"])
 
         // HAProxy is reachable (reconfigured): the plan arrives, silently.
         await actuator.configure(PlanTargets(haproxy: HAProxySettings(socket: haproxy.socket, backend: "app"), servers: Self.servers))
         await actuator.reapply()
         #expect(try await haproxy.weight("eu-west") == "256 (initial 100)")
+        let healthy = try #require(actuator.appliedTo.first { $0.name == "haproxy" })
+        #expect(healthy.ok && healthy.error == nil && healthy.failingSince == nil && healthy.lastApplied != nil)
         // It goes away again: a new outage, a new event.
         await actuator.configure(PlanTargets(haproxy: HAProxySettings(socket: missing, backend: "app"), servers: Self.servers))
         await actuator.reapply()
         await bus.publish(sentinel)
         #expect(await iterator.next()?.kind == .actuatorFailed)
         #expect(await iterator.next()?.message == "sentinel")
+        let again = try #require(actuator.appliedTo.first { $0.name == "haproxy" })
+        #expect(try #require(again.failingSince) > since, "a new outage has a new start")
+        #expect(again.lastApplied == healthy.lastApplied)
+        // Without [haproxy] it is no longer listed.
+        await actuator.configure(PlanTargets())
+        #expect(actuator.appliedTo.map(\.name) == ["state_file"])
     }
 
     @Test func anUnreachableHAProxyIsAnActuatorFailure() async throws {

@@ -34,6 +34,8 @@ struct PlanHookTests {
         await bus.publish(Event(time: Date(), kind: .planChanged, message: "sentinel"))
         var iterator = events.makeAsyncIterator()
         #expect(await iterator.next()?.message == "sentinel")
+        #expect(actuator.appliedTo.map(\.name) == ["state_file", "hook"])
+        #expect(actuator.appliedTo.allSatisfy { $0.ok && $0.lastApplied != nil })
     }
 
     @Test(arguments: [
@@ -54,5 +56,7 @@ struct PlanHookTests {
         #expect(event.fields["error"]?.contains(expected) == true, "\(event.fields)")
         // The state file was written all the same.
         #expect(FileManager.default.fileExists(atPath: "\(state)/traffic.json"))
+        let hook = try #require(actuator.appliedTo.first { $0.name == "hook" })
+        #expect(!hook.ok && hook.error?.contains(expected) == true && hook.failingSince != nil)
     }
 }

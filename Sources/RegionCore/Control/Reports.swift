@@ -241,10 +241,30 @@ public struct TrafficReport: Sendable, Codable, Equatable {
         }
     }
 
+    /// Where the committed plan is applied, and whether the last attempt worked.
+    public struct Target: Sendable, Codable, Equatable {
+        /// `state_file`, `haproxy` or `hook`.
+        public var name: String
+        public var ok: Bool
+        /// The last attempt, and the last that worked.
+        public var lastAttempt: Date?
+        public var lastApplied: Date?
+        /// While failing: since when, and the last error.
+        public var failingSince: Date?
+        public var error: String?
+
+        public init(name: String, ok: Bool) {
+            self.name = name
+            self.ok = ok
+        }
+    }
+
     public var total: Int
     public var strategy: String
     public var failback: String
     public var regions: [Row]
+    /// Absent from daemons older than this field.
+    public var targets: [Target]? = nil
     public var pin: PinInfo?
     /// True while traffic that must move has no healthy region to go to (the plan is kept).
     public var panic: Bool

@@ -260,10 +260,12 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
             }
             return row
         }
-        return TrafficReport(
+        var report = TrafficReport(
             total: state.plan.total, strategy: self.engine.settings.strategy.rawValue, failback: self.engine.settings.failback.rawValue,
             regions: rows, pin: state.pin.map { TrafficReport.PinInfo(reason: $0.reason, uid: $0.by, since: $0.since, until: $0.until) },
             panic: state.panic, recording: self.recording)
+        report.targets = self.actuator.appliedTo
+        return report
     }
 
     /// The engine phase of each region, for the `recovering` status.

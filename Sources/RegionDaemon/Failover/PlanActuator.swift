@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOPosix
 import RegionCore
+import Synchronization
 
 /// Applies a committed plan to the world. Idempotent: after a restart the stored
 /// plan is applied again.
@@ -27,6 +28,9 @@ public actor PlanActuator {
     private var generation = 0
     /// Whether the last exchange with HAProxy failed (repeated failures are announced once).
     private var haproxyFailing = false
+    /// How each target fared, for `regionctl traffic`; read without a hop to this actor.
+    private nonisolated let outcomes = Mutex<[String: TrafficReport.Target]>([:])
+    static let targetOrder = ["state_file", "haproxy", "hook"]
 
     public init(stateDirectory: String, bus: EventBus, logger: Logger, targets: PlanTargets = .init()) {
         self.path = (stateDirectory as NSString).appendingPathComponent("traffic.json")
@@ -38,6 +42,35 @@ public actor PlanActuator {
     /// Takes new `[haproxy]` and `[hook]` settings and region-to-server names (on reload).
     public func configure(_ targets: PlanTargets) {
         self.targets = targets
+        self.outcomes.withLock { outcomes in
+            if targets.haproxy == nil { outcomes["haproxy"] = nil }
+            if targets.hook == nil { outcomes["hook"] = nil }
+        }
+    }
+
+    /// Each target the plan went to, and whether the last attempt worked.
+    public nonisolated var appliedTo: [TrafficReport.Target] {
+        let outcomes = self.outcomes.withLock { $0 }
+        return Self.targetOrder.compactMap { outcomes[$0] }
+    }
+
+    private func note(_ target: String, failure: (any Error)?) {
+        let now = Date()
+        self.outcomes.withLock { outcomes in
+            var outcome = outcomes[target] ?? TrafficReport.Target(name: target, ok: true)
+            outcome.lastAttempt = now
+            if let failure {
+                if outcome.ok || outcome.failingSince == nil { outcome.failingSince = now }
+                outcome.ok = false
+                outcome.error = "\(failure)"
+            } else {
+                outcome.ok = true
+                outcome.lastApplied = now
+                outcome.failingSince = nil
+                outcome.error = nil
+            }
+            outcomes[target] = outcome
+        }
     }
 
     /// How often the plan is sent to HAProxy again; nil without `[haproxy]`.
@@ -71,7 +104,9 @@ public actor PlanActuator {
                 }
             }
             self.applied = plan
+            self.note("state_file", failure: nil)
         } catch {
+            self.note("state_file", failure: error)
             self.logger.error("cannot write \(path): \(error)")
             await self.bus.publish(
                 Event(time: Date(), kind: .actuatorFailed, message: "cannot apply the plan to \(path): \(error)", fields: ["actuator": "state_file", "error": "\(error)"]))
@@ -88,8 +123,10 @@ public actor PlanActuator {
         let environment = PlanHook.environment(for: plan, order: order, trafficFile: self.path)
         do {
             try await PlanHookCommand.run(hook, environment: environment)
+            self.note("hook", failure: nil)
             self.logger.info("plan hook ran", metadata: ["REGIOND_PLAN": "\(environment["REGIOND_PLAN"] ?? "")"])
         } catch {
+            self.note("hook", failure: error)
             await self.bus.publish(
                 Event(
                     time: Date(), kind: .actuatorFailed, message: "plan hook failed: \(error)",
@@ -111,6 +148,7 @@ public actor PlanActuator {
             let commands = HAProxyWeights.commands(for: plan, backend: haproxy.backend, servers: self.targets.servers)
             do {
                 try await HAProxyRuntime(socket: haproxy.socket, timeout: haproxy.timeout).apply(commands)
+                self.note("haproxy", failure: nil)
                 if self.haproxyFailing {
                     self.logger.notice("plan applied to HAProxy again", metadata: ["REGIOND_HAPROXY_COMMANDS": "\(commands)"])
                 } else if announceFailure {
@@ -118,6 +156,7 @@ public actor PlanActuator {
                 }
                 self.haproxyFailing = false
             } catch {
+                self.note("haproxy", failure: error)
                 if announceFailure || !self.haproxyFailing {
                     await self.bus.publish(
                         Event(
