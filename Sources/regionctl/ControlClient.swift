@@ -64,8 +64,10 @@ struct ControlClient {
 
     /// The next line from the daemon, or nil when it closed the connection.
     mutating func readLine() throws(Failure) -> Data? {
+        var scanned = 0
         while true {
-            if let newline = self.buffer.firstIndex(of: UInt8(ascii: "\n")) {
+            // Only the bytes read since the last look can hold the newline.
+            if let newline = self.buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
                 let line = Data(self.buffer[..<newline])
                 self.buffer.removeSubrange(...newline)
                 return line
@@ -81,6 +83,7 @@ struct ControlClient {
                 defer { self.buffer.removeAll() }
                 return Data(self.buffer)
             }
+            scanned = self.buffer.count
             self.buffer.append(contentsOf: chunk[..<count])
         }
     }

@@ -96,6 +96,10 @@ struct DaemonLifecycleTests {
             let json = try await daemon.regionctl(["regions", "--json"])
             let list = try ControlProtocol.decoder().decode(ControlReply<RegionList>.self, from: Data(json.stdout.utf8))
             #expect(list.result?.regions.map(\.status) == [.healthy, .healthy])
+            // An error reply is an error with --json too: non-zero, the message on stderr, nothing on stdout.
+            let unknown = try await daemon.regionctl(["region", "nowhere", "--json"])
+            #expect(unknown.status == 1 && unknown.stdout.isEmpty, "\(unknown)")
+            #expect(unknown.stderr.contains("nowhere"), "\(unknown.stderr)")
 
             // A watcher and an idle client must not hold the stop open.
             let watcher = try await ControlConnection.open(daemon.socketPath)

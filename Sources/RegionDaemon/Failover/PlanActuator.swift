@@ -111,7 +111,7 @@ public actor PlanActuator {
             await self.bus.publish(
                 Event(time: Date(), kind: .actuatorFailed, message: "cannot apply the plan to \(path): \(error)", fields: ["actuator": "state_file", "error": "\(error)"]))
         }
-        await self.sendToHAProxy(announceFailure: true)
+        await self.sendToHAProxy(newPlan: true)
         if let hook = self.targets.hook {
             await self.runHook(hook, plan: plan, order: order)
         }
@@ -137,12 +137,13 @@ public actor PlanActuator {
     /// Sends the last plan to HAProxy again (the reapply timer, and a reload). A failure
     /// is announced with an event only when the previous exchange had worked.
     public func reapply() async {
-        await self.sendToHAProxy(announceFailure: false)
+        await self.sendToHAProxy(newPlan: false)
     }
 
     /// Sends the current plan; if a newer plan was handed over while this exchange was
-    /// under way, sends again, so an older answer never has the last word.
-    private func sendToHAProxy(announceFailure: Bool) async {
+    /// under way, sends again, so an older answer never has the last word. `newPlan`:
+    /// a decision's plan (every failure is an event), not a re-send (one per outage).
+    private func sendToHAProxy(newPlan: Bool) async {
         while let haproxy = self.haproxy, let plan = self.current {
             let generation = self.generation
             let commands = HAProxyWeights.commands(for: plan, backend: haproxy.backend, servers: self.targets.servers)
@@ -151,13 +152,13 @@ public actor PlanActuator {
                 self.note("haproxy", failure: nil)
                 if self.haproxyFailing {
                     self.logger.notice("plan applied to HAProxy again", metadata: ["REGIOND_HAPROXY_COMMANDS": "\(commands)"])
-                } else if announceFailure {
+                } else if newPlan {
                     self.logger.info("plan applied to HAProxy", metadata: ["REGIOND_HAPROXY_COMMANDS": "\(commands)"])
                 }
                 self.haproxyFailing = false
             } catch {
                 self.note("haproxy", failure: error)
-                if announceFailure || !self.haproxyFailing {
+                if newPlan || !self.haproxyFailing {
                     await self.bus.publish(
                         Event(
                             time: Date(), kind: .actuatorFailed, message: "cannot apply the plan to HAProxy backend \(haproxy.backend): \(error)",
