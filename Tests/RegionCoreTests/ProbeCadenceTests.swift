@@ -31,6 +31,24 @@ struct ProbeCadenceTests {
         #expect(next >= .milliseconds(ended))
     }
 
+    /// Timers go to the nearest 5 ms slot: at most 2.5 ms early or late.
+    @Test(arguments: [
+        (10_000_000, 10_000_000),  // on the grid
+        (10_002_400, 10_000_000),  // just under half a slot: back
+        (10_002_500, 10_005_000),  // half a slot: forward
+        (10_004_999, 10_005_000),
+        (1, 0),
+        (8_640_000_002_500, 8_640_000_005_000),  // after 100 days of uptime
+    ] as [(Int64, Int64)])
+    func timersFireOnAFiveMillisecondGrid(dueMicroseconds: Int64, expectedMicroseconds: Int64) {
+        let fire = ProbeCadence.timer(for: .microseconds(dueMicroseconds), slot: .milliseconds(5))
+        #expect(fire == .microseconds(expectedMicroseconds))
+    }
+
+    @Test func aZeroSlotKeepsTheDueTime() {
+        #expect(ProbeCadence.timer(for: .microseconds(10_002_400), slot: .zero) == .microseconds(10_002_400))
+    }
+
     @Test func latenessIsNeverNegative() {
         #expect(ProbeCadence.lateness(due: .milliseconds(100), startedAt: .milliseconds(130)) == .milliseconds(30))
         #expect(ProbeCadence.lateness(due: .milliseconds(100), startedAt: .milliseconds(90)) == .zero)

@@ -35,6 +35,20 @@ public struct ProbeCadence: Sendable, Equatable {
         return planned + self.interval * missed
     }
 
+    /// When the timer for a probe due at `due` fires: the nearest multiple of `slot`.
+    /// Probes due within the same slot on one event loop then start in one wake-up
+    /// instead of one each; waking and sleeping was half of the daemon's CPU. A probe
+    /// starts at most half a slot early or late.
+    public static func timer(for due: Duration, slot: Duration) -> Duration {
+        // In whole nanoseconds: uptime can be large enough for a Double to round.
+        func nanoseconds(_ d: Duration) -> Int64 { d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000 }
+        let width = nanoseconds(slot)
+        guard width > 0 else { return due }
+        let at = nanoseconds(due)
+        let slots = at >= 0 ? (at + width / 2) / width : -((-at + width / 2 - 1) / width)
+        return .nanoseconds(slots * width)
+    }
+
     /// How late a probe started against its due time (never negative).
     public static func lateness(due: Duration, startedAt start: Duration) -> Duration {
         max(.zero, start - due)

@@ -172,10 +172,14 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         .uptimeNanoseconds(UInt64(max(0, uptime.components.seconds)) * 1_000_000_000 + UInt64(max(0, uptime.components.attoseconds / 1_000_000_000)))
     }
 
+    /// Timers fire on a grid of this width, so that probes due close together share a wake-up.
+    static var timerSlot: Duration { .milliseconds(5) }
+
     /// Sets the timer of the endpoint's next probe. The timer fires on this actor's loop.
     private func schedule(_ name: String, generation: Int, due: Duration) {
         guard !self.stopped else { return }
-        self.endpoints[name]?.timer = self.loop.scheduleTask(deadline: Self.deadline(due)) {
+        let fire = ProbeCadence.timer(for: due, slot: Self.timerSlot)
+        self.endpoints[name]?.timer = self.loop.scheduleTask(deadline: Self.deadline(fire)) {
             self.assumeIsolated { $0.probe(name, generation: generation, due: due) }
         }
     }
