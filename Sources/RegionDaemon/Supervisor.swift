@@ -190,8 +190,17 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
             probeLatenessP50Ms: self.statistics.latenessPercentile(0.50),
             probeLatenessP99Ms: self.statistics.latenessPercentile(0.99))
         report.failoverRecording = await self.controller?.recording ?? true
-        if !report.failoverRecording { report.summary = Self.notRecording + report.summary }
+        report.summary = Self.alarms(recording: report.failoverRecording, targets: self.controller?.planTargets ?? []) + report.summary
         return report
+    }
+
+    /// What leads the summary while something is wrong beyond region statuses: loud in
+    /// `STATUS=` and `regionctl status`.
+    static func alarms(recording: Bool, targets: [TrafficReport.Target]) -> String {
+        var text = recording ? "" : Self.notRecording
+        let failing = targets.filter { !$0.ok }.map(\.name)
+        if !failing.isEmpty { text += "PLAN NOT APPLIED to \(failing.joined(separator: ", ")) | " }
+        return text
     }
 
     /// Leads the summary while decisions cannot be recorded: loud in `STATUS=` and `regionctl status`.
@@ -199,10 +208,8 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
 
     public func summary() async -> String {
         let text = Self.summary(await self.briefs())
-        if let controller = self.controller, await !controller.recording {
-            return Self.notRecording + text
-        }
-        return text
+        guard let controller = self.controller else { return text }
+        return Self.alarms(recording: await controller.recording, targets: controller.planTargets) + text
     }
 
     /// One line for `STATUS=`: "3 regions: 2 healthy, 1 degraded (eu-west)".

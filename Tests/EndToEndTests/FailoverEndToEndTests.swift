@@ -72,6 +72,37 @@ func row(_ report: TrafficReport, _ region: String) throws -> TrafficReport.Row 
     try #require(report.regions.first { $0.region == region })
 }
 
+/// Starts a real HAProxy (daemon mode) with its runtime API at `DIRECTORY/admin.sock`
+/// and one backend `app` of `servers`; returns its pid. `-D` returns once the sockets are bound.
+func startHAProxy(in directory: String, servers: [String]) async throws -> pid_t {
+    let config = """
+        global
+            stats socket \(directory)/admin.sock level admin
+        defaults
+            mode http
+            timeout connect 1s
+            timeout client 1s
+            timeout server 1s
+        backend app
+        \(servers.map { "    server \($0) 127.0.0.1:9 weight 100" }.joined(separator: "\n"))
+
+        """
+    try config.write(toFile: "\(directory)/haproxy.cfg", atomically: true, encoding: .utf8)
+    let started = try await runProgram("/usr/sbin/haproxy", ["-D", "-f", "\(directory)/haproxy.cfg", "-p", "\(directory)/haproxy.pid"])
+    try #require(started.status == 0, "haproxy: \(started.stderr)")
+    let pid = try String(contentsOfFile: "\(directory)/haproxy.pid", encoding: .utf8)
+    return try #require(pid_t(pid.trimmingCharacters(in: .whitespacesAndNewlines)))
+}
+
+/// HAProxy's own view of a server's weight, e.g. "154 (initial 100)".
+func haproxyWeight(in directory: String, _ server: String) async throws -> String {
+    let connection = try await ControlConnection.open("\(directory)/admin.sock")
+    try await connection.send("get weight app/\(server)")
+    let line = try await connection.readLine()
+    await connection.close()
+    return line ?? ""
+}
+
 @Suite("failover end to end", .serialized)
 struct FailoverEndToEndTests {
     @Test func automaticFailoverThenFailbackAfterTheRecoveryWindow() async throws {
@@ -117,35 +148,9 @@ struct FailoverEndToEndTests {
     @Test func failoverIsAppliedToARealHAProxyAndTheHook() async throws {
         let directory = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let haproxyConfig = """
-            global
-                stats socket \(directory)/admin.sock level admin
-            defaults
-                mode http
-                timeout connect 1s
-                timeout client 1s
-                timeout server 1s
-            backend app
-                server eu-west 127.0.0.1:9 weight 100
-                server us-east-1 127.0.0.1:9 weight 100
-
-            """
-        try haproxyConfig.write(toFile: "\(directory)/haproxy.cfg", atomically: true, encoding: .utf8)
-        // -D returns once HAProxy's sockets are bound.
-        let started = try await runProgram("/usr/sbin/haproxy", ["-D", "-f", "\(directory)/haproxy.cfg", "-p", "\(directory)/haproxy.pid"])
-        try #require(started.status == 0, "haproxy: \(started.stderr)")
-        defer {
-            if let pid = try? String(contentsOfFile: "\(directory)/haproxy.pid", encoding: .utf8), let number = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
-                kill(number, SIGKILL)
-            }
-        }
-        @Sendable func weight(_ server: String) async throws -> String {
-            let connection = try await ControlConnection.open("\(directory)/admin.sock")
-            try await connection.send("get weight app/\(server)")
-            let line = try await connection.readLine()
-            await connection.close()
-            return line ?? ""
-        }
+        let haproxy = try await startHAProxy(in: directory, servers: ["eu-west", "us-east-1"])
+        defer { kill(haproxy, SIGKILL) }
+        @Sendable func weight(_ server: String) async throws -> String { try await haproxyWeight(in: directory, server) }
 
         let haproxySection = """
             cooldown = "0s"
@@ -181,6 +186,34 @@ struct FailoverEndToEndTests {
             #expect(targets.allSatisfy { $0.ok }, "\(targets)")
             let shown = try await daemon.regionctl(["traffic"])
             #expect(shown.stdout.contains("applied to: state_file ok, haproxy ok, hook ok"), "\(shown.stdout)")
+            await watch.close()
+        }
+    }
+
+    /// An HAProxy that is not there is loud (STATUS=, regionctl) until it answers; then
+    /// the re-send gives it the plan and the alarm goes.
+    @Test func aMissingHAProxyIsLoudUntilItAnswers() async throws {
+        let directory = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let section = "[haproxy]\nsocket = \"\(directory)/admin.sock\"\nbackend = \"app\"\nreapply_interval = \"1s\""
+        try await failoverScenario(section) { daemon, _ in
+            let ready = try await daemon.notify.wait(for: "READY=1")
+            #expect(ready.contains("STATUS=PLAN NOT APPLIED to haproxy | "), "\(ready)")
+            let status = try await daemon.regionctl(["status"])
+            #expect(status.stdout.contains("PLAN NOT APPLIED to haproxy"), "\(status.stdout)")
+            let traffic = try await daemon.regionctl(["traffic"])
+            #expect(traffic.stdout.contains("HAPROXY NOT APPLIED since"), "\(traffic.stdout)")
+
+            let watch = try await ControlConnection.open(daemon.socketPath)
+            try await watch.send(#"{"cmd":"watch"}"#)
+            _ = try await watch.readLine()
+            let before = daemon.notify.messages.count
+            let haproxy = try await startHAProxy(in: directory, servers: ["eu-west", "us-east"])
+            defer { kill(haproxy, SIGKILL) }
+            let recovered = try await watch.readLine(containing: #""kind":"actuator_recovered""#)
+            #expect(recovered.contains(#""actuator":"haproxy""#))
+            #expect(try await haproxyWeight(in: directory, "eu-west") == "154 (initial 100)")
+            try await daemon.notify.wait(for: "STATUS=2 regions", from: before)
             await watch.close()
         }
     }

@@ -31,7 +31,9 @@ struct StateDatabaseFaultTests {
         do {
             try await scenario(config) { daemon, eu in
                 try await daemon.notify.wait(for: "READY=1")
-                try await daemon.notify.wait(for: "STATUS=STATE DATABASE NOT WRITABLE, failover decisions refused | 2 regions: 2 healthy")
+                // traffic.json cannot be written there either.
+                try await daemon.notify.wait(
+                    for: "STATUS=STATE DATABASE NOT WRITABLE, failover decisions refused | PLAN NOT APPLIED to state_file | 2 regions: 2 healthy")
                 eu.set(.error)
                 try await daemon.notify.wait(for: "2 regions: 1 healthy")
                 let report = try await traffic(daemon)

@@ -143,10 +143,15 @@ struct HAProxyActuatorTests {
         #expect(try #require(failing.lastAttempt) >= since, "the outage started at the first failure")
         #expect(actuator.appliedTo.map(\.name) == ["state_file", "haproxy"])
 
-        // HAProxy is reachable (reconfigured): the plan arrives, silently.
+        // HAProxy is reachable (reconfigured): the plan arrives, and the outage is over.
         await actuator.configure(PlanTargets(haproxy: HAProxySettings(socket: haproxy.socket, backend: "app"), servers: Self.servers))
         await actuator.reapply()
         #expect(try await haproxy.weight("eu-west") == "256 (initial 100)")
+        let recovered = await iterator.next()
+        #expect(recovered?.kind == .actuatorRecovered && recovered?.fields["actuator"] == "haproxy")
+        await actuator.reapply()
+        await bus.publish(sentinel)
+        #expect(await iterator.next()?.message == "sentinel", "a working re-send is not news")
         let healthy = try #require(actuator.appliedTo.first { $0.name == "haproxy" })
         #expect(healthy.ok && healthy.error == nil && healthy.failingSince == nil && healthy.lastApplied != nil)
         // It goes away again: a new outage, a new event.

@@ -68,6 +68,7 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case planChanged = "plan_changed"
     case historyUnavailable = "history_unavailable"
     case actuatorFailed = "actuator_failed"
+    case actuatorRecovered = "actuator_recovered"
 
     /// 128-bit id for `journalctl MESSAGE_ID=...`.
     public var messageID: String {
@@ -100,6 +101,7 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .planChanged: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b11"
         case .historyUnavailable: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b12"
         case .actuatorFailed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b13"
+        case .actuatorRecovered: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b14"
         }
     }
 
@@ -111,7 +113,7 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .noHealthyTarget, .historyUnavailable: 2
         case .capacityExhausted, .actuatorFailed: 3
         case .failoverStarted, .failoverCompleted, .failoverBlocked, .failoverHalted, .recoveryFailed: 4
-        case .failoverStep, .recoveryStarted, .recoveryRestarted, .recoveryCompleted, .failbackHeld, .failbackStep, .failbackCompleted, .operatorCommand, .pinExpired, .panicCleared, .planChanged: 5
+        case .failoverStep, .recoveryStarted, .recoveryRestarted, .recoveryCompleted, .failbackHeld, .failbackStep, .failbackCompleted, .operatorCommand, .pinExpired, .panicCleared, .planChanged, .actuatorRecovered: 5
 
         case .daemonStarted, .daemonStopping, .configReloaded, .regionAdded, .regionRemoved, .regionUpdated: 6
         }

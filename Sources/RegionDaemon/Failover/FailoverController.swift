@@ -24,6 +24,8 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     private let bus: EventBus
     private let time: TimeBase<C>
     private let actuator: PlanActuator
+    /// Where the plan is applied and whether the last attempt worked (no hop).
+    public nonisolated var planTargets: [TrafficReport.Target] { self.actuator.appliedTo }
     private let logger: Logger
     private let inbox: AsyncStream<Input>
     private let inboxContinuation: AsyncStream<Input>.Continuation

@@ -54,9 +54,11 @@ public actor PlanActuator {
         return Self.targetOrder.compactMap { outcomes[$0] }
     }
 
-    private func note(_ target: String, failure: (any Error)?) {
+    /// Records an attempt; a success after failures is announced as `actuator_recovered`.
+    private func note(_ target: String, failure: (any Error)?) async {
         let now = Date()
-        self.outcomes.withLock { outcomes in
+        let recovered = self.outcomes.withLock { outcomes in
+            let wasFailing = outcomes[target].map { !$0.ok } ?? false
             var outcome = outcomes[target] ?? TrafficReport.Target(name: target, ok: true)
             outcome.lastAttempt = now
             if let failure {
@@ -70,6 +72,11 @@ public actor PlanActuator {
                 outcome.error = nil
             }
             outcomes[target] = outcome
+            return wasFailing && failure == nil
+        }
+        if recovered {
+            await self.bus.publish(
+                Event(time: now, kind: .actuatorRecovered, message: "the plan reached \(target) again", fields: ["actuator": target]))
         }
     }
 
@@ -104,9 +111,9 @@ public actor PlanActuator {
                 }
             }
             self.applied = plan
-            self.note("state_file", failure: nil)
+            await self.note("state_file", failure: nil)
         } catch {
-            self.note("state_file", failure: error)
+            await self.note("state_file", failure: error)
             self.logger.error("cannot write \(path): \(error)")
             await self.bus.publish(
                 Event(time: Date(), kind: .actuatorFailed, message: "cannot apply the plan to \(path): \(error)", fields: ["actuator": "state_file", "error": "\(error)"]))
@@ -123,10 +130,10 @@ public actor PlanActuator {
         let environment = PlanHook.environment(for: plan, order: order, trafficFile: self.path)
         do {
             try await PlanHookCommand.run(hook, environment: environment)
-            self.note("hook", failure: nil)
+            await self.note("hook", failure: nil)
             self.logger.info("plan hook ran", metadata: ["REGIOND_PLAN": "\(environment["REGIOND_PLAN"] ?? "")"])
         } catch {
-            self.note("hook", failure: error)
+            await self.note("hook", failure: error)
             await self.bus.publish(
                 Event(
                     time: Date(), kind: .actuatorFailed, message: "plan hook failed: \(error)",
@@ -149,15 +156,13 @@ public actor PlanActuator {
             let commands = HAProxyWeights.commands(for: plan, backend: haproxy.backend, servers: self.targets.servers)
             do {
                 try await HAProxyRuntime(socket: haproxy.socket, timeout: haproxy.timeout).apply(commands)
-                self.note("haproxy", failure: nil)
-                if self.haproxyFailing {
-                    self.logger.notice("plan applied to HAProxy again", metadata: ["REGIOND_HAPROXY_COMMANDS": "\(commands)"])
-                } else if newPlan {
+                await self.note("haproxy", failure: nil)
+                if newPlan {
                     self.logger.info("plan applied to HAProxy", metadata: ["REGIOND_HAPROXY_COMMANDS": "\(commands)"])
                 }
                 self.haproxyFailing = false
             } catch {
-                self.note("haproxy", failure: error)
+                await self.note("haproxy", failure: error)
                 if newPlan || !self.haproxyFailing {
                     await self.bus.publish(
                         Event(
