@@ -58,4 +58,14 @@ struct ProbeCadenceTests {
         #expect(ProbeCadence(interval: .seconds(1), jitter: 3).jitter == 1)
         #expect(ProbeCadence(interval: .seconds(1), jitter: -1).jitter == 0)
     }
+
+    /// The reference SplitMix64 sequence for seed 0 (as in Vigna's splitmix64.c).
+    @Test func jitterRandomIsSplitMix64() {
+        var random = JitterRandom(seed: 0)
+        #expect([random.next(), random.next(), random.next()] == [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F])
+        var spread = JitterRandom(seed: 42)
+        let draws = (0..<10_000).map { _ in Double.random(in: -1...1, using: &spread) }
+        #expect(draws.allSatisfy { (-1...1).contains($0) })
+        #expect(abs(draws.reduce(0, +) / Double(draws.count)) < 0.05, "centred")
+    }
 }

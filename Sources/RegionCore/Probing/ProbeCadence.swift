@@ -54,3 +54,23 @@ public struct ProbeCadence: Sendable, Equatable {
         max(.zero, start - due)
     }
 }
+
+/// SplitMix64: a small, fast pseudo-random generator for jitter.
+///
+/// `SystemRandomNumberGenerator` makes a `getrandom` system call per number, once per
+/// probe; jitter needs spread, not secrecy. Seed it once from the system generator.
+public struct JitterRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) {
+        self.state = seed
+    }
+
+    public mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -40,6 +40,8 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     private var evaluationTask: Task<Void, Never>?
     private var metrics: RegionMetrics
     private var generation = 0
+    /// Jitter and first-probe spread; seeded once (no system call per probe).
+    private var random = JitterRandom(seed: UInt64.random(in: .min ... .max))
     /// What readers outside the actor see: the region's brief and when its evaluation tick
     /// last ran (the supervisor's liveness check). Refreshed after every evaluation and
     /// update, so `status`, `STATUS=` and the watchdog read every region without a hop to
@@ -163,7 +165,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         runtime.inFlight = nil
         self.endpoints[endpoint.name] = runtime
         // Spread the first probes of all endpoints over one interval.
-        let due = cadence.first(after: Self.uptime(.now()), fraction: Double.random(in: 0..<1))
+        let due = cadence.first(after: Self.uptime(.now()), fraction: Double.random(in: 0..<1, using: &self.random))
         self.schedule(endpoint.name, generation: self.generation, due: due)
     }
 
@@ -222,7 +224,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         self.endpoints[name] = runtime
         self.window.record(result)
         self.statistics.record(latenessMs: result.latenessMs)
-        let spread = Double.random(in: -1...1)
+        let spread = Double.random(in: -1...1, using: &self.random)
         self.schedule(name, generation: generation, due: runtime.cadence.next(after: due, endedAt: end, spread: spread))
     }
 
