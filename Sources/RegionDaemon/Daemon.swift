@@ -87,6 +87,7 @@ public enum Daemon {
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: WatchdogService(supervisor: supervisor, notifier: notifier, logger: logger)),
             .init(service: StatusTextService(supervisor: supervisor, bus: bus)),
+            .init(service: ScheduleWatchService(statistics: statistics, logger: logger)),
             .init(service: controller),
             .init(service: control),
             .init(service: ReloadSignalService(supervisor: supervisor, notifier: notifier, bus: bus, logger: logger)),

@@ -42,6 +42,40 @@ struct WatchdogService<C: Clock>: Service where C.Duration == Duration {
     }
 }
 
+/// Says in the journal when probing falls behind its schedule (start lateness p99 over
+/// the recent probes above 100 ms) and when it keeps up again.
+struct ScheduleWatchService: Service {
+    let statistics: ProbeStatistics
+    let logger: Logger
+    var period: Duration = .seconds(10)
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await self.watch() }
+    }
+
+    private func watch() async {
+        var health = ScheduleHealth()
+        let clock = ContinuousClock()
+        while !Task.isCancelled {
+            do {
+                try await clock.sleep(for: self.period)
+            } catch {
+                return
+            }
+            switch health.observe(latenessP99Ms: self.statistics.latenessPercentile(0.99)) {
+            case .overloaded(let p99):
+                self.logger.warning(
+                    "probing is overloaded: probes start \(Int(p99)) ms late (p99 of the recent probes); late probes miss their timeouts and healthy regions can read unhealthy. Probe fewer endpoints or less often, or give regiond more CPU (docs/performance.md)",
+                    metadata: ["REGIOND_LATENESS_P99_MS": "\(Int(p99))"])
+            case .recovered(let p99):
+                self.logger.notice("probing keeps its schedule again (start lateness p99 \(Int(p99)) ms)", metadata: ["REGIOND_LATENESS_P99_MS": "\(Int(p99))"])
+            case nil:
+                break
+            }
+        }
+    }
+}
+
 /// Keeps systemd's `STATUS=` in step with region statuses.
 struct StatusTextService<C: Clock>: Service where C.Duration == Duration {
     let supervisor: Supervisor<C>
