@@ -59,4 +59,23 @@ struct PlanHookTests {
         let hook = try #require(actuator.appliedTo.first { $0.name == "hook" })
         #expect(!hook.ok && hook.error?.contains(expected) == true && hook.failingSince != nil)
     }
+
+    /// A reload that brings a new hook runs it once for the committed plan; one that
+    /// keeps the same hook does not run it again.
+    @Test func aNewHookRunsOnceForTheCommittedPlan() async throws {
+        let directory = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (actuator, _, state) = Self.actuator(PlanHook(command: ["/bin/true"]))
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        await actuator.apply(Self.failedOver, order: Self.order)
+
+        let logging = PlanHook(command: ["/bin/sh", "-c", #"echo "$REGIOND_PLAN" >> "$0/runs""#, directory])
+        await actuator.configure(PlanTargets(hook: logging))
+        await actuator.reconfigured()
+        await actuator.configure(PlanTargets(hook: logging))
+        await actuator.reconfigured()
+        let runs = try String(contentsOfFile: "\(directory)/runs", encoding: .utf8)
+        #expect(runs == "eu-west=0 us-east=10000\n")
+    }
 }

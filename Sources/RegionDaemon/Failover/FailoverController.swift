@@ -157,8 +157,8 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
             self.engine.reconfigure(settings: settings, regions: regions)
             self.signals = self.signals.filter { id, _ in regions.contains { $0.id == id } }
             await self.decide { engine, now in engine.step(self.signals, now: now) }
-            // New [haproxy] settings or server names take the committed plan at once.
-            await self.actuator.reapply()
+            // New [haproxy] settings, server names or [hook] take the committed plan at once.
+            await self.actuator.reconfigured()
         case .command(let command, let uid, let reason, let reply):
             var failure: ControlError?
             let committed = await self.decide(operator: true) { engine, now in

@@ -25,7 +25,10 @@ public actor PlanActuator {
     public private(set) var applied: TrafficPlan?
     /// The last committed plan handed over, and a count of hand-overs (to notice a newer plan).
     private var current: TrafficPlan?
+    private var currentOrder: [String] = []
     private var generation = 0
+    /// A reload brought a new `[hook]`: it runs once for the committed plan.
+    private var hookPending = false
     /// Whether the last exchange with HAProxy failed (repeated failures are announced once).
     private var haproxyFailing = false
     /// How each target fared, for `regionctl traffic`; read without a hop to this actor.
@@ -41,6 +44,7 @@ public actor PlanActuator {
 
     /// Takes new `[haproxy]` and `[hook]` settings and region-to-server names (on reload).
     public func configure(_ targets: PlanTargets) {
+        if let hook = targets.hook, hook != self.targets.hook { self.hookPending = true }
         self.targets = targets
         self.outcomes.withLock { outcomes in
             if targets.haproxy == nil { outcomes["haproxy"] = nil }
@@ -96,7 +100,9 @@ public actor PlanActuator {
 
     public func apply(_ plan: TrafficPlan, order: [String]) async {
         self.current = plan
+        self.currentOrder = order
         self.generation += 1
+        self.hookPending = false
         let document = Document(total: plan.total, weights: order.map { .init(region: $0, weight: plan.weight($0)) }, updated: Date())
         let path = self.path
         do {
@@ -145,6 +151,16 @@ public actor PlanActuator {
     /// is announced with an event only when the previous exchange had worked.
     public func reapply() async {
         await self.sendToHAProxy(newPlan: false)
+    }
+
+    /// After a reload: HAProxy gets the committed plan again, and a new or changed
+    /// `[hook]` runs once for it (a plan change since the reload has run it already).
+    public func reconfigured() async {
+        await self.sendToHAProxy(newPlan: false)
+        if self.hookPending, let hook = self.targets.hook, let plan = self.current {
+            self.hookPending = false
+            await self.runHook(hook, plan: plan, order: self.currentOrder)
+        }
     }
 
     /// Sends the current plan; if a newer plan was handed over while this exchange was
