@@ -174,17 +174,32 @@ struct ProberTests {
         #expect(outcome.failure == .timeout)
         let pid = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         // SIGKILL went to the whole group before the probe returned, but the child dies when the kernel next
-        // schedules it, so on a busy machine it can still show "R" for a moment. Watch for it to die, for up
-        // to 5 s: a child that was never signalled sleeps for 60 s and fails this.
-        var state = Self.processState(pid)
-        let deadline = ContinuousClock.now + .seconds(5)
-        while let current = state, current != "Z", ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
-            state = Self.processState(pid)
-        }
+        // schedules it, so on a busy machine it can still show "R" for a moment. Wait for its exit on a pidfd
+        // (readable once the process has terminated), for up to 5 s: a child that was never signalled sleeps
+        // for 60 s and fails this.
+        let exited = try await NIOThreadPool.singleton.runIfActive { Self.waitForExit(pid, milliseconds: 5000) }
+        #expect(exited, "child \(pid) did not exit")
+        let state = Self.processState(pid)
         #expect(state == nil || state == "Z", "child \(pid) still alive: \(state ?? "")")
         try? FileManager.default.removeItem(atPath: pidFile)
         await prober.shutdown()
+    }
+
+    /// Blocks until process `pid` has terminated (true), or `milliseconds` pass (false). A pid that
+    /// is already gone counts as terminated.
+    static func waitForExit(_ pid: Int32, milliseconds: Int32) -> Bool {
+        // glibc (2.36+) has pidfd_open(2), but Swift's Glibc module does not import its header.
+        typealias PidfdOpen = @convention(c) (pid_t, UInt32) -> Int32
+        guard let symbol = dlsym(nil, "pidfd_open") else { return false }
+        let fd = unsafeBitCast(symbol, to: PidfdOpen.self)(pid, 0)
+        guard fd >= 0 else { return errno == ESRCH }
+        defer { close(fd) }
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            let ready = poll(&entry, 1, milliseconds)
+            if ready < 0 && errno == EINTR { continue }
+            return ready > 0
+        }
     }
 
     /// The state letter from /proc/PID/stat (R, S, Z, ...), or nil once the process is gone. The command

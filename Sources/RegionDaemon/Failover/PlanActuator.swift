@@ -22,15 +22,12 @@ public actor PlanActuator {
     let logger: Logger
     private var targets: PlanTargets
     private var haproxy: HAProxySettings? { self.targets.haproxy }
-    public private(set) var applied: TrafficPlan?
     /// The last committed plan handed over, and a count of hand-overs (to notice a newer plan).
     private var current: TrafficPlan?
     private var currentOrder: [String] = []
     private var generation = 0
     /// A reload brought a new `[hook]`: it runs once for the committed plan.
     private var hookPending = false
-    /// Whether the last exchange with HAProxy failed (repeated failures are announced once).
-    private var haproxyFailing = false
     /// How each target fared, for `regionctl traffic`; read without a hop to this actor.
     private nonisolated let outcomes = Mutex<[String: TrafficReport.Target]>([:])
     static let targetOrder = ["state_file", "haproxy", "hook"]
@@ -58,10 +55,12 @@ public actor PlanActuator {
         return Self.targetOrder.compactMap { outcomes[$0] }
     }
 
-    /// Records an attempt; a success after failures is announced as `actuator_recovered`.
-    private func note(_ target: String, failure: (any Error)?) async {
+    /// Records an attempt and returns whether the target was failing before it; a
+    /// success after failures is announced as `actuator_recovered`.
+    @discardableResult
+    private func note(_ target: String, failure: (any Error)?) async -> Bool {
         let now = Date()
-        let recovered = self.outcomes.withLock { outcomes in
+        let wasFailing = self.outcomes.withLock { outcomes in
             let wasFailing = outcomes[target].map { !$0.ok } ?? false
             var outcome = outcomes[target] ?? TrafficReport.Target(name: target, ok: true)
             outcome.lastAttempt = now
@@ -76,12 +75,13 @@ public actor PlanActuator {
                 outcome.error = nil
             }
             outcomes[target] = outcome
-            return wasFailing && failure == nil
+            return wasFailing
         }
-        if recovered {
+        if wasFailing && failure == nil {
             await self.bus.publish(
                 Event(time: now, kind: .actuatorRecovered, message: "the plan reached \(target) again", fields: ["actuator": target]))
         }
+        return wasFailing
     }
 
     /// How often the plan is sent to HAProxy again; nil without `[haproxy]`.
@@ -116,7 +116,6 @@ public actor PlanActuator {
                     throw StateStore.Error(description: "rename \(temporary): \(String(cString: strerror(errno)))")
                 }
             }
-            self.applied = plan
             await self.note("state_file", failure: nil)
         } catch {
             await self.note("state_file", failure: error)
@@ -176,10 +175,10 @@ public actor PlanActuator {
                 if newPlan {
                     self.logger.info("plan applied to HAProxy", metadata: ["REGIOND_HAPROXY_COMMANDS": "\(commands)"])
                 }
-                self.haproxyFailing = false
             } catch {
-                await self.note("haproxy", failure: error)
-                if newPlan || !self.haproxyFailing {
+                // Repeated failures of the re-send are announced once per outage.
+                let alreadyFailing = await self.note("haproxy", failure: error)
+                if newPlan || !alreadyFailing {
                     await self.bus.publish(
                         Event(
                             time: Date(), kind: .actuatorFailed, message: "cannot apply the plan to HAProxy backend \(haproxy.backend): \(error)",
@@ -187,7 +186,6 @@ public actor PlanActuator {
                 } else {
                     self.logger.warning("still cannot apply the plan to HAProxy: \(error)")
                 }
-                self.haproxyFailing = true
             }
             if generation == self.generation { return }
         }
