@@ -16,7 +16,7 @@ struct WatchdogService<C: Clock>: Service where C.Duration == Duration {
             try? await gracefulShutdown()
             return
         }
-        self.logger.info("watchdog enabled", metadata: ["watchdog.interval_ms": "\(Int(interval.milliseconds))"])
+        self.logger.info("watchdog enabled", metadata: ["watchdog.interval_ms": "\(wholeNumber(interval.milliseconds))"])
         await cancelWhenGracefulShutdown {
             await self.beat(every: interval / 3)
         }
@@ -65,10 +65,10 @@ struct ScheduleWatchService: Service {
             switch health.observe(latenessP99Ms: self.statistics.latenessPercentile(0.99)) {
             case .overloaded(let p99):
                 self.logger.warning(
-                    "probing is overloaded: probes start \(Int(p99)) ms late (p99 of the recent probes); late probes miss their timeouts and healthy regions can read unhealthy. Probe fewer endpoints or less often, or give regiond more CPU (docs/performance.md)",
-                    metadata: ["REGIOND_LATENESS_P99_MS": "\(Int(p99))"])
+                    "probing is overloaded: probes start \(formatMs(p99)) late (p99 of the recent probes); late probes miss their timeouts and healthy regions can read unhealthy. Probe fewer endpoints or less often, or give regiond more CPU (docs/performance.md)",
+                    metadata: ["REGIOND_LATENESS_P99_MS": "\(wholeNumber(p99))"])
             case .recovered(let p99):
-                self.logger.notice("probing keeps its schedule again (start lateness p99 \(Int(p99)) ms)", metadata: ["REGIOND_LATENESS_P99_MS": "\(Int(p99))"])
+                self.logger.notice("probing keeps its schedule again (start lateness p99 \(formatMs(p99)))", metadata: ["REGIOND_LATENESS_P99_MS": "\(wholeNumber(p99))"])
             case nil:
                 break
             }

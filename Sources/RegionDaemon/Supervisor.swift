@@ -189,27 +189,14 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
             summary: Self.summary(briefs), probesRun: self.statistics.probesRun,
             probeLatenessP50Ms: self.statistics.latenessPercentile(0.50),
             probeLatenessP99Ms: self.statistics.latenessPercentile(0.99))
-        report.failoverRecording = await self.controller?.recording ?? true
-        report.summary = Self.alarms(recording: report.failoverRecording, targets: self.controller?.planTargets ?? []) + report.summary
+        let alarms = self.controller?.alarms ?? Alarms()
+        report.failoverRecording = alarms.recording
+        report.summary = alarms.prefix + report.summary
         return report
     }
 
-    /// What leads the summary while something is wrong beyond region statuses: loud in
-    /// `STATUS=` and `regionctl status`.
-    static func alarms(recording: Bool, targets: [TrafficReport.Target]) -> String {
-        var text = recording ? "" : Self.notRecording
-        let failing = targets.filter { !$0.ok }.map(\.name)
-        if !failing.isEmpty { text += "PLAN NOT APPLIED to \(failing.joined(separator: ", ")) | " }
-        return text
-    }
-
-    /// Leads the summary while decisions cannot be recorded: loud in `STATUS=` and `regionctl status`.
-    static var notRecording: String { "STATE DATABASE NOT WRITABLE, failover decisions refused | " }
-
     public func summary() async -> String {
-        let text = Self.summary(await self.briefs())
-        guard let controller = self.controller else { return text }
-        return Self.alarms(recording: await controller.recording, targets: controller.planTargets) + text
+        (self.controller?.alarms.prefix ?? "") + Self.summary(await self.briefs())
     }
 
     /// One line for `STATUS=`: "3 regions: 2 healthy, 1 degraded (eu-west)".

@@ -131,7 +131,7 @@ struct Region: ParsableCommand {
             print("  pending: \(p.observed.count) of \(p.needed) evaluations \(p.direction.rawValue) (\(p.observed.map(\.rawValue).joined(separator: ", ")))")
         }
         let m = r.metrics
-        print("  window \(Int(m.windowSeconds)) s: \(m.samples) samples, \(m.failures) failed, error rate \(Format.percent(m.errorRate))")
+        print("  window \(formatSeconds(m.windowSeconds)): \(m.samples) samples, \(m.failures) failed, error rate \(Format.percent(m.errorRate))")
         print("  latency p50 \(Format.ms(m.latencyP50Ms)), p95 \(Format.ms(m.latencyP95Ms)), p99 \(Format.ms(m.latencyP99Ms))")
         print("  capacity \(Format.percent(m.capacity)), endpoints passing \(m.endpointsPassing)/\(m.endpointsReporting)")
         let t = r.thresholds
@@ -209,18 +209,20 @@ struct Watch: ParsableCommand {
 
 enum Format {
     static func percent(_ value: Double?) -> String {
-        guard let value else { return "-" }
-        let p = value * 100
-        return p == p.rounded() ? "\(Int(p))%" : String(format: "%.1f%%", p)
+        value.map(RegionCore.percent) ?? "-"
     }
 
     static func ms(_ value: Double?) -> String {
-        guard let value else { return "-" }
-        return value >= 10 ? "\(Int(value.rounded())) ms" : String(format: "%.1f ms", value)
+        value.map(formatMs) ?? "-"
+    }
+
+    /// Whole seconds of an interval from the daemon, clamped so that no reply can trap the conversion.
+    static func clampedSeconds(_ interval: TimeInterval) -> Int {
+        interval.isFinite ? Int(min(max(interval, -1e12), 1e12)) : 0
     }
 
     static func age(_ date: Date) -> String {
-        let s = max(0, Int(Date().timeIntervalSince(date)))
+        let s = max(0, self.clampedSeconds(Date().timeIntervalSince(date)))
         if s < 120 { return "\(s)s" }
         if s < 7200 { return "\(s / 60)m" }
         if s < 172_800 { return "\(s / 3600)h\((s % 3600) / 60)m" }
@@ -260,7 +262,7 @@ enum Format {
 extension Format {
     static func time(_ date: Date?) -> String {
         guard let date else { return "-" }
-        let seconds = Int(date.timeIntervalSinceNow.rounded())
+        let seconds = self.clampedSeconds(date.timeIntervalSinceNow.rounded())
         let iso = date.formatted(Date.ISO8601FormatStyle())
         return seconds >= 0 ? "\(iso) (in \(seconds)s)" : "\(iso) (\(-seconds)s ago)"
     }
@@ -451,7 +453,7 @@ struct AnalyticsCommand: ParsableCommand {
         print("blocked: \(a.blocked); success rate: \(Format.percent(a.successRate)); failbacks: \(a.failbacks)")
         print("time to detect: p50 \(seconds(a.timeToDetectP50)), max \(seconds(a.timeToDetectMax))")
         print("time to fail back: p50 \(seconds(a.timeToFailbackP50)), max \(seconds(a.timeToFailbackMax))")
-        let time = a.secondsInStatus.sorted { $0.key < $1.key }.map { "\($0.key) \(Int($0.value)) s" }.joined(separator: ", ")
+        let time = a.secondsInStatus.sorted { $0.key < $1.key }.map { "\($0.key) \(wholeNumber($0.value)) s" }.joined(separator: ", ")
         print("time in status (all regions): \(time.isEmpty ? "-" : time)")
     }
 }

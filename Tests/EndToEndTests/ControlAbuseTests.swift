@@ -44,6 +44,35 @@ struct ControlAbuseTests {
         }
     }
 
+    /// Each of these lines used to kill the daemon (an overflowing conversion traps with
+    /// SIGILL): `history` and `analytics` are open to every client that may connect.
+    @Test func linesThatUsedToKillTheDaemonGetAnErrorAndItRunsOn() async throws {
+        try await scenario({ port in fastConfig(targets: [("eu-west", port), ("us-east", port)], daemon: Self.limits) }) { daemon, _ in
+            try await daemon.notify.wait(for: "READY=1")
+            let connection = try await ControlConnection.open(daemon.socketPath)
+            let cases: [(String, String)] = [
+                (#"{"cmd":"history","since":"99999999999999h"}"#, "since '99999999999999h' is out of range; use 0ms to 87600h"),
+                (#"{"cmd":"analytics","since":"99999999999999h"}"#, "since '99999999999999h' is out of range; use 0ms to 87600h"),
+                (#"{"cmd":"pin","reason":"r","ttl":"99999999999999h"}"#, "ttl '99999999999999h' is out of range; use 1s to 720h"),
+                (
+                    #"{"cmd":"set-weights","weights":{"eu-west":9223372036854775807,"us-east":9223372036854775807}}"#,
+                    "weight of eu-west is 9223372036854775807; use a whole number from 0 to 1000000"
+                ),
+                (#"{"cmd":"history","limit":9223372036854775808}"#, "request is not valid JSON"),  // Foundation reads a number that does not fit as not JSON
+                (#"{"cmd":"history","since":"1e308h"}"#, "since '1e308h' is neither an ISO 8601 time nor a duration"),
+            ]
+            for (request, message) in cases {
+                try await connection.send(request)
+                let reply = try #require(try await connection.readLine(), "no reply to \(request): \(daemon.stderr.suffix(400))")
+                #expect(try Self.errorCode(reply) == "bad_request", "\(request) -> \(reply)")
+                #expect(reply.contains(message), "\(request) -> \(reply)")
+            }
+            await connection.close()
+            #expect(try await daemon.call("traffic", as: TrafficReport.self).regions.map(\.weight) == [5000, 5000])
+            #expect(try await daemon.call("version", as: VersionReport.self).protocolVersion == 1)
+        }
+    }
+
     @Test func anOversizedLineGetsTooLargeAndIsClosed() async throws {
         try await scenario({ port in fastConfig(targets: [("eu-west", port)], daemon: Self.limits) }) { daemon, _ in
             try await daemon.notify.wait(for: "READY=1")

@@ -210,19 +210,6 @@ struct ConfigLoaderTests {
         }
     }
 
-    @Test(arguments: [
-        ("250ms", Duration.milliseconds(250)), ("2s", .seconds(2)), ("1.5s", .milliseconds(1500)),
-        ("1m30s", .seconds(90)), ("1h", .seconds(3600)),
-    ])
-    func durationsParse(_ text: String, _ expected: Duration) {
-        #expect(parseDuration(text) == expected)
-    }
-
-    @Test(arguments: ["", "5", "s", "1d", "-1s", "1 s x"])
-    func badDurationsAreRejected(_ text: String) {
-        #expect(parseDuration(text) == nil)
-    }
-
     @Test func reloadEqualityIgnoresLineNumbers() throws {
         let a = try ConfigLoader.parse(Self.valid, file: "a")
         let b = try ConfigLoader.parse("\n\n" + Self.valid, file: "a")

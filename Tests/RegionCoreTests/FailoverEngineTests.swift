@@ -243,12 +243,25 @@ struct FailoverEngineTests {
         #expect(throws: ControlError.self) { _ = try fleet.command(.unpin, at: 5) }
     }
 
-    @Test func whenNothingIsHealthyTheLastPlanStays() {
+    /// Every region failing from the start: each is blocked, and one `no_healthy_target`
+    /// alert (crit) names them all; the plan stays. (It used to be only the blocks.)
+    @Test func whenNothingIsHealthyTheLastPlanStaysAndThatIsAnAlert() {
         var fleet = Fleet(threeRegions)
         let all = fleet.at(0, ["eu": failing, "us": failing, "ap": failing])
         #expect(fleet.weights == ["eu": 5000, "us": 3000, "ap": 2000])
-        #expect(all.events.allSatisfy { $0.kind == .failoverBlocked })
+        #expect(all.events.map(\.kind) == [.failoverBlocked, .failoverBlocked, .failoverBlocked, .noHealthyTarget])
         #expect(all.events.first?.fields["reason"] == "no healthy region can take its traffic")
+        #expect(all.events.last?.fields["regions"] == "eu,us,ap")
+        #expect(all.events.last?.kind.priority == 2)
+        #expect(fleet.engine.state.panic)
+        #expect(fleet.engine.stranded(signals: fleet.signals) == ["eu", "us", "ap"])
+        // Said once, not every round.
+        #expect(fleet.at(1).events.isEmpty)
+        // One region mends: the alarm clears and the failing regions' traffic moves to it.
+        let mended = fleet.at(2, ["us": healthy])
+        #expect(mended.events.map(\.kind).contains(.panicCleared))
+        #expect(!fleet.engine.state.panic)
+        #expect(fleet.weights == ["eu": 0, "us": 10_000, "ap": 0])
     }
 
     @Test func trafficIsNeverSentToADegradedRegionInAPanic() {

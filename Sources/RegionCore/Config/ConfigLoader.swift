@@ -219,7 +219,7 @@ public enum ConfigLoader {
             if r.has("priority") { r.issue("priority", "set either tier or priority, not both") }
         }
         if let p = r.int("priority", in: 1...1000) { priority = p }
-        let weight = r.int("weight", in: 0...1_000_000)
+        let weight = r.int("weight", in: 0...FailoverRegion.maximumWeight)
         if !r.has("weight") { r.issue("weight", "every region needs a baseline weight, e.g. weight = 5000") }
         let enabled = r.bool("enabled") ?? true
         let maxWeight = r.int("max_weight", in: 0...1_000_000_000)

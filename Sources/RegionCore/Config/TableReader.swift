@@ -82,15 +82,16 @@ struct TableReader {
             self.issue(key, "expected a duration in quotes such as \"500ms\", \"2s\" or \"1m\", found \(entry.value.typeName)")
             return nil
         }
-        guard let value = parseDuration(text) else {
+        switch DurationText.parse(text) {
+        case .failure(.malformed):
             self.issue(key, "'\(text)' is not a duration; write it like \"500ms\", \"2s\", \"1m30s\"")
             return nil
-        }
-        guard range.contains(value) else {
+        case .success(let value) where range.contains(value):
+            return value
+        case .success, .failure(.tooLong):
             self.issue(key, "\(text) is out of range; use \(formatDuration(range.lowerBound)) to \(formatDuration(range.upperBound))")
             return nil
         }
-        return value
     }
 
     /// A fraction written as `0.1` or as a percentage string `"10%"`.
@@ -100,7 +101,7 @@ struct TableReader {
         switch entry.value {
         case .float(let v): value = v
         case .integer(let v) where v == 0 || v == 1: value = Double(v)
-        case .string(let text) where text.hasSuffix("%"): value = Double(text.dropLast()).map { $0 / 100 }
+        case .string(let text) where text.hasSuffix("%"): value = FractionText.parse(text)
         default: value = nil
         }
         guard let value, value.isFinite else {
@@ -190,53 +191,6 @@ struct TableReader {
         }
         self.used.formUnion(self.table.keys)
     }
-}
-
-/// Parses `"250ms"`, `"2s"`, `"1.5s"`, `"1m30s"`, `"1h"`.
-public func parseDuration(_ text: String) -> Duration? {
-    var total: Duration = .zero
-    var number = ""
-    var unit = ""
-    var sawAny = false
-    func flush() -> Bool {
-        guard let value = Double(number), value >= 0 else { return false }
-        let scale: Double
-        switch unit {
-        case "ms": scale = 0.001
-        case "s": scale = 1
-        case "m": scale = 60
-        case "h": scale = 3600
-        default: return false
-        }
-        total += .milliseconds(Int64((value * scale * 1000).rounded()))
-        number = ""
-        unit = ""
-        sawAny = true
-        return true
-    }
-    for c in text.trimmingCharacters(in: .whitespaces) {
-        if c.isNumber || c == "." {
-            if !unit.isEmpty { guard flush() else { return nil } }
-            number.append(c)
-        } else if c.isLetter {
-            guard !number.isEmpty else { return nil }
-            unit.append(c)
-        } else {
-            return nil
-        }
-    }
-    if !number.isEmpty || !unit.isEmpty { guard flush() else { return nil } }
-    return sawAny ? total : nil
-}
-
-/// Writes a duration the way the config accepts it back.
-public func formatDuration(_ d: Duration) -> String {
-    let ms = d.milliseconds
-    if ms < 1000 || ms.truncatingRemainder(dividingBy: 1000) != 0 { return "\(Int(ms.rounded()))ms" }
-    let s = Int(ms / 1000)
-    if s % 3600 == 0 { return "\(s / 3600)h" }
-    if s % 60 == 0 { return "\(s / 60)m" }
-    return "\(s)s"
 }
 
 /// The known name closest to `word`, when it is a likely typo.

@@ -7,13 +7,8 @@ public enum ControlProtocol {
     public static let version = 1
     public static let defaultSocketPath = "/run/regiond/control.sock"
 
-    /// Commands that change state and so need root or the admin group.
-    public static let mutatingCommands: Set<String> = ["reload", "failover", "drain", "enable", "disable", "set-weights", "pin", "unpin"]
-    /// All commands this build understands.
-    public static let commands: [String] = [
-        "status", "regions", "region", "version", "reload", "watch", "help", "traffic", "history", "failover", "drain", "enable", "disable",
-        "set-weights", "pin", "unpin", "analytics",
-    ]
+    /// All commands this build understands (see ``ControlCommand``).
+    public static var commands: [String] { ControlCommand.names }
 
     /// The encoder used for every line on the socket (sorted keys, ISO 8601 times with milliseconds).
     public static func encoder() -> JSONEncoder {

@@ -2,6 +2,9 @@ import Foundation
 
 /// A region as the failover engine sees it (from `[[region]]`).
 public struct FailoverRegion: Sendable, Equatable, Codable {
+    /// The largest baseline weight a region may have (config `weight`, `set-weights`).
+    public static let maximumWeight = 1_000_000
+
     public var id: String
     /// Lower is tried first.
     public var priority: Int

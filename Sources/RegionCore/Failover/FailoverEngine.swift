@@ -32,16 +32,24 @@ public struct FailoverEngine: Sendable {
     public init(settings: FailoverSettings, regions: [FailoverRegion], state: EngineState? = nil) {
         self.settings = settings
         self.regions = regions
-        let baseline = Self.baselinePlan(regions, override: state?.weightOverride, total: settings.total)
-        var restored = state ?? EngineState(regions: [:], plan: baseline)
+        var restored = state ?? EngineState(regions: [:], plan: TrafficPlan(weights: [:], total: settings.total))
         for region in regions where restored.regions[region.id] == nil {
             var runtime = RegionRuntime()
             if !region.enabled { runtime.admin = .disabled }
             restored.regions[region.id] = runtime
         }
         restored.regions = restored.regions.filter { id, _ in regions.contains { $0.id == id } }
-        if restored.plan.total != settings.total || Set(restored.plan.weights.keys) != Set(regions.map(\.id)) {
-            restored.plan = baseline
+        // What is read back from disk is checked like any outside input: a share is a
+        // fraction of the baseline (0...1), an override a weight in range, a plan valid.
+        for id in restored.regions.keys {
+            let share = restored.regions[id]!.share
+            restored.regions[id]!.share = share.isFinite ? min(1, max(0, share)) : 1
+        }
+        if let override = restored.weightOverride, override.values.contains(where: { !(0...FailoverRegion.maximumWeight).contains($0) }) {
+            restored.weightOverride = nil
+        }
+        if restored.plan.total != settings.total || Set(restored.plan.weights.keys) != Set(regions.map(\.id)) || !restored.plan.isValid {
+            restored.plan = Self.baselinePlan(regions, override: restored.weightOverride, total: settings.total)
         }
         self.state = restored
     }
@@ -201,7 +209,7 @@ public struct FailoverEngine: Sendable {
                 rt.phase = .recovering(since: now, until: restarted)
                 events.append(
                     self.event(
-                        .recoveryRestarted, id, "region \(id) had a failed evaluation \(Int(now.timeIntervalSince(since))) s into its recovery window; the window restarts",
+                        .recoveryRestarted, id, "region \(id) had a failed evaluation \(wholeNumber(now.timeIntervalSince(since))) s into its recovery window; the window restarts",
                         ["until": restarted.formatted(Date.ISO8601FormatStyle())], now))
                 return
             }
@@ -385,11 +393,9 @@ public struct FailoverEngine: Sendable {
     private mutating func finish(signals: [String: RegionSignal], now: Date, events: [Event]) -> Decision {
         var events = events
         let before = self.state.plan
-        if let (plan, short) = self.computePlan(signals: signals) {
-            if self.state.panic {
-                self.state.panic = false
-                events.append(self.event(.panicCleared, nil, "a healthy region can take the traffic again; plan recomputed", [:], now))
-            }
+        let computed = self.computePlan(signals: signals)
+        let stranded = self.stranded(signals: signals)
+        if let (plan, short) = computed {
             for id in short where self.state.regions[id]?.alert != "capacity" {
                 self.state.regions[id]?.alert = "capacity"
                 events.append(
@@ -397,15 +403,22 @@ public struct FailoverEngine: Sendable {
             }
             self.state.plan = plan
         } else {
-            if !self.state.panic {
-                self.state.panic = true
-                events.append(
-                    self.event(
-                        .noHealthyTarget, nil, "no healthy region can take traffic that must move; keeping the last plan (\(before.description(order: self.regions.map(\.id))))",
-                        [:], now))
-            }
             self.state.plan = self.keptPlanWithoutDisabled()
         }
+        // Panic: traffic must move and nothing healthy can take it. Either a move under
+        // way has nowhere to go, or a failing region keeps its share because no region
+        // could take it (every region failing at once, for example).
+        let panic = computed == nil || !stranded.isEmpty
+        if panic, !self.state.panic {
+            let who = stranded.isEmpty ? "traffic that must move" : "the traffic of failing \(stranded.joined(separator: ", "))"
+            events.append(
+                self.event(
+                    .noHealthyTarget, nil, "no healthy region can take \(who); keeping the last plan (\(before.description(order: self.regions.map(\.id))))",
+                    stranded.isEmpty ? [:] : ["regions": stranded.joined(separator: ",")], now))
+        } else if !panic, self.state.panic {
+            events.append(self.event(.panicCleared, nil, "a healthy region can take the traffic again; plan recomputed", [:], now))
+        }
+        self.state.panic = panic
         let changed = self.state.plan != before
         if changed {
             let text = self.state.plan.description(order: self.regions.map(\.id))
@@ -415,6 +428,17 @@ public struct FailoverEngine: Sendable {
             }
         }
         return Decision(plan: self.state.plan, planChanged: changed, events: events)
+    }
+
+    /// Failing regions that keep their share only because no healthy region could take it.
+    public func stranded(signals: [String: RegionSignal]) -> [String] {
+        let targets = self.targets(signals: signals)
+        return self.regions.compactMap { region in
+            guard let rt = self.state.regions[region.id], rt.admin == .enabled, rt.phase == .serving, rt.share > 0,
+                signals[region.id]?.failing == true, !self.hasTarget(for: region.id, targets: targets)
+            else { return nil }
+            return region.id
+        }
     }
 
     /// The last plan, except that an operator's `disable` always wins: a disabled region's
@@ -503,7 +527,9 @@ public struct FailoverEngine: Sendable {
             region = id
         case .setWeights(let weights):
             for id in weights.keys { try known(id) }
-            guard weights.values.allSatisfy({ $0 >= 0 }) else { throw ControlError(.badRequest, "weights must not be negative") }
+            for (id, weight) in weights.sorted(by: { $0.key < $1.key }) where !(0...FailoverRegion.maximumWeight).contains(weight) {
+                throw ControlError(.badRequest, "weight of \(id) is \(weight); use a whole number from 0 to \(FailoverRegion.maximumWeight)")
+            }
             var merged = self.state.weightOverride ?? [:]
             for region in self.regions where merged[region.id] == nil { merged[region.id] = region.weight }
             merged.merge(weights) { _, new in new }

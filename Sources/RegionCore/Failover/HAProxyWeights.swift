@@ -13,8 +13,10 @@ public enum HAProxyWeights {
         servers.map { server in
             let weight = plan.weight(server.region)
             guard weight > 0, plan.total > 0 else { return (server.server, 0) }
-            let scaled = (Double(weight) / Double(plan.total) * Double(Self.maximum)).rounded()
-            return (server.server, min(Self.maximum, max(1, Int(scaled))))
+            // Clamped before the conversion: a plan's weight never exceeds its total, but
+            // `Int(_:)` of a Double that does not fit would trap rather than report.
+            let scaled = min(Double(Self.maximum), max(1, (Double(weight) / Double(plan.total) * Double(Self.maximum)).rounded()))
+            return (server.server, Int(scaled))
         }
     }
 

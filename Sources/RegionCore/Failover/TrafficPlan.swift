@@ -11,13 +11,28 @@ public struct TrafficPlan: Sendable, Equatable, Codable {
 
     public func weight(_ region: String) -> Int { self.weights[region] ?? 0 }
 
+    /// Every weight is within 0...total and they sum to exactly `total`. A plan read back
+    /// from disk is used only if it is valid; the engine never makes an invalid one.
+    public var isValid: Bool {
+        guard self.total > 0 else { return false }
+        var sum = 0
+        for weight in self.weights.values {
+            guard (0...self.total).contains(weight) else { return false }
+            sum += weight  // cannot overflow: each term is at most `total`, and there are few
+            if sum > self.total { return false }
+        }
+        return sum == self.total
+    }
+
     /// Turns non-negative real shares into integers that sum to exactly `total`
     /// (largest remainder; ties go to the region listed first).
     ///
     /// All-zero shares give an all-zero plan only when `total` is 0; otherwise the
     /// caller must not ask (a plan always places all traffic).
     public static func apportion(_ shares: [(String, Double)], total: Int) -> TrafficPlan {
-        let sum = shares.reduce(0.0) { $0 + max(0, $1.1) }
+        // A share that is not a finite number (a damaged input) counts as 0.
+        let shares = shares.map { ($0.0, $0.1.isFinite ? max(0, $0.1) : 0) }
+        let sum = shares.reduce(0.0) { $0 + $1.1 }
         guard sum > 0, total > 0 else {
             return TrafficPlan(weights: Dictionary(shares.map { ($0.0, 0) }, uniquingKeysWith: { a, _ in a }), total: total)
         }

@@ -72,11 +72,5 @@ public struct ProbeOutcome: Sendable, Equatable {
 /// Parses a capacity written as a fraction (`0.75`) or a percentage (`75%`).
 /// Values are clamped to 0...1; anything else is `nil`.
 public func parseCapacity(_ text: String) -> Double? {
-    let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-    if trimmed.hasSuffix("%") {
-        guard let value = Double(trimmed.dropLast()), value.isFinite else { return nil }
-        return min(max(value / 100, 0), 1)
-    }
-    guard let value = Double(trimmed), value.isFinite else { return nil }
-    return min(max(value, 0), 1)
+    FractionText.parse(text).map { min(max($0, 0), 1) }
 }

@@ -178,19 +178,3 @@ public struct StatusEvaluator: Sendable {
         return change
     }
 }
-
-func percent(_ value: Double) -> String {
-    let p = value * 100
-    return p == p.rounded() ? "\(Int(p))%" : String(format: "%.1f%%", p)
-}
-
-func formatMs(_ ms: Double) -> String {
-    ms >= 10 ? "\(Int(ms.rounded())) ms" : String(format: "%.1f ms", ms)
-}
-
-func formatSeconds(_ s: Double) -> String {
-    if s == s.rounded() { return "\(Int(s)) s" }
-    // 0.25 s stays 0.25 s; 6.0999 s becomes 6.1 s.
-    let text = String(format: s < 1 ? "%.2f" : "%.1f", s)
-    return (text.hasSuffix("0") && text.contains(".") ? String(text.dropLast()) : text) + " s"
-}

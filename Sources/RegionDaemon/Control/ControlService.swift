@@ -50,59 +50,55 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
         }
         let id = request.id
         if let v = request.v, v != ControlProtocol.version {
-            return .reply(
-                Self.encode(
-                    ControlReply<NoResult>(
-                        id: id, error: ControlError(.unsupportedVersion, "protocol version \(v) is not supported; this daemon speaks \(ControlProtocol.version)"))))
+            return Self.failure(id, ControlError(.unsupportedVersion, "protocol version \(v) is not supported; this daemon speaks \(ControlProtocol.version)"))
         }
-        if ControlProtocol.mutatingCommands.contains(request.cmd), !self.isAdmin(peer) {
-            return .reply(
-                Self.encode(
-                    ControlReply<NoResult>(
-                        id: id,
-                        error: ControlError(
-                            .permissionDenied,
-                            "'\(request.cmd)' changes state and needs root or membership of the admin group\(self.adminGroupID.map { " (gid \($0))" } ?? ""); uid \(peer.uid) is neither"))))
+        guard let command = ControlCommand(rawValue: request.cmd) else {
+            let known = ControlProtocol.commands.joined(separator: ", ")
+            return Self.failure(id, ControlError(.unknownCommand, "unknown command '\(request.cmd.prefix(64))'; known commands: \(known)"))
         }
-        switch request.cmd {
-        case "status":
+        if command.mutatesState, !self.isAdmin(peer) {
+            return Self.failure(
+                id,
+                ControlError(
+                    .permissionDenied,
+                    "'\(command.rawValue)' changes state and needs root or membership of the admin group\(self.adminGroupID.map { " (gid \($0))" } ?? ""); uid \(peer.uid) is neither"))
+        }
+        switch command {
+        case .status:
             return .reply(Self.encode(ControlReply(id: id, result: await self.supervisor.statusReport())))
-        case "regions":
+        case .regions:
             return .reply(Self.encode(ControlReply(id: id, result: RegionList(regions: await self.supervisor.briefs()))))
-        case "region":
+        case .region:
             guard let name = request.region, !name.isEmpty else {
-                return .reply(Self.encode(ControlReply<NoResult>(id: id, error: ControlError(.badRequest, "'region' needs a \"region\" field with the region id"))))
+                return Self.failure(id, ControlError(.badRequest, "'region' needs a \"region\" field with the region id"))
             }
             guard let report = await self.supervisor.report(region: name) else {
                 let known = await self.supervisor.config.regions.map(\.id).joined(separator: ", ")
-                return .reply(Self.encode(ControlReply<NoResult>(id: id, error: ControlError(.notFound, "no region '\(name)'; known regions: \(known)"))))
+                return Self.failure(id, ControlError(.notFound, "no region '\(name.prefix(64))'; known regions: \(known)"))
             }
             return .reply(Self.encode(ControlReply(id: id, result: report)))
-        case "version", "help":
+        case .version, .help:
             return .reply(
                 Self.encode(
                     ControlReply(
                         id: id,
                         result: VersionReport(version: RegiondVersion.string, protocolVersion: ControlProtocol.version, commands: ControlProtocol.commands))))
-        case "reload":
+        case .reload:
             switch await self.supervisor.reload() {
             case .success(let report): return .reply(Self.encode(ControlReply(id: id, result: report)))
-            case .failure(let error): return .reply(Self.encode(ControlReply<NoResult>(id: id, error: error)))
+            case .failure(let error): return Self.failure(id, error)
             }
-        case "watch":
+        case .watch:
             return .watch(Self.encode(ControlReply(id: id, result: WatchStarted())))
-        case "traffic":
+        case .traffic:
             guard let controller = self.controller else { return Self.failure(id, ControlError(.internal, "failover is not running")) }
             return .reply(Self.encode(ControlReply(id: id, result: await controller.trafficReport())))
-        case "history":
+        case .history:
             return await self.history(request)
-        case "analytics":
+        case .analytics:
             return await self.analytics(request)
-        case "failover", "drain", "enable", "disable", "set-weights", "pin", "unpin":
-            return await self.operate(request, peer: peer)
-        default:
-            let known = ControlProtocol.commands.joined(separator: ", ")
-            return .reply(Self.encode(ControlReply<NoResult>(id: id, error: ControlError(.unknownCommand, "unknown command '\(request.cmd)'; known commands: \(known)"))))
+        case .failover, .drain, .enable, .disable, .setWeights, .pin, .unpin:
+            return await self.operate(request, command: command, peer: peer)
         }
     }
 
@@ -111,59 +107,32 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     /// Turns a state-changing request into an ``OperatorCommand`` and has the controller commit it.
-    func operate(_ request: ControlRequest, peer: PeerCredentials) async -> ControlAction {
+    func operate(_ request: ControlRequest, command: ControlCommand, peer: PeerCredentials) async -> ControlAction {
         let id = request.id
         guard let controller = self.controller else { return Self.failure(id, ControlError(.internal, "failover is not running")) }
-        func region() -> String? { request.region.flatMap { $0.isEmpty ? nil : $0 } }
-        let command: OperatorCommand
-        switch request.cmd {
-        case "failover":
-            guard let from = region() else { return Self.failure(id, ControlError(.badRequest, "'failover' needs \"region\": the region to move traffic away from")) }
-            var strategy: FailoverStrategy?
-            if let text = request.strategy {
-                guard let s = FailoverStrategy(rawValue: text), s != .manual else {
-                    return Self.failure(id, ControlError(.badRequest, "strategy '\(text)' is not one of automatic, gradual, cascading"))
-                }
-                strategy = s
-            }
-            command = .failover(from: from, to: request.to, strategy: strategy)
-        case "drain", "enable", "disable":
-            guard let name = region() else { return Self.failure(id, ControlError(.badRequest, "'\(request.cmd)' needs a \"region\" field")) }
-            command = request.cmd == "drain" ? .drain(name) : request.cmd == "enable" ? .enable(name) : .disable(name)
-        case "set-weights":
-            guard let weights = request.weights, !weights.isEmpty else {
-                return Self.failure(id, ControlError(.badRequest, "'set-weights' needs \"weights\": {\"region\": weight, ...}"))
-            }
-            command = .setWeights(weights)
-        case "pin":
-            guard request.reason.map({ !$0.trimmingCharacters(in: .whitespaces).isEmpty }) ?? false else {
-                return Self.failure(id, ControlError(.badRequest, "'pin' needs a \"reason\": say why automatic failover is frozen"))
-            }
-            var ttl: Duration?
-            if let text = request.ttl {
-                guard let d = parseDuration(text), d > .zero else { return Self.failure(id, ControlError(.badRequest, "ttl '\(text)' is not a duration such as \"30m\"")) }
-                ttl = d
-            }
-            command = .pin(ttl: ttl)
-        default:
-            command = .unpin
+        let operation: OperatorCommand
+        switch request.operatorCommand(command) {
+        case .success(let parsed): operation = parsed
+        case .failure(let error): return Self.failure(id, error)
         }
         let reason = request.reason.flatMap { $0.isEmpty ? nil : $0 } ?? "no reason given"
-        switch await controller.command(command, uid: peer.uid, reason: reason) {
+        switch await controller.command(operation, uid: peer.uid, reason: reason) {
         case .success(let report): return .reply(Self.encode(ControlReply(id: id, result: report)))
         case .failure(let error): return Self.failure(id, error)
         }
     }
 
     func analytics(_ request: ControlRequest) async -> ControlAction {
-        var request = request
-        request.limit = 100_000
-        request.region = nil
         guard let store = self.store else { return Self.failure(request.id, ControlError(.internal, "the state database is not open; see the journal")) }
-        let since = request.since.flatMap { text in (try? Date(text, strategy: Date.ISO8601FormatStyle())) ?? parseDuration(text).map { Date().addingTimeInterval(-$0.seconds) } }
+        let now = Date()
+        let since: Date?
+        switch request.sinceDate(now: now) {
+        case .success(let date): since = date
+        case .failure(let error): return Self.failure(request.id, error)
+        }
         do {
             let events = try await store.history(region: nil, since: since, kinds: nil, limit: 100_000)
-            return .reply(Self.encode(ControlReply(id: request.id, result: Analytics.compute(events, now: Date()))))
+            return .reply(Self.encode(ControlReply(id: request.id, result: Analytics.compute(events, now: now))))
         } catch {
             return Self.failure(request.id, ControlError(.internal, "cannot read the history: \(error)"))
         }
@@ -171,15 +140,10 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
 
     func history(_ request: ControlRequest) async -> ControlAction {
         guard let store = self.store else { return Self.failure(request.id, ControlError(.internal, "the state database is not open; see the journal")) }
-        var since: Date?
-        if let text = request.since {
-            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) {
-                since = date
-            } else if let ago = parseDuration(text) {
-                since = Date().addingTimeInterval(-ago.seconds)
-            } else {
-                return Self.failure(request.id, ControlError(.badRequest, "since '\(text)' is neither an ISO 8601 time nor a duration such as \"1h\""))
-            }
+        let since: Date?
+        switch request.sinceDate(now: Date()) {
+        case .success(let date): since = date
+        case .failure(let error): return Self.failure(request.id, error)
         }
         let limit = min(max(request.limit ?? 100, 1), 10_000)
         do {
@@ -208,6 +172,10 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
 
     static func describe(_ error: any Error) -> String {
         switch error {
+        case DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty:
+            // A well-formed line whose field cannot be read, e.g. a number that does not fit.
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return "field \"\(path)\" cannot be read: \(context.debugDescription.prefix(120))"
         case DecodingError.dataCorrupted:
             return "request is not valid JSON; send one JSON object per line, e.g. {\"cmd\":\"status\"}"
         case DecodingError.keyNotFound(let key, _):

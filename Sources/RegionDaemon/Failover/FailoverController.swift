@@ -3,6 +3,7 @@ import Logging
 import NIOPosix
 import RegionCore
 import ServiceLifecycle
+import Synchronization
 
 /// Owns the ``FailoverEngine``: feeds it signals, commands and the time, commits
 /// each decision to the ``StateStore`` before anything acts on it, hands the plan
@@ -20,12 +21,19 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
 
     private var engine: FailoverEngine
     private var signals: [String: RegionSignal] = [:]
-    private let store: StateStore?
+    private let store: (any DecisionStore)?
     private let bus: EventBus
     private let time: TimeBase<C>
     private let actuator: PlanActuator
     /// Where the plan is applied and whether the last attempt worked (no hop).
     public nonisolated var planTargets: [TrafficReport.Target] { self.actuator.appliedTo }
+    /// What is wrong beyond region statuses, for `STATUS=` and `regionctl status` (no hop).
+    public nonisolated var alarms: Alarms {
+        var alarms = self.published.withLock { $0 }
+        alarms.targetsFailing = self.planTargets.filter { !$0.ok }.map(\.name)
+        return alarms
+    }
+    private nonisolated let published = Mutex(Alarms())
     private let logger: Logger
     private let inbox: AsyncStream<Input>
     private let inboxContinuation: AsyncStream<Input>.Continuation
@@ -34,7 +42,7 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     private var commits = 0
     private var restored = false
 
-    public init(config: Config, store: StateStore?, bus: EventBus, time: TimeBase<C>, actuator: PlanActuator, logger: Logger) {
+    public init(config: Config, store: (any DecisionStore)?, bus: EventBus, time: TimeBase<C>, actuator: PlanActuator, logger: Logger) {
         self.engine = FailoverEngine(settings: config.failover, regions: config.failoverRegions)
         self.store = store
         self.bus = bus
@@ -43,6 +51,7 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         self.logger = logger
         (self.inbox, self.inboxContinuation) = AsyncStream.makeStream(of: Input.self)
         self.recording = store != nil
+        self.published.withLock { $0.recording = store != nil }
     }
 
     // MARK: inputs (callable from anywhere, never block)
@@ -80,7 +89,7 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
                 }
                 try await store.prune(maxAge: self.engine.settings.historyMaxAge, maxEvents: self.engine.settings.historyMaxEvents, now: self.time.now)
             } catch {
-                self.recording = false
+                self.setRecording(false)
                 self.logger.error("cannot read the state database: \(error); starting from the configured baseline")
             }
         }
@@ -181,30 +190,35 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
 
     /// Runs one engine call, commits its result, then publishes and acts. Returns false
     /// when the decision was refused because it could not be recorded.
+    ///
+    /// The engine call runs on a copy; the copy becomes the controller's engine only once
+    /// its state is committed. While the commit is in flight (an `await`), `traffic` and
+    /// `phases` still read the last committed state, so nobody ever sees a plan that is
+    /// then rolled back.
     @discardableResult
     private func decide(operator: Bool = false, _ body: (inout FailoverEngine, Date) -> Decision?) async -> Bool {
         let now = self.time.now
-        let before = self.engine
-        guard let decision = body(&self.engine, now) else { return true }
-        if self.engine.state == before.state && decision.events.isEmpty { return true }
+        var next = self.engine
+        guard let decision = body(&next, now) else { return true }
+        if next.state == self.engine.state && decision.events.isEmpty {
+            self.engine = next  // nothing to record (the engine may only have warmed up)
+            return true
+        }
         var events = decision.events
         do {
             // No database at all (it could not be opened) is treated like a failed write.
             guard let store = self.store else { throw StateStore.Error(description: "the state database could not be opened") }
-            events = try await store.commit(state: self.engine.state, events: decision.events, now: now)
-            if !self.recording {
-                self.recording = true
-                self.logger.notice("the state database is writable again; decisions are recorded")
-            }
+            events = try await store.commit(state: next.state, events: decision.events, now: now)
+            self.engine = next
+            self.setRecording(true)
             self.commits += 1
             if self.commits % 500 == 0 {
-                _ = try? await store.prune(maxAge: self.engine.settings.historyMaxAge, maxEvents: self.engine.settings.historyMaxEvents, now: now)
+                _ = try? await store.prune(maxAge: next.settings.historyMaxAge, maxEvents: next.settings.historyMaxEvents, now: now)
             }
         } catch {
             let wasRecording = self.recording
-            self.recording = false
-            if self.engine.settings.refuseUnrecorded || `operator` {
-                self.engine = before
+            self.setRecording(false)
+            if next.settings.refuseUnrecorded || `operator` {
                 if wasRecording || `operator` {
                     await self.bus.publish(
                         Event(
@@ -214,6 +228,7 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
                 }
                 return false
             }
+            self.engine = next
             if wasRecording {
                 await self.bus.publish(
                     Event(
@@ -222,12 +237,27 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
                         fields: ["error": "\(error)"]))
             }
         }
+        self.publishAlarms()
         // Commit, apply, then report: an event that says traffic moved means it has.
         if decision.planChanged {
             await self.actuator.apply(self.engine.state.plan, order: self.engine.regions.map(\.id))
         }
         for event in events { await self.bus.publish(event) }
         return true
+    }
+
+    private func setRecording(_ recording: Bool) {
+        guard recording != self.recording else { return }
+        self.recording = recording
+        if recording { self.logger.notice("the state database is writable again; decisions are recorded") }
+        self.publishAlarms()
+    }
+
+    /// Refreshes what `alarms` reads without a hop.
+    private func publishAlarms() {
+        let panic = self.engine.state.panic
+        let alarms = Alarms(recording: self.recording, panic: panic, stranded: panic ? self.engine.stranded(signals: self.signals) : [])
+        self.published.withLock { $0 = alarms }
     }
 
     // MARK: reports

@@ -8,8 +8,10 @@ import RegionCore
 /// WAL journal with `synchronous = FULL`: a committed transaction survives a
 /// `kill -9` and a power loss. Writes run on GRDB's own queue, never on the
 /// cooperative thread pool.
-public final class StateStore: Sendable {
-    let queue: DatabaseQueue
+public final class StateStore: DecisionStore {
+    /// A pool: one writer and concurrent readers (WAL snapshots), so `history` and
+    /// `analytics` over a long history never hold up the commit of a decision.
+    let queue: any DatabaseWriter
     public let path: String
 
     public struct Error: Swift.Error, CustomStringConvertible {
@@ -33,11 +35,18 @@ public final class StateStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         do {
-            self.queue = try DatabaseQueue(path: self.path, configuration: configuration)
+            self.queue = try DatabasePool(path: self.path, configuration: configuration)
             try Self.migrator.migrate(self.queue)
         } catch {
             throw Error(description: "cannot open the state database \(self.path): \(error)")
         }
+    }
+
+    /// A store in memory, for tests and fuzzing: the same schema and queries, no file.
+    public init(inMemory: Void = ()) throws {
+        self.path = ":memory:"
+        self.queue = try DatabaseQueue()
+        try Self.migrator.migrate(self.queue)
     }
 
     static var migrator: DatabaseMigrator {
@@ -119,14 +128,16 @@ public final class StateStore: Sendable {
             _ = arguments.append(contentsOf: [limit])
             let rows = try Row.fetchAll(
                 db, sql: "SELECT * FROM (SELECT * FROM event \(filter) ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: arguments)
-            return rows.map { row in
-                let fieldsText: String = row["fields"]
+            // Read defensively: a row of a damaged or hand-edited database is skipped, not trapped on.
+            return rows.compactMap { row -> Event? in
+                guard let id = row["id"] as Int64?, id > 0, let time = row["time"] as Double?, time.isFinite,
+                    let kindText = row["kind"] as String?, let kind = EventKind(rawValue: kindText)
+                else { return nil }
+                let fieldsText = (row["fields"] as String?) ?? "{}"
                 let fields = (try? JSONDecoder().decode([String: String].self, from: Data(fieldsText.utf8))) ?? [:]
-                let kindText: String = row["kind"]
                 return Event(
-                    id: UInt64(row["id"] as Int64), time: Date(timeIntervalSince1970: row["time"]),
-                    kind: EventKind(rawValue: kindText) ?? .operatorCommand, region: row["region"], message: row["message"],
-                    fields: fields)
+                    id: UInt64(id), time: Date(timeIntervalSince1970: time), kind: kind, region: row["region"] as String?,
+                    message: (row["message"] as String?) ?? "", fields: fields)
             }
         }
     }

@@ -44,7 +44,8 @@ public struct SystemdNotifier: Sendable {
     public func watchdogInterval() -> Duration? {
         var usec: UInt64 = 0
         guard sd_watchdog_enabled(0, &usec) > 0, usec > 0 else { return nil }
-        return .microseconds(Int64(usec))
+        // WATCHDOG_USEC comes from the environment: clamp it rather than trap on a huge value.
+        return .microseconds(Int64(clamping: min(usec, 86_400_000_000)))
     }
 
     static func clean(_ text: String) -> String {

@@ -1,0 +1,98 @@
+import Foundation
+
+/// Every command of the control protocol, and whether it changes state.
+///
+/// The dispatcher switches over this enum exhaustively and checks ``mutatesState``
+/// before it runs anything, so a new command cannot be added without saying which it
+/// is, and cannot skip the permission check.
+public enum ControlCommand: String, Sendable, CaseIterable {
+    case status
+    case regions
+    case region
+    case version
+    case help
+    case watch
+    case traffic
+    case history
+    case analytics
+    case reload
+    case failover
+    case drain
+    case enable
+    case disable
+    case setWeights = "set-weights"
+    case pin
+    case unpin
+
+    /// Commands that change state need root, the daemon's own user, or `admin_group`.
+    public var mutatesState: Bool {
+        switch self {
+        case .status, .regions, .region, .version, .help, .watch, .traffic, .history, .analytics: false
+        case .reload, .failover, .drain, .enable, .disable, .setWeights, .pin, .unpin: true
+        }
+    }
+
+    /// The names, in the order `version` lists them.
+    public static var names: [String] { self.allCases.map(\.rawValue) }
+}
+
+extension ControlRequest {
+    /// The longest `pin` a client may ask for.
+    public static let pinRange: ClosedRange<Duration> = .seconds(1)...Duration.seconds(30 * 86_400)
+    /// How far back `history` and `analytics` may look when `since` is a duration.
+    public static let sinceRange: ClosedRange<Duration> = .zero...DurationText.maximum
+
+    /// `since` as a time: an ISO 8601 time, or a duration before `now`; nil when absent.
+    public func sinceDate(now: Date) -> Result<Date?, ControlError> {
+        guard let text = self.since else { return .success(nil) }
+        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return .success(date) }
+        switch DurationText.parse(text) {
+        case .failure(.malformed):
+            return .failure(ControlError(.badRequest, "since '\(text)' is neither an ISO 8601 time nor a duration such as \"1h\""))
+        case .failure(.tooLong):
+            return .failure(ControlError(.badRequest, DurationText.problem("since", text, .tooLong, range: Self.sinceRange)))
+        case .success(let ago):
+            return .success(now.addingTimeInterval(-ago.seconds))
+        }
+    }
+
+    /// The `ttl` of `pin`; nil when absent (until `unpin`).
+    public func pinTTL() -> Result<Duration?, ControlError> {
+        guard let text = self.ttl else { return .success(nil) }
+        return DurationText.parse(text, field: "ttl", in: Self.pinRange).map { $0 }
+    }
+
+    /// The operator command a state-changing request asks for, or why it is not one.
+    public func operatorCommand(_ command: ControlCommand) -> Result<OperatorCommand, ControlError> {
+        let region = self.region.flatMap { $0.isEmpty ? nil : $0 }
+        switch command {
+        case .failover:
+            guard let from = region else { return .failure(ControlError(.badRequest, "'failover' needs \"region\": the region to move traffic away from")) }
+            var strategy: FailoverStrategy?
+            if let text = self.strategy {
+                guard let s = FailoverStrategy(rawValue: text), s != .manual else {
+                    return .failure(ControlError(.badRequest, "strategy '\(text)' is not one of automatic, gradual, cascading"))
+                }
+                strategy = s
+            }
+            return .success(.failover(from: from, to: self.to, strategy: strategy))
+        case .drain, .enable, .disable:
+            guard let name = region else { return .failure(ControlError(.badRequest, "'\(command.rawValue)' needs a \"region\" field")) }
+            return .success(command == .drain ? .drain(name) : command == .enable ? .enable(name) : .disable(name))
+        case .setWeights:
+            guard let weights = self.weights, !weights.isEmpty else {
+                return .failure(ControlError(.badRequest, "'set-weights' needs \"weights\": {\"region\": weight, ...}"))
+            }
+            return .success(.setWeights(weights))
+        case .pin:
+            guard self.reason.map({ !$0.trimmingCharacters(in: .whitespaces).isEmpty }) ?? false else {
+                return .failure(ControlError(.badRequest, "'pin' needs a \"reason\": say why automatic failover is frozen"))
+            }
+            return self.pinTTL().map { .pin(ttl: $0) }
+        case .unpin:
+            return .success(.unpin)
+        case .status, .regions, .region, .version, .help, .watch, .traffic, .history, .analytics, .reload:
+            return .failure(ControlError(.internal, "'\(command.rawValue)' is not an operator command"))
+        }
+    }
+}
