@@ -99,6 +99,7 @@ let package = Package(
             name: "RegionDaemonTests",
             dependencies: [
                 "RegionDaemon",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
