@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import RegionCore
 
@@ -10,16 +11,26 @@ import RegionCore
 /// timer rather than an extra task) costs a fraction of a general HTTP client's
 /// per-request work, which is what lets one machine probe thousands of endpoints a
 /// second. `https://` endpoints still go through AsyncHTTPClient and NIOSSL.
+///
+/// The response is framed by NIOHTTP1's `HTTPResponseDecoder` (llhttp, the parser of
+/// Node.js): status line, headers, Content-Length, chunked encoding, interim 1xx
+/// responses, bodiless HEAD answers. Nothing about HTTP framing is written by hand.
 enum PlainHTTPProbe {
     struct Target: Sendable {
         var host: String
         var port: Int
         /// Set when the host is an IP literal: connect without a resolver round trip.
         var address: SocketAddress?
-        var requestHead: ByteBuffer
+        /// The request, built once per endpoint.
+        var requestBytes: ByteBuffer
+        /// What the decoder is told was sent (it needs the method: HEAD answers have no body).
+        var requestHead: HTTPRequestHead
     }
 
-    /// Parses the URL once per probe; nil when it is not a plain http:// URL.
+    /// The largest response head (status line and headers) a probe reads.
+    static let headerLimit = 16 * 1024
+
+    /// Parses the URL once per endpoint; nil when it is not a plain http:// URL.
     static func target(for check: HTTPCheck) -> Target? {
         guard let components = URLComponents(string: check.url), components.scheme == "http", let host = components.host, !host.isEmpty else {
             return nil
@@ -36,7 +47,20 @@ enum PlainHTTPProbe {
         head += "\r\n"
         let port = components.port ?? 80
         let literal = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
-        return Target(host: host, port: port, address: try? SocketAddress(ipAddress: literal, port: port), requestHead: ByteBuffer(string: head))
+        return Target(
+            host: host, port: port, address: try? SocketAddress(ipAddress: literal, port: port), requestBytes: ByteBuffer(string: head),
+            requestHead: HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: check.method), uri: path))
+    }
+
+    /// The handlers that turn the request into bytes and the answer into an outcome.
+    static func addHandlers(to pipeline: ChannelPipeline.SynchronousOperations, check: HTTPCheck, target: Target, maxBody: Int, promise: EventLoopPromise<ProbeOutcome>) throws {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderFieldSize = Self.headerLimit
+        limits.maxHeaderListSize = Self.headerLimit
+        try pipeline.addHandler(RequestWriter(bytes: target.requestBytes))
+        try pipeline.addHandler(
+            ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
+        try pipeline.addHandler(ResponseCollector(check: check, maxBody: maxBody, promise: promise))
     }
 
     /// Starts one probe on the promise's loop; the promise completes there, by the timeout at the latest.
@@ -48,7 +72,7 @@ enum PlainHTTPProbe {
             .channelOption(.allowRemoteHalfClosure, value: false)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ResponseCollector(check: check, maxBody: maxBody, promise: promise))
+                    try Self.addHandlers(to: channel.pipeline.syncOperations, check: check, target: target, maxBody: maxBody, promise: promise)
                 }
             }
         let connected = target.address.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: target.host, port: target.port)
@@ -58,7 +82,7 @@ enum PlainHTTPProbe {
         connected.whenComplete { result in
             switch result {
             case .success(let channel):
-                channel.writeAndFlush(target.requestHead, promise: nil)
+                channel.writeAndFlush(HTTPClientRequestPart.head(target.requestHead), promise: nil)
                 promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
             case .failure(let error):
                 let (failure, detail) = ProbeErrorClassifier.classify(error)
@@ -79,26 +103,35 @@ enum PlainHTTPProbe {
         }
     }
 
-    /// Collects the response up to the header limit plus `maxBody`, then judges it.
-    /// Lives on one event loop; its promise completes exactly once.
+    /// Writes the prepared request bytes in place of the request head the decoder observed.
+    final class RequestWriter: ChannelOutboundHandler {
+        typealias OutboundIn = HTTPClientRequestPart
+        typealias OutboundOut = ByteBuffer
+        let bytes: ByteBuffer
+
+        init(bytes: ByteBuffer) {
+            self.bytes = bytes
+        }
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            switch self.unwrapOutboundIn(data) {
+            case .head: context.write(self.wrapOutboundOut(self.bytes), promise: promise)
+            case .body, .end: promise?.succeed(())
+            }
+        }
+    }
+
+    /// Collects the decoded response (head, then at most `maxBody` bytes of body) and
+    /// judges it. Lives on one event loop; its promise completes exactly once.
     final class ResponseCollector: ChannelInboundHandler {
-        typealias InboundIn = ByteBuffer
-        static let headerLimit = 16 * 1024
+        typealias InboundIn = HTTPClientResponsePart
 
         let check: HTTPCheck
         let maxBody: Int
         let promise: EventLoopPromise<ProbeOutcome>
-        private var buffer = ByteBuffer()
-        private var head: Head?
+        private var head: HTTPResponseHead?
+        private var body = ByteBuffer()
         private var done = false
-
-        struct Head {
-            var status: Int
-            var headers: [(String, String)]
-            var bodyStart: Int
-            var contentLength: Int?
-            var chunked: Bool
-        }
 
         init(check: HTTPCheck, maxBody: Int, promise: EventLoopPromise<ProbeOutcome>) {
             self.check = check
@@ -108,35 +141,31 @@ enum PlainHTTPProbe {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard !self.done else { return }
-            var chunk = self.unwrapInboundIn(data)
-            self.buffer.writeBuffer(&chunk)
-            if self.head == nil {
-                switch self.parseHead() {
-                case .incomplete:
-                    if self.buffer.readableBytes > Self.headerLimit { self.finish(.fail(.body, "response headers larger than \(Self.headerLimit) bytes")) }
-                    return
-                case .invalid:
-                    return self.finish(.fail(.body, "not a valid HTTP response"))
-                case .head(let parsed):
-                    self.head = parsed
+            switch self.unwrapInboundIn(data) {
+            case .head(let head):
+                // Interim 1xx answers are dropped by the decoder; this is the final one.
+                self.head = head
+            case .body(var chunk):
+                let room = self.maxBody - self.body.readableBytes
+                if chunk.readableBytes > room {
+                    if room > 0, let part = chunk.readSlice(length: room) { self.body.writeImmutableBuffer(part) }
+                    self.judge(truncated: true)
+                    context.close(promise: nil)
+                } else {
+                    self.body.writeBuffer(&chunk)
                 }
-            }
-            guard let head = self.head else { return }
-            let body = self.buffer.readableBytes - head.bodyStart
-            if let length = head.contentLength, body >= length {
+            case .end:
                 self.judge(truncated: false)
-            } else if body > self.maxBody {
-                self.judge(truncated: true)
             }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
-            if self.head != nil {
-                self.judge(truncated: false)
-            } else if self.buffer.readableBytes == 0 {
+            // A parse error (garbage, a head cut short) has been reported by now; what is
+            // left is a server that closed without answering at all.
+            if self.head == nil {
                 self.finish(.fail(.refused, "connection closed by the server before a response"))
             } else {
-                self.finish(.fail(.body, "not a valid HTTP response"))
+                self.finish(.fail(.body, "connection closed before the end of the response (\(self.body.readableBytes) body bytes read)"))
             }
             context.fireChannelInactive()
         }
@@ -155,128 +184,11 @@ enum PlainHTTPProbe {
 
         private func judge(truncated: Bool) {
             guard let head = self.head, !self.done else { return }
-            let end = min(self.buffer.readableBytes, head.contentLength.map { head.bodyStart + $0 } ?? Int.max)
-            var body = Array(self.buffer.readableBytesView.dropFirst(head.bodyStart).prefix(max(0, end - head.bodyStart)))
-            if head.chunked { body = Self.dechunk(body) }
-            let limited = Array(body.prefix(self.maxBody))
             self.finish(
                 HTTPVerdict.judge(
-                    check: self.check, status: head.status,
-                    header: { name in
-                        let wanted = name.lowercased()
-                        return head.headers.first { $0.0.lowercased() == wanted }?.1
-                    },
-                    body: limited, truncated: truncated || body.count > self.maxBody, maxBody: self.maxBody))
-        }
-
-        /// Parses the status line and headers once they are complete.
-        enum Parsed {
-            case incomplete
-            case invalid
-            case head(Head)
-        }
-
-        /// Works on the bytes (no Foundation string handling: this runs once per probe).
-        private func parseHead() -> Parsed {
-            let bytes = self.buffer.readableBytesView
-            guard let end = Self.find(bytes, [13, 10, 13, 10]) else { return .incomplete }
-            let head = Array(bytes[bytes.startIndex..<end])
-            var lines = Self.lines(head)
-            let statusLine = lines.removeFirst()
-            guard let status = Self.statusCode(statusLine) else { return .invalid }
-            var headers: [(String, String)] = []
-            var length: Int?
-            var chunked = false
-            for line in lines {
-                guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-                let name = Self.trimmed(line[line.startIndex..<colon])
-                let value = Self.trimmed(line[(colon + 1)...])
-                headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
-                if Self.equalsIgnoringCase(name, "content-length") {
-                    length = Int(String(decoding: value, as: UTF8.self))
-                } else if Self.equalsIgnoringCase(name, "transfer-encoding"), Self.contains(value, lowercased: "chunked") {
-                    chunked = true
-                }
-            }
-            if self.check.method == "HEAD" || status == 204 || status == 304 { length = 0 }
-            return .head(Head(status: status, headers: headers, bodyStart: end - bytes.startIndex + 4, contentLength: chunked ? nil : length, chunked: chunked))
-        }
-
-        /// The lines of a head split at CRLF.
-        static func lines(_ head: [UInt8]) -> [ArraySlice<UInt8>] {
-            var lines: [ArraySlice<UInt8>] = []
-            var start = 0
-            var i = 0
-            while i + 1 < head.count {
-                if head[i] == 13, head[i + 1] == 10 {
-                    lines.append(head[start..<i])
-                    i += 2
-                    start = i
-                } else {
-                    i += 1
-                }
-            }
-            lines.append(head[start..<head.count])
-            return lines
-        }
-
-        /// The status code of "HTTP/1.x NNN reason", or nil when the line is not one.
-        static func statusCode(_ line: ArraySlice<UInt8>) -> Int? {
-            guard line.starts(with: "HTTP/1.".utf8), let space = line.firstIndex(of: UInt8(ascii: " ")) else { return nil }
-            let digits = line[(space + 1)...].prefix { $0 != UInt8(ascii: " ") }
-            guard digits.count == 3, digits.allSatisfy({ (48...57).contains($0) }) else { return nil }
-            let code = digits.reduce(0) { $0 * 10 + Int($1 - 48) }
-            return (100...599).contains(code) ? code : nil
-        }
-
-        static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
-            let blank: (UInt8) -> Bool = { $0 == 32 || $0 == 9 }
-            guard let first = bytes.firstIndex(where: { !blank($0) }), let last = bytes.lastIndex(where: { !blank($0) }) else { return [] }
-            return bytes[first...last]
-        }
-
-        /// ASCII case-insensitive equality with a lowercase `name`.
-        static func equalsIgnoringCase(_ bytes: ArraySlice<UInt8>, _ name: StaticString) -> Bool {
-            guard bytes.count == name.utf8CodeUnitCount else { return false }
-            return name.withUTF8Buffer { lower in
-                zip(bytes, lower).allSatisfy { a, b in (a >= 65 && a <= 90 ? a + 32 : a) == b }
-            }
-        }
-
-        /// Whether `bytes`, lowercased (ASCII), contain the lowercase `word`.
-        static func contains(_ bytes: ArraySlice<UInt8>, lowercased word: StaticString) -> Bool {
-            let lowered = bytes.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
-            return word.withUTF8Buffer { needle in
-                guard needle.count <= lowered.count else { return false }
-                return (0...(lowered.count - needle.count)).contains { start in
-                    lowered[start..<(start + needle.count)].elementsEqual(needle)
-                }
-            }
-        }
-
-        static func find(_ haystack: ByteBufferView, _ needle: [UInt8]) -> Int? {
-            guard haystack.count >= needle.count else { return nil }
-            var i = haystack.startIndex
-            while i <= haystack.endIndex - needle.count {
-                if haystack[i] == needle[0], haystack[i + 1] == needle[1], haystack[i + 2] == needle[2], haystack[i + 3] == needle[3] { return i }
-                i += 1
-            }
-            return nil
-        }
-
-        /// Decodes a chunked body as far as it is present.
-        static func dechunk(_ bytes: [UInt8]) -> [UInt8] {
-            var out: [UInt8] = []
-            var i = 0
-            while i < bytes.count {
-                guard let lineEnd = (i..<bytes.count - 1).first(where: { bytes[$0] == 13 && bytes[$0 + 1] == 10 }) else { break }
-                let sizeText = String(decoding: bytes[i..<lineEnd], as: UTF8.self).split(separator: ";").first.map(String.init) ?? ""
-                guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16), size > 0 else { break }
-                let start = lineEnd + 2
-                out.append(contentsOf: bytes[start..<min(bytes.count, start + size)])
-                i = start + size + 2
-            }
-            return out
+                    check: self.check, status: Int(head.status.code),
+                    header: { name in head.headers.first(name: name) },
+                    body: Array(self.body.readableBytesView), truncated: truncated, maxBody: self.maxBody))
         }
     }
 }

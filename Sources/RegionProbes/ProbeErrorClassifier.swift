@@ -42,7 +42,10 @@ enum ProbeErrorClassifier {
             case EHOSTUNREACH, ENETUNREACH: return (.refused, "host unreachable")
             default: return (.other, "\(e)")
             }
-        case is HTTPParserError:
+        case let e as HTTPParserError:
+            if e == .headerOverflow { return (.body, "response headers larger than \(PlainHTTPProbe.headerLimit) bytes") }
+            return (.body, "not a valid HTTP response: \(e)")
+        case is NIOHTTPDecoderError:
             return (.body, "not a valid HTTP response: \(error)")
         case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError:
             return (.tls, "TLS failed: \(error)")

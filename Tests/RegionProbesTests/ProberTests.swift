@@ -259,27 +259,71 @@ struct HTTPVerdictTests {
     }
 }
 
-@Suite("HTTP response head")
-struct ResponseHeadTests {
-    @Test(arguments: [
-        ("HTTP/1.1 200 OK", 200), ("HTTP/1.0 503", 503), ("HTTP/1.1 599 x", 599), ("HTTP/1.1 100 Continue", 100),
-        ("HTTP/2 200 OK", nil), ("HTTP/1.1 099 x", nil), ("HTTP/1.1 600 x", nil), ("HTTP/1.1 2000 x", nil),
-        ("HTTP/1.1 20 x", nil), ("HTTP/1.1 abc", nil), ("http/1.1 200 OK", nil), ("", nil), ("HTTP/1.1", nil),
-    ] as [(String, Int?)])
-    func statusLines(line: String, expected: Int?) {
-        #expect(PlainHTTPProbe.ResponseCollector.statusCode(ArraySlice(Array(line.utf8))) == expected)
+/// Endpoint answers through the probe's own pipeline (NIOHTTP1's decoder), without a socket.
+@Suite("HTTP answers, framed by llhttp")
+struct ResponseFramingTests {
+    static func outcome(_ text: String, method: String = "GET", chunkSize: Int = .max, _ configure: (inout HTTPCheck) -> Void = { _ in }, maxBody: Int = 65_536) -> ProbeOutcome {
+        var check = HTTPCheck(url: "http://127.0.0.1:9/healthz")
+        check.method = method
+        configure(&check)
+        let bytes = Array(text.utf8)
+        let chunks = stride(from: 0, to: bytes.count, by: min(chunkSize, max(bytes.count, 1))).map { Array(bytes[$0..<min($0 + chunkSize, bytes.count)]) }
+        return ResponseReplay.outcome(of: chunks, check: check, maxBody: maxBody)
     }
 
-    @Test func headerNamesMatchWithoutCaseAndValuesAreTrimmed() {
-        let head = Array("HTTP/1.1 200 OK\r\nContent-LENGTH:  12 \r\nX-Capacity:\t0.5\r\nTransfer-Encoding: gzip, Chunked".utf8)
-        let lines = PlainHTTPProbe.ResponseCollector.lines(head)
-        #expect(lines.count == 4)
-        let name = PlainHTTPProbe.ResponseCollector.trimmed(lines[1].prefix { $0 != UInt8(ascii: ":") })
-        #expect(PlainHTTPProbe.ResponseCollector.equalsIgnoringCase(name, "content-length"))
-        #expect(!PlainHTTPProbe.ResponseCollector.equalsIgnoringCase(name, "content-type"))
-        let value = PlainHTTPProbe.ResponseCollector.trimmed(lines[2].drop { $0 != UInt8(ascii: ":") }.dropFirst())
-        #expect(String(decoding: value, as: UTF8.self) == "0.5")
-        #expect(PlainHTTPProbe.ResponseCollector.contains(lines[3], lowercased: "chunked"))
-        #expect(!PlainHTTPProbe.ResponseCollector.contains(lines[1], lowercased: "chunked"))
+    static let ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    @Test(arguments: [1, 2, 7, 1000])
+    func anAnswerSplitAnywhereReadsTheSame(chunkSize: Int) {
+        #expect(Self.outcome(Self.ok, chunkSize: chunkSize) == .pass("status 200"))
+        let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7\r\n{\"capac\r\n10\r\nity\": 0.25, \"ok\"\r\n4\r\n: 1}\r\n0\r\n\r\n"
+        #expect(Self.outcome(chunked, chunkSize: chunkSize) { $0.capacityJSONField = "capacity" }.capacity == 0.25)
+    }
+
+    /// An interim `100 Continue` is not the answer (it used to be judged: "status 100, expected 200").
+    @Test func interimAnswersAreSkipped() {
+        #expect(Self.outcome("HTTP/1.1 100 Continue\r\n\r\n" + Self.ok) == .pass("status 200"))
+        #expect(Self.outcome("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n" + Self.ok) == .pass("status 200"))
+    }
+
+    /// A chunk size of 7fffffffffffffff overflowed the hand-written dechunker and trapped the daemon.
+    @Test(arguments: ["7fffffffffffffff", "ffffffffffffffffffff", "-1", "zz"])
+    func hostileChunkSizesAreAFailedProbe(size: String) {
+        let outcome = Self.outcome("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\(size)\r\nabc\r\n0\r\n\r\n") { $0.bodyContains = "abc" }
+        #expect(outcome.failure == .body, "\(outcome)")
+    }
+
+    @Test(arguments: [
+        ("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nok", ProbeFailure.body),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", .body),
+        ("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", .body),
+        ("\u{01}\u{02}NOT HTTP AT ALL\r\n\r\n", .body),
+        ("HTTP/1.1 2000 OK\r\n\r\n", .body),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", .body),
+        ("HTTP/1.1 200 OK\r\nContent-Le", .body),
+        ("", .refused),
+        ("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", .status),
+    ])
+    func badAnswersFailWithTheirClass(_ answer: String, _ failure: ProbeFailure) {
+        #expect(Self.outcome(answer).failure == failure, "\(Self.outcome(answer))")
+    }
+
+    @Test func headersBeyondTheLimitFail() {
+        let huge = "HTTP/1.1 200 OK\r\nX-Filler: " + String(repeating: "a", count: 20_000) + "\r\nContent-Length: 2\r\n\r\nok"
+        #expect(Self.outcome(huge) == .fail(.body, "response headers larger than 16384 bytes"))
+    }
+
+    @Test func aHeadAnswerHasNoBodyWhateverItsLengthSays() {
+        #expect(Self.outcome("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", method: "HEAD") == .pass("status 200"))
+    }
+
+    @Test func theBodyIsReadOnlyUpToItsLimit() {
+        let big = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + String(repeating: "x", count: 90) + "needle...."
+        #expect(Self.outcome(big, { $0.bodyContains = "needle" }, maxBody: 50) == .fail(.body, "first 50 bytes of the body does not contain \"needle\""))
+        #expect(Self.outcome(big, { $0.bodyContains = "needle" }, maxBody: 100).passed)
+    }
+
+    @Test func anAnswerWithoutLengthEndsWithTheConnection() {
+        #expect(Self.outcome("HTTP/1.0 200 OK\r\n\r\nall of it") { $0.bodyContains = "all of it" }.passed)
     }
 }

@@ -1,0 +1,34 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import RegionCore
+
+/// Runs the very pipeline an `http://` probe uses on bytes given by the caller, with no
+/// socket: the request goes out, `chunks` come in one read each, then the connection
+/// closes. The fuzz harness and the tests judge endpoint answers through it.
+public enum ResponseReplay {
+    /// The outcome a probe of `check` reports when the endpoint answers `chunks`.
+    public static func outcome(of chunks: [[UInt8]], check: HTTPCheck, maxBody: Int = 65_536) -> ProbeOutcome {
+        guard let target = PlainHTTPProbe.target(for: check) else { return .fail(.other, "not an http:// URL") }
+        let channel = EmbeddedChannel()
+        let promise = channel.eventLoop.makePromise(of: ProbeOutcome.self)
+        do {
+            try PlainHTTPProbe.addHandlers(to: channel.pipeline.syncOperations, check: check, target: target, maxBody: maxBody, promise: promise)
+            channel.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 9), promise: nil)
+            try channel.writeOutbound(HTTPClientRequestPart.head(target.requestHead))
+            for chunk in chunks where channel.isActive {
+                try channel.writeInbound(ByteBuffer(bytes: chunk))
+            }
+        } catch {
+            // The collector has reported the error through the promise already.
+            channel.pipeline.fireErrorCaught(error)
+        }
+        _ = try? channel.finish()
+        // An embedded loop runs callbacks at once, on this thread.
+        let outcome = NIOLockedValueBox<ProbeOutcome?>(nil)
+        promise.futureResult.whenSuccess { result in outcome.withLockedValue { $0 = result } }
+        promise.succeed(.fail(.other, "probe ended without a result"))  // ignored when it has one
+        return outcome.withLockedValue { $0 } ?? .fail(.other, "probe ended without a result")
+    }
+}
