@@ -85,7 +85,14 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "regiond-bench", dependencies: ["RegionCore", "RegionDaemon"]),
-        .testTarget(name: "RegionCoreTests", dependencies: ["RegionCore"]),
+        .testTarget(
+            name: "RegionCoreTests",
+            dependencies: [
+                "RegionCore",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         .testTarget(
             name: "RegionProbesTests",
             dependencies: [
