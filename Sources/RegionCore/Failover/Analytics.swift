@@ -76,9 +76,9 @@ public enum Analytics {
         report.successRate = attempts == 0 ? nil : Double(report.failovers) / Double(attempts)
         detect.sort()
         failback.sort()
-        report.timeToDetectP50 = detect.isEmpty ? nil : detect[detect.count / 2]
+        report.timeToDetectP50 = Percentile.nearestRank(detect, 0.5)
         report.timeToDetectMax = detect.last
-        report.timeToFailbackP50 = failback.isEmpty ? nil : failback[failback.count / 2]
+        report.timeToFailbackP50 = Percentile.nearestRank(failback, 0.5)
         report.timeToFailbackMax = failback.last
         return report
     }

@@ -134,9 +134,9 @@ public struct RegionWindow: Sendable {
             samples: live.count,
             failures: failures,
             errorRate: live.isEmpty ? 0 : Double(failures) / Double(live.count),
-            latencyP50Ms: Self.percentile(latencies, 0.50),
-            latencyP95Ms: Self.percentile(latencies, 0.95),
-            latencyP99Ms: Self.percentile(latencies, 0.99),
+            latencyP50Ms: Percentile.nearestRank(latencies, 0.50),
+            latencyP95Ms: Percentile.nearestRank(latencies, 0.95),
+            latencyP99Ms: Percentile.nearestRank(latencies, 0.99),
             capacity: capacity,
             endpointsPassing: passing,
             endpointsReporting: reporting,
@@ -145,12 +145,6 @@ public struct RegionWindow: Sendable {
         )
     }
 
-    /// Nearest-rank percentile of sorted values.
-    static func percentile(_ sorted: [Double], _ p: Double) -> Double? {
-        guard !sorted.isEmpty else { return nil }
-        let rank = Int((p * Double(sorted.count)).rounded(.up))
-        return sorted[min(max(rank, 1), sorted.count) - 1]
-    }
 }
 
 extension Duration {

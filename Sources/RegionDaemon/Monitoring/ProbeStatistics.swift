@@ -1,3 +1,4 @@
+import RegionCore
 import Synchronization
 
 /// Counters shared by every probe loop: how many probes ran, and how late they started.
@@ -40,10 +41,6 @@ public final class ProbeStatistics: Sendable {
 
     /// Percentile (0...1) of recent lateness, in milliseconds.
     public func latenessPercentile(_ p: Double) -> Double? {
-        var values = self.lateness.withLock { $0.values }
-        guard !values.isEmpty else { return nil }
-        values.sort()
-        let rank = Int((p * Double(values.count)).rounded(.up))
-        return values[min(max(rank, 1), values.count) - 1]
+        Percentile.of(self.lateness.withLock { $0.values }, p)
     }
 }
