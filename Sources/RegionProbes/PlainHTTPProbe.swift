@@ -7,14 +7,16 @@ import RegionCore
 /// A lean HTTP/1.1 probe for `http://` endpoints, straight on NIO.
 ///
 /// A health check needs one request on a new connection and a bounded read of the
-/// answer. Doing only that (one channel, one promise, the deadline as an event-loop
-/// timer rather than an extra task) costs a fraction of a general HTTP client's
-/// per-request work, which is what lets one machine probe thousands of endpoints a
-/// second. `https://` endpoints still go through AsyncHTTPClient and NIOSSL.
+/// answer. Doing only that (one channel with one handler, one promise, the deadline as
+/// an event-loop timer rather than an extra task) costs a fraction of a general HTTP
+/// client's per-request work, which is what lets one machine probe thousands of
+/// endpoints a second. `https://` endpoints still go through AsyncHTTPClient and NIOSSL.
 ///
-/// The response is framed by NIOHTTP1's `HTTPResponseDecoder` (llhttp, the parser of
-/// Node.js): status line, headers, Content-Length, chunked encoding, interim 1xx
-/// responses, bodiless HEAD answers. Nothing about HTTP framing is written by hand.
+/// The answer is framed by llhttp (``HTTPResponseFramer``), the parser inside NIOHTTP1's
+/// `HTTPResponseDecoder`, driven directly: status line, headers, Content-Length, chunked
+/// encoding, interim 1xx answers, bodiless HEAD answers. Nothing about HTTP framing is
+/// written by hand, and the decoder's pipeline (three handlers and an allocation per
+/// header, 12% more CPU per probe) is not paid for.
 enum PlainHTTPProbe {
     struct Target: Sendable {
         var host: String
@@ -23,12 +25,12 @@ enum PlainHTTPProbe {
         var address: SocketAddress?
         /// The request, built once per endpoint.
         var requestBytes: ByteBuffer
-        /// What the decoder is told was sent (it needs the method: HEAD answers have no body).
-        var requestHead: HTTPRequestHead
+        /// HEAD answers have no body, whatever their headers say.
+        var isHead: Bool
     }
 
-    /// The largest response head (status line and headers) a probe reads.
-    static let headerLimit = 16 * 1024
+    /// The largest response head (status text, header names and values) a probe reads.
+    static var headerLimit: Int { HTTPResponseFramer.headerLimit }
 
     /// Parses the URL once per endpoint; nil when it is not a plain http:// URL.
     static func target(for check: HTTPCheck) -> Target? {
@@ -49,18 +51,12 @@ enum PlainHTTPProbe {
         let literal = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
         return Target(
             host: host, port: port, address: try? SocketAddress(ipAddress: literal, port: port), requestBytes: ByteBuffer(string: head),
-            requestHead: HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: check.method), uri: path))
+            isHead: check.method == "HEAD")
     }
 
-    /// The handlers that turn the request into bytes and the answer into an outcome.
+    /// The handler that reads and judges the answer.
     static func addHandlers(to pipeline: ChannelPipeline.SynchronousOperations, check: HTTPCheck, target: Target, maxBody: Int, promise: EventLoopPromise<ProbeOutcome>) throws {
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderFieldSize = Self.headerLimit
-        limits.maxHeaderListSize = Self.headerLimit
-        try pipeline.addHandler(RequestWriter(bytes: target.requestBytes))
-        try pipeline.addHandler(
-            ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
-        try pipeline.addHandler(ResponseCollector(check: check, maxBody: maxBody, promise: promise))
+        try pipeline.addHandler(ResponseCollector(check: check, isHead: target.isHead, maxBody: maxBody, promise: promise))
     }
 
     /// Starts one probe on the promise's loop; the promise completes there, by the timeout at the latest.
@@ -69,7 +65,6 @@ enum PlainHTTPProbe {
         let nanos = Int64(timeout.seconds * 1e9)
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.nanoseconds(nanos))
-            .channelOption(.allowRemoteHalfClosure, value: false)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.addHandlers(to: channel.pipeline.syncOperations, check: check, target: target, maxBody: maxBody, promise: promise)
@@ -82,7 +77,7 @@ enum PlainHTTPProbe {
         connected.whenComplete { result in
             switch result {
             case .success(let channel):
-                channel.writeAndFlush(HTTPClientRequestPart.head(target.requestHead), promise: nil)
+                channel.writeAndFlush(target.requestBytes, promise: nil)
                 promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
             case .failure(let error):
                 let (failure, detail) = ProbeErrorClassifier.classify(error)
@@ -103,70 +98,34 @@ enum PlainHTTPProbe {
         }
     }
 
-    /// Writes the prepared request bytes in place of the request head the decoder observed.
-    final class RequestWriter: ChannelOutboundHandler {
-        typealias OutboundIn = HTTPClientRequestPart
-        typealias OutboundOut = ByteBuffer
-        let bytes: ByteBuffer
-
-        init(bytes: ByteBuffer) {
-            self.bytes = bytes
-        }
-
-        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-            switch self.unwrapOutboundIn(data) {
-            case .head: context.write(self.wrapOutboundOut(self.bytes), promise: promise)
-            case .body, .end: promise?.succeed(())
-            }
-        }
-    }
-
-    /// Collects the decoded response (head, then at most `maxBody` bytes of body) and
-    /// judges it. Lives on one event loop; its promise completes exactly once.
+    /// Feeds the answer to an ``HTTPResponseFramer`` and judges it once it is complete.
+    /// Lives on one event loop; its promise completes exactly once.
     final class ResponseCollector: ChannelInboundHandler {
-        typealias InboundIn = HTTPClientResponsePart
+        typealias InboundIn = ByteBuffer
 
         let check: HTTPCheck
-        let maxBody: Int
         let promise: EventLoopPromise<ProbeOutcome>
-        private var head: HTTPResponseHead?
-        private var body = ByteBuffer()
+        private let framer: HTTPResponseFramer
         private var done = false
 
-        init(check: HTTPCheck, maxBody: Int, promise: EventLoopPromise<ProbeOutcome>) {
+        init(check: HTTPCheck, isHead: Bool, maxBody: Int, promise: EventLoopPromise<ProbeOutcome>) {
             self.check = check
-            self.maxBody = maxBody
             self.promise = promise
+            self.framer = HTTPResponseFramer(isHead: isHead, maxBody: maxBody, wantedHeader: check.capacityHeader)
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard !self.done else { return }
-            switch self.unwrapInboundIn(data) {
-            case .head(let head):
-                // Interim 1xx answers are dropped by the decoder; this is the final one.
-                self.head = head
-            case .body(var chunk):
-                let room = self.maxBody - self.body.readableBytes
-                if chunk.readableBytes > room {
-                    if room > 0, let part = chunk.readSlice(length: room) { self.body.writeImmutableBuffer(part) }
-                    self.judge(truncated: true)
-                    context.close(promise: nil)
-                } else {
-                    self.body.writeBuffer(&chunk)
-                }
-            case .end:
-                self.judge(truncated: false)
+            let buffer = self.unwrapInboundIn(data)
+            let progress = buffer.withUnsafeReadableBytes { self.framer.feed($0) }
+            if progress != .needMore {
+                self.settle(progress)
+                context.close(promise: nil)
             }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
-            // A parse error (garbage, a head cut short) has been reported by now; what is
-            // left is a server that closed without answering at all.
-            if self.head == nil {
-                self.finish(.fail(.refused, "connection closed by the server before a response"))
-            } else {
-                self.finish(.fail(.body, "connection closed before the end of the response (\(self.body.readableBytes) body bytes read)"))
-            }
+            if !self.done { self.settle(self.framer.finish()) }
             context.fireChannelInactive()
         }
 
@@ -182,13 +141,25 @@ enum PlainHTTPProbe {
             self.promise.succeed(outcome)
         }
 
-        private func judge(truncated: Bool) {
-            guard let head = self.head, !self.done else { return }
-            self.finish(
-                HTTPVerdict.judge(
-                    check: self.check, status: Int(head.status.code),
-                    header: { name in head.headers.first(name: name) },
-                    body: Array(self.body.readableBytesView), truncated: truncated, maxBody: self.maxBody))
+        private func settle(_ progress: HTTPResponseFramer.Progress) {
+            switch progress {
+            case .needMore:
+                return
+            case .complete:
+                let framer = self.framer
+                self.finish(
+                    HTTPVerdict.judge(
+                        check: self.check, status: framer.status, header: { _ in framer.headerValue },
+                        body: framer.body, truncated: framer.truncated, maxBody: framer.maxBody))
+            case .failed(.nothing):
+                self.finish(.fail(.refused, "connection closed by the server before a response"))
+            case .failed(.cutShort(let bytes)):
+                self.finish(.fail(.body, "connection closed before the end of the response (\(bytes) body bytes read)"))
+            case .failed(.headersTooLarge):
+                self.finish(.fail(.body, "response headers larger than \(HTTPResponseFramer.headerLimit) bytes"))
+            case .failed(.invalid(let why)):
+                self.finish(.fail(.body, "not a valid HTTP response: \(why)"))
+            }
         }
     }
 }

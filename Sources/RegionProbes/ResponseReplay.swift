@@ -1,7 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
-import NIOHTTP1
 import RegionCore
 
 /// Runs the very pipeline an `http://` probe uses on bytes given by the caller, with no
@@ -16,7 +15,7 @@ public enum ResponseReplay {
         do {
             try PlainHTTPProbe.addHandlers(to: channel.pipeline.syncOperations, check: check, target: target, maxBody: maxBody, promise: promise)
             channel.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 9), promise: nil)
-            try channel.writeOutbound(HTTPClientRequestPart.head(target.requestHead))
+            try channel.writeOutbound(target.requestBytes)
             for chunk in chunks where channel.isActive {
                 try channel.writeInbound(ByteBuffer(bytes: chunk))
             }
