@@ -53,6 +53,11 @@ enum ExecProbe {
         } catch {
             if Task.isCancelled { return .fail(.timeout, "no answer within \(formatDuration(timeout))") }
             if let error = error as? SubprocessError {
+                // regiond's own shortage (descriptors, processes) says nothing about the region.
+                let shortages: [Errno] = [.tooManyOpenFiles, .tooManyOpenFilesInSystem, .resourceTemporarilyUnavailable, .noMemory]
+                if let errno = error.underlyingError, shortages.contains(errno) {
+                    return .fail(.local, "regiond cannot start \(program): \(errno)")
+                }
                 return .fail(.exec, "\(program): \(error.description)")
             }
             return .fail(.exec, "\(program): \(error)")

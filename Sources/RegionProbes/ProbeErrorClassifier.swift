@@ -40,6 +40,8 @@ enum ProbeErrorClassifier {
             case ECONNRESET, EPIPE: return (.refused, "connection reset")
             case ETIMEDOUT: return (.timeout, "connect timed out")
             case EHOSTUNREACH, ENETUNREACH: return (.refused, "host unreachable")
+            case EMFILE, ENFILE: return (.local, "regiond is out of file descriptors (\(e)); raise LimitNOFILE= / ulimit -n")
+            case ENOBUFS, ENOMEM: return (.local, "regiond is out of memory for sockets (\(e))")
             default: return (.other, "\(e)")
             }
         case let e as HTTPParserError:

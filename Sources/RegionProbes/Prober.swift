@@ -15,14 +15,29 @@ import Synchronization
 public final class Prober: Sendable {
     let group: any EventLoopGroup
     private let clients: Mutex<[TLSKey: HTTPClient]> = Mutex([:])
+    /// Descriptors probes may hold at once (see ``DescriptorBudget``).
+    public let descriptors: DescriptorBudget
 
     struct TLSKey: Hashable {
         var verify: Bool
         var caFile: String?
     }
 
-    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, descriptors: DescriptorBudget = .fromLimits()) {
         self.group = group
+        self.descriptors = descriptors
+    }
+
+    /// Descriptors one probe of `check` holds: a socket, or pipes and a pidfd for a command.
+    static func descriptorCost(_ check: ProbeCheck) -> Int {
+        if case .exec = check { return 4 }
+        return 1
+    }
+
+    func noDescriptor() -> ProbeOutcome {
+        .fail(
+            .local,
+            "no file descriptor to spare: probes hold \(self.descriptors.inUse) of the \(self.descriptors.limit) they may use (raise LimitNOFILE= / ulimit -n)")
     }
 
     /// Closes the HTTP clients. Call once, when no probe runs any more.
@@ -62,16 +77,30 @@ public final class Prober: Sendable {
     public func start(_ prepared: Prepared, on loop: any EventLoop) -> EventLoopFuture<ProbeOutcome> {
         let promise = loop.makePromise(of: ProbeOutcome.self)
         let endpoint = prepared.endpoint
+        let cost = Self.descriptorCost(endpoint.check)
+        guard self.descriptors.acquire(cost) else {
+            promise.succeed(self.noDescriptor())
+            return promise.futureResult
+        }
+        promise.futureResult.whenComplete { _ in self.descriptors.release(cost) }
         if case .http(let check) = endpoint.check, let target = prepared.plainHTTP {
             PlainHTTPProbe.start(check, target: target, timeout: endpoint.timeout, maxBody: endpoint.maxBodyBytes, completing: promise)
         } else {
-            promise.completeWithTask { await self.probe(prepared) }
+            promise.completeWithTask { await self.probeWithinBudget(prepared) }
         }
         return promise.futureResult
     }
 
-    /// Probes a prepared endpoint once, within its timeout.
+    /// Probes a prepared endpoint once, within its timeout (and the descriptor budget).
     public func probe(_ prepared: Prepared) async -> ProbeOutcome {
+        let cost = Self.descriptorCost(prepared.endpoint.check)
+        guard self.descriptors.acquire(cost) else { return self.noDescriptor() }
+        defer { self.descriptors.release(cost) }
+        return await self.probeWithinBudget(prepared)
+    }
+
+    /// Probes once; the caller holds the descriptors.
+    func probeWithinBudget(_ prepared: Prepared) async -> ProbeOutcome {
         let endpoint = prepared.endpoint
         let timeout = endpoint.timeout
         if case .http(let check) = endpoint.check, let target = prepared.plainHTTP {

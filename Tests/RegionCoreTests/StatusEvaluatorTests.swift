@@ -7,13 +7,13 @@ import Testing
 struct StatusEvaluatorTests {
     static func metrics(
         samples: Int = 60, errorRate: Double = 0, capacity: Double? = 1, p95: Double? = 20,
-        lastSuccessAgo: Double? = 0.5, now: Double = 100
+        lastSuccessAgo: Double? = 0.5, lastFailureAgo: Double? = 0.1, now: Double = 100
     ) -> RegionMetrics {
         RegionMetrics(
             samples: samples, failures: Int((Double(samples) * errorRate).rounded()), errorRate: errorRate,
             latencyP50Ms: p95.map { $0 / 2 }, latencyP95Ms: p95, latencyP99Ms: p95.map { $0 * 1.5 }, capacity: capacity,
             endpointsPassing: 1, endpointsReporting: 1, lastSuccessAt: lastSuccessAgo.map { Samples.at(now - $0) },
-            windowSeconds: 60)
+            lastFailureAt: lastFailureAgo.map { Samples.at(now - $0) }, windowSeconds: 60)
     }
 
     struct Row: Sendable, CustomTestStringConvertible {
@@ -40,6 +40,10 @@ struct StatusEvaluatorTests {
         Row(name: "no success for fall x interval", metrics: metrics(lastSuccessAgo: 6), status: .unhealthy, reason: "no probe succeeded for 6 s (fall 3 x 2 s)"),
         Row(name: "last success just inside fall x interval", metrics: metrics(lastSuccessAgo: 5.9), status: .healthy, reason: "within"),
         Row(name: "never succeeded", metrics: metrics(errorRate: 1, capacity: 0, lastSuccessAgo: nil), status: .unhealthy, reason: "no probe succeeded in the window"),
+        // Silence is evidence only when a counted failure came after the last success: probes
+        // regiond left uncounted (it was starved) prove nothing.
+        Row(name: "no success for 6 s, nothing counted since", metrics: metrics(lastSuccessAgo: 6, lastFailureAgo: 7), status: .healthy, reason: "within"),
+        Row(name: "no success for 6 s and no failure ever", metrics: metrics(lastSuccessAgo: 6, lastFailureAgo: nil), status: .healthy, reason: "within"),
         Row(name: "no capacity known counts as full", metrics: metrics(capacity: nil), status: .healthy, reason: "within"),
     ]
 

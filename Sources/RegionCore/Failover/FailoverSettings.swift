@@ -93,7 +93,7 @@ public struct RegionSignal: Sendable, Equatable, Codable {
     ) -> RegionSignal {
         var trigger: Trigger?
         let silence = Double(s.triggerTimeoutIntervals) * evaluationInterval.seconds
-        if m.samples > 0, m.lastSuccessAt.map({ now.timeIntervalSince($0) >= silence }) ?? true {
+        if m.samples > 0, let quiet = m.silence(now: now), quiet >= silence {
             trigger = .timeout
         } else if m.errorRate > s.triggerErrorRate {
             trigger = .errorRate

@@ -18,6 +18,9 @@ public enum ProbeFailure: String, Sendable, Codable, CaseIterable {
     case exec
     /// Anything else (the message says what).
     case other
+    /// regiond itself could not run the probe (out of file descriptors): no evidence
+    /// against the region, and left out of its window.
+    case local
 }
 
 /// The outcome of one probe of one endpoint.
@@ -37,6 +40,8 @@ public struct ProbeResult: Sendable, Equatable, Codable {
     public var detail: String
     /// Capacity reported by the endpoint (0...1), when it reports one.
     public var capacity: Double?
+    /// Set when the result was left out of the region's window, with why (see ``ProbeEvidence``).
+    public var notCounted: String?
 
     public var passed: Bool { self.failure == nil }
 

@@ -20,8 +20,20 @@ public struct RegionMetrics: Sendable, Equatable, Codable {
     public var endpointsReporting: Int
     /// The last time any endpoint of the region passed a probe.
     public var lastSuccessAt: Date?
+    /// The last time a probe of the region failed (results regiond discounted are not in the window).
+    public var lastFailureAt: Date? = nil
     /// The length of the window, in seconds.
     public var windowSeconds: Double
+
+    /// How long no probe has succeeded, when that is evidence: a failure came after the
+    /// last success. Probes regiond did not count (it was starved) prove nothing, so
+    /// silence alone, with no failure since the last success, is not "no success".
+    public func silence(now: Date) -> Double? {
+        guard let failed = self.lastFailureAt else { return nil }
+        guard let succeeded = self.lastSuccessAt else { return .infinity }
+        guard failed > succeeded else { return nil }
+        return now.timeIntervalSince(succeeded)
+    }
 
     /// Metrics of a window that has seen nothing yet.
     public static func empty(windowSeconds: Double) -> RegionMetrics {
@@ -67,6 +79,7 @@ public struct RegionWindow: Sendable {
     private var head = 0
     private var latest: [String: Latest] = [:]
     private var lastSuccess: Date?
+    private var lastFailure: Date?
 
     public init(length: Duration) {
         self.length = length
@@ -92,6 +105,9 @@ public struct RegionWindow: Sendable {
         }
         if result.passed, self.lastSuccess.map({ $0 < result.finishedAt }) ?? true {
             self.lastSuccess = result.finishedAt
+        }
+        if !result.passed, self.lastFailure.map({ $0 < result.finishedAt }) ?? true {
+            self.lastFailure = result.finishedAt
         }
     }
 
@@ -141,6 +157,7 @@ public struct RegionWindow: Sendable {
             endpointsPassing: passing,
             endpointsReporting: reporting,
             lastSuccessAt: self.lastSuccess,
+            lastFailureAt: self.lastFailure,
             windowSeconds: self.length.seconds
         )
     }

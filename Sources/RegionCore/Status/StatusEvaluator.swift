@@ -96,9 +96,8 @@ public struct StatusEvaluator: Sendable {
         var degraded: [String] = []
 
         let silence = Double(t.fall) * t.evaluationInterval.seconds
-        let lastSuccessAge = m.lastSuccessAt.map { now.timeIntervalSince($0) }
-        if lastSuccessAge.map({ $0 >= silence }) ?? true {
-            let since = lastSuccessAge.map { "for \(formatSeconds($0))" } ?? "in the window"
+        if let quiet = m.silence(now: now), quiet >= silence {
+            let since = quiet.isFinite ? "for \(formatSeconds(quiet))" : "in the window"
             unhealthy.append("no probe succeeded \(since) (fall \(t.fall) x \(formatSeconds(t.evaluationInterval.seconds)))")
         }
         let capacity = m.capacity ?? 1

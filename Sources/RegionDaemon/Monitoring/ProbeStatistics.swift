@@ -1,18 +1,23 @@
 import RegionCore
 import Synchronization
 
-/// Counters shared by every probe loop: how many probes ran, and how late they started.
+/// Counters shared by every probe loop: how many probes ran, how many were left out of
+/// their window, and how late they started.
 ///
 /// Written from many tasks at once, so it uses a `Mutex` and atomics rather than an
-/// actor hop per probe. Lateness keeps the most recent 8192 values for percentiles.
+/// actor hop per probe. Lateness keeps the most recent 8192 values for percentiles,
+/// and the values since the schedule watch last looked (at most 16384).
 public final class ProbeStatistics: Sendable {
     private let runs = Atomic<UInt64>(0)
-    private let lateness = Mutex<Ring>(Ring(capacity: 8192))
+    private let discounted = Atomic<UInt64>(0)
+    private let lateness = Mutex<Lateness>(Lateness(capacity: 8192))
 
-    struct Ring {
+    struct Lateness {
         var values: [Double]
         var next = 0
         let capacity: Int
+        /// Since the last `drainPeriod()`.
+        var period: [Double] = []
 
         init(capacity: Int) {
             self.capacity = capacity
@@ -27,20 +32,33 @@ public final class ProbeStatistics: Sendable {
                 self.values[self.next] = value
             }
             self.next = (self.next + 1) % self.capacity
+            if self.period.count < 16_384 { self.period.append(value) }
         }
     }
 
     public init() {}
 
-    public func record(latenessMs: Double) {
+    /// One probe ended; `counted` is false when its result was left out of the window.
+    public func record(latenessMs: Double, counted: Bool = true) {
         self.runs.add(1, ordering: .relaxed)
+        if !counted { self.discounted.add(1, ordering: .relaxed) }
         self.lateness.withLock { $0.add(latenessMs) }
     }
 
     public var probesRun: UInt64 { self.runs.load(ordering: .relaxed) }
+    /// Probes whose result said nothing about the region (regiond starved or short of descriptors).
+    public var probesNotCounted: UInt64 { self.discounted.load(ordering: .relaxed) }
 
     /// Percentile (0...1) of recent lateness, in milliseconds.
     public func latenessPercentile(_ p: Double) -> Double? {
         Percentile.of(self.lateness.withLock { $0.values }, p)
+    }
+
+    /// The lateness values recorded since the last call (for the schedule watch).
+    public func drainPeriod() -> [Double] {
+        self.lateness.withLock { state in
+            defer { state.period.removeAll(keepingCapacity: true) }
+            return state.period
+        }
     }
 }
