@@ -60,14 +60,21 @@ public enum Daemon {
         }
         let bus = EventBus(logger: logger, history: store)
         let statistics = ProbeStatistics()
+        let descriptors = DescriptorBudget.raiseSoftLimit()
         let prober = Prober()
+        logger.info(
+            "file descriptors: limit \(descriptors), probes may hold \(prober.descriptors.limit) at once",
+            metadata: ["REGIOND_NOFILE": "\(descriptors)"])
+        let gate = ScheduleGate()
+        let lag = LoopLag()
+        lag.start(on: MultiThreadedEventLoopGroup.singleton)
         let time = TimeBase(clock: ContinuousClock())
         let actuator = PlanActuator(
             stateDirectory: config.daemon.stateDirectory, bus: bus, logger: logger, targets: config.planTargets)
         let controller = FailoverController(config: config, store: store, bus: bus, time: time, actuator: actuator, logger: logger)
         let supervisor = Supervisor(
             config: config, configPath: configPath, time: time, prober: prober, bus: bus, statistics: statistics,
-            notifier: notifier, logger: logger, controller: controller)
+            notifier: notifier, logger: logger, controller: controller, gate: gate)
         // Readiness order: valid config, restored failover state, every probe loop scheduled,
         // the socket bound, then READY=1.
         await controller.restore()
@@ -87,7 +94,7 @@ public enum Daemon {
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: WatchdogService(supervisor: supervisor, notifier: notifier, logger: logger)),
             .init(service: StatusTextService(supervisor: supervisor, bus: bus)),
-            .init(service: ScheduleWatchService(statistics: statistics, logger: logger)),
+            .init(service: ScheduleWatchService(statistics: statistics, lag: lag, gate: gate, controller: controller, bus: bus, time: time)),
             .init(service: controller),
             .init(service: control),
             .init(service: ReloadSignalService(supervisor: supervisor, notifier: notifier, bus: bus, logger: logger)),

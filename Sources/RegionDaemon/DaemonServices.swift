@@ -42,33 +42,54 @@ struct WatchdogService<C: Clock>: Service where C.Duration == Duration {
     }
 }
 
-/// Says in the journal when probing falls behind its schedule (start lateness p99 over
-/// the recent probes above 100 ms) and when it keeps up again.
-struct ScheduleWatchService: Service {
+/// Watches regiond's own schedule (probe start lateness and event-loop lag, every
+/// half second) through the pure ``ScheduleHealth`` rule. While regiond is starved it
+/// holds: monitors keep their statuses and the failover controller makes no automatic
+/// decision. Holding and resuming are events (`decisions_held`, `decisions_resumed`).
+struct ScheduleWatchService<C: Clock>: Service where C.Duration == Duration {
     let statistics: ProbeStatistics
-    let logger: Logger
-    var period: Duration = .seconds(10)
+    let lag: LoopLag
+    let gate: ScheduleGate
+    let controller: FailoverController<C>?
+    let bus: EventBus
+    let time: TimeBase<C>
+    var period: Duration = .milliseconds(500)
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await self.watch() }
+        self.lag.stop()
     }
 
     private func watch() async {
         var health = ScheduleHealth()
         let clock = ContinuousClock()
+        _ = self.lag.drainWorstMs()
+        _ = self.statistics.drainPeriod()
         while !Task.isCancelled {
             do {
                 try await clock.sleep(for: self.period)
             } catch {
                 return
             }
-            switch health.observe(latenessP99Ms: self.statistics.latenessPercentile(0.99)) {
-            case .overloaded(let p99):
-                self.logger.warning(
-                    "probing is overloaded: probes start \(formatMs(p99)) late (p99 of the recent probes); late probes miss their timeouts and healthy regions can read unhealthy. Probe fewer endpoints or less often, or give regiond more CPU (docs/performance.md)",
-                    metadata: ["REGIOND_LATENESS_P99_MS": "\(wholeNumber(p99))"])
-            case .recovered(let p99):
-                self.logger.notice("probing keeps its schedule again (start lateness p99 \(formatMs(p99)))", metadata: ["REGIOND_LATENESS_P99_MS": "\(wholeNumber(p99))"])
+            let reading = ScheduleHealth.Reading(latenessP99Ms: Percentile.of(self.statistics.drainPeriod(), 0.99), loopLagMs: self.lag.drainWorstMs())
+            let now = self.time.now
+            switch health.observe(reading, now: now) {
+            case .held(let hold)?:
+                self.gate.set(hold)
+                self.controller?.hold(true)
+                await self.bus.publish(
+                    Event(
+                        time: now, kind: .decisionsHeld,
+                        message: "regiond is overloaded: \(hold.reason); statuses are frozen and no automatic failover is made until its schedule is healthy again. Probe fewer endpoints or less often, or give regiond more CPU (docs/performance.md)",
+                        fields: ["reason": hold.reason, "lateness_p99_ms": reading.latenessP99Ms.map { String(format: "%.1f", $0) } ?? "", "loop_lag_ms": reading.loopLagMs.map { String(format: "%.1f", $0) } ?? ""]))
+            case .released(let seconds)?:
+                self.gate.set(nil)
+                self.controller?.hold(false)
+                await self.bus.publish(
+                    Event(
+                        time: now, kind: .decisionsResumed,
+                        message: "regiond keeps its schedule again after \(formatSeconds(seconds.rounded())); statuses and automatic decisions resume",
+                        fields: ["held_seconds": wholeNumber(seconds)]))
             case nil:
                 break
             }

@@ -20,15 +20,18 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
     let notifier: SystemdNotifier
     let logger: Logger
     let controller: FailoverController<C>?
+    /// Set while regiond is starved: monitors keep their statuses (``ScheduleWatchService``).
+    let gate: ScheduleGate
     public let startedAt: Date
     /// Last summary sent as `STATUS=`, to send only changes.
     private var lastSummary = ""
 
     public init(
         config: Config, configPath: String, time: TimeBase<C>, prober: Prober, bus: EventBus, statistics: ProbeStatistics, notifier: SystemdNotifier,
-        logger: Logger, controller: FailoverController<C>? = nil
+        logger: Logger, controller: FailoverController<C>? = nil, gate: ScheduleGate = ScheduleGate()
     ) {
         self.controller = controller
+        self.gate = gate
         self.config = config
         self.configPath = configPath
         self.time = time
@@ -59,7 +62,7 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         let controller = self.controller
         return RegionMonitor(
             config: region, failover: self.config.failover, time: self.time, prober: self.prober, bus: self.bus, statistics: self.statistics,
-            signals: { id, signal in controller?.submit(region: id, signal: signal) })
+            gate: self.gate, signals: { id, signal in controller?.submit(region: id, signal: signal) })
     }
 
     /// Stops every monitor.
@@ -189,14 +192,23 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
             summary: Self.summary(briefs), probesRun: self.statistics.probesRun,
             probeLatenessP50Ms: self.statistics.latenessPercentile(0.50),
             probeLatenessP99Ms: self.statistics.latenessPercentile(0.99))
-        let alarms = self.controller?.alarms ?? Alarms()
+        let alarms = self.alarms
         report.failoverRecording = alarms.recording
+        report.decisionsHeld = alarms.held?.reason
+        report.probesNotCounted = self.statistics.probesNotCounted
         report.summary = alarms.prefix + report.summary
         return report
     }
 
+    /// What is wrong beyond region statuses (no hop to any actor).
+    public nonisolated var alarms: Alarms {
+        var alarms = self.controller?.alarms ?? Alarms()
+        alarms.held = self.gate.held
+        return alarms
+    }
+
     public func summary() async -> String {
-        (self.controller?.alarms.prefix ?? "") + Self.summary(await self.briefs())
+        self.alarms.prefix + Self.summary(await self.briefs())
     }
 
     /// One line for `STATUS=`: "3 regions: 2 healthy, 1 degraded (eu-west)".
@@ -221,16 +233,19 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
 
     // MARK: liveness
 
-    /// True when every region's evaluation tick ran within three of its intervals.
-    /// The watchdog is fed only while this holds, so a stalled scheduler gets the daemon restarted.
+    /// True when every region's evaluation tick ran within three of its intervals
+    /// (``EvaluationLiveness``). The watchdog is fed only while this holds, so a stalled
+    /// scheduler gets the daemon restarted.
     public func isLive() async -> Bool {
         let now = self.time.clock.now
         for (id, monitor) in self.monitors {
             guard let region = self.config.region(id) else { continue }
-            let limit = region.status.evaluationInterval * 3
-            if let last = monitor.lastEvaluatedAt {
-                if last.duration(to: now) > limit { return false }
-            } else if self.time.date(now).timeIntervalSince(self.startedAt) > limit.seconds {
+            let (started, evaluated) = monitor.ticks
+            guard let started else { continue }
+            if EvaluationLiveness.isStalled(
+                sinceLastEvaluation: evaluated.map { $0.duration(to: now) }, sinceStart: started.duration(to: now),
+                interval: region.status.evaluationInterval)
+            {
                 return false
             }
         }

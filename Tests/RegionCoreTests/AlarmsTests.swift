@@ -1,3 +1,4 @@
+import Foundation
 import RegionCore
 import Testing
 
@@ -15,6 +16,10 @@ struct AlarmsTests {
         ),
         (Alarms(panic: true), "NO HEALTHY TARGET, plan kept | "),
         (Alarms(panic: true, stranded: ["eu", "us"]), "NO HEALTHY TARGET for eu, us, plan kept | "),
+        (
+            Alarms(recording: false, held: ScheduleHealth.Hold(since: Date(timeIntervalSince1970: 0), reason: "probes start 450 ms late (p99)")),
+            "DECISIONS HELD, regiond is overloaded: probes start 450 ms late (p99) | STATE DATABASE NOT WRITABLE, failover decisions refused | "
+        ),
     ])
     func alarmsLeadTheSummary(alarms: Alarms, expected: String) {
         #expect(alarms.prefix == expected)

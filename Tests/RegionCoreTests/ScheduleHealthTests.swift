@@ -1,18 +1,45 @@
+import Foundation
 import RegionCore
 import Testing
 
-@Suite("ScheduleHealth")
+@Suite("ScheduleHealth: holding decisions while regiond is starved")
 struct ScheduleHealthTests {
-    /// A sequence of lateness p99 readings (ms; nil: no probes yet) and the verdict changes they cause.
+    typealias Reading = ScheduleHealth.Reading
+    static func at(_ s: Double) -> Date { Date(timeIntervalSince1970: 1_800_000_000 + s) }
+
+    /// Readings one second apart: (lateness p99, loop lag) in ms; what each one changes.
     @Test(arguments: [
-        ([nil, 0.2, 3, 99.9, 100], [nil, nil, nil, nil, nil] as [ScheduleHealth.Change?]),  // 100 is not above 100
-        ([0.5, 268, 300, 90, 30], [nil, .overloaded(p99Ms: 268), nil, nil, nil]),  // stays overloaded until below 25
-        ([268, 24.9, 50, 101], [.overloaded(p99Ms: 268), .recovered(p99Ms: 24.9), nil, .overloaded(p99Ms: 101)]),
-        ([268, nil, 10], [.overloaded(p99Ms: 268), nil, .recovered(p99Ms: 10)]),  // no reading changes nothing
-    ] as [([Double?], [ScheduleHealth.Change?])])
-    func verdictsHaveHysteresis(readings: [Double?], expected: [ScheduleHealth.Change?]) {
+        // Within bounds, or no reading at all: nothing happens. 200 is not above 200.
+        ([(0.2, 1), (nil, nil), (199, 200)], [nil, nil, nil]),
+        // Late probes hold at once; lag alone does too; the reason names the worse one.
+        ([(450, 3)], ["held: probes start 450 ms late (p99)"]),
+        ([(nil, 260)], ["held: its event loops run 260 ms behind"]),
+        // Resuming needs three calm seconds in a row; a relapse starts the count again.
+        ([(450, 3), (10, 10), (10, 10), (90, 10), (10, 10), (10, 10), (10, 10), (10, 10)],
+         ["held: probes start 450 ms late (p99)", nil, nil, nil, nil, nil, nil, "released after 7 s"]),
+        // Between the two thresholds: still held, and not calm.
+        ([(450, 3), (100, 100), (100, 100), (100, 100), (100, 100)], ["held: probes start 450 ms late (p99)", nil, nil, nil, nil]),
+        // A period with no readings neither calms nor relapses.
+        ([(450, 3), (10, nil), (nil, nil), (nil, nil), (nil, 10)], ["held: probes start 450 ms late (p99)", nil, nil, nil, "released after 4 s"]),
+    ] as [([(Double?, Double?)], [String?])])
+    func holdsAndResumesWithHysteresis(readings: [(Double?, Double?)], expected: [String?]) {
         var health = ScheduleHealth()
-        let changes = readings.map { health.observe(latenessP99Ms: $0) }
+        var changes: [String?] = []
+        for (second, reading) in readings.enumerated() {
+            switch health.observe(Reading(latenessP99Ms: reading.0, loopLagMs: reading.1), now: Self.at(Double(second))) {
+            case .held(let hold)?: changes.append("held: \(hold.reason)")
+            case .released(let seconds)?: changes.append("released after \(Int(seconds)) s")
+            case nil: changes.append(nil)
+            }
+        }
         #expect(changes == expected)
+    }
+
+    @Test func theHoldRemembersSinceWhen() {
+        var health = ScheduleHealth()
+        _ = health.observe(Reading(latenessP99Ms: 999, loopLagMs: nil), now: Self.at(5))
+        #expect(health.held?.since == Self.at(5))
+        _ = health.observe(Reading(latenessP99Ms: 999, loopLagMs: nil), now: Self.at(6))
+        #expect(health.held?.since == Self.at(5))
     }
 }

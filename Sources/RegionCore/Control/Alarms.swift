@@ -9,18 +9,22 @@ public struct Alarms: Sendable, Equatable, Codable {
     public var stranded: [String]
     /// Targets of the plan whose last attempt failed (`state_file`, `haproxy`, `hook`).
     public var targetsFailing: [String]
+    /// Set while regiond is starved and holds statuses and automatic decisions.
+    public var held: ScheduleHealth.Hold?
 
-    public init(recording: Bool = true, panic: Bool = false, stranded: [String] = [], targetsFailing: [String] = []) {
+    public init(recording: Bool = true, panic: Bool = false, stranded: [String] = [], targetsFailing: [String] = [], held: ScheduleHealth.Hold? = nil) {
         self.recording = recording
         self.panic = panic
         self.stranded = stranded
         self.targetsFailing = targetsFailing
+        self.held = held
     }
 
     /// `STATE DATABASE NOT WRITABLE, ... | NO HEALTHY TARGET ... | PLAN NOT APPLIED to haproxy | `,
     /// or empty when all is well. Each part ends with ` | ` so the summary follows.
     public var prefix: String {
         var text = ""
+        if let held = self.held { text += "DECISIONS HELD, regiond is overloaded: \(held.reason) | " }
         if !self.recording { text += "STATE DATABASE NOT WRITABLE, failover decisions refused | " }
         if self.panic {
             text += self.stranded.isEmpty

@@ -20,6 +20,10 @@ public struct StatusReport: Sendable, Codable, Equatable {
     /// Start lateness of recent probes (the last 8192), in milliseconds.
     public var probeLatenessP50Ms: Double?
     public var probeLatenessP99Ms: Double?
+    /// Set while regiond is starved and holds statuses and automatic decisions: why.
+    public var decisionsHeld: String?
+    /// Probes whose result was left out of their window (regiond starved or short of descriptors).
+    public var probesNotCounted: UInt64?
 
     public init(version: String, pid: Int32, startedAt: Date, configFile: String, configGeneration: Int, lastReloadError: String?, counts: [String: Int], regions: [RegionBrief], summary: String, probesRun: UInt64, probeLatenessP50Ms: Double?, probeLatenessP99Ms: Double?) {
         self.version = version

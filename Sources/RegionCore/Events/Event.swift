@@ -69,6 +69,10 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case historyUnavailable = "history_unavailable"
     case actuatorFailed = "actuator_failed"
     case actuatorRecovered = "actuator_recovered"
+    /// regiond is starved (probes late, event loops behind): statuses frozen, no automatic decision.
+    case decisionsHeld = "decisions_held"
+    /// Its schedule has been healthy again long enough; decisions resume.
+    case decisionsResumed = "decisions_resumed"
 
     /// 128-bit id for `journalctl MESSAGE_ID=...`.
     public var messageID: String {
@@ -102,6 +106,8 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .historyUnavailable: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b12"
         case .actuatorFailed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b13"
         case .actuatorRecovered: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b14"
+        case .decisionsHeld: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b15"
+        case .decisionsResumed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b16"
         }
     }
 
@@ -112,8 +118,8 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .statusChanged: 5
         case .noHealthyTarget, .historyUnavailable: 2
         case .capacityExhausted, .actuatorFailed: 3
-        case .failoverStarted, .failoverCompleted, .failoverBlocked, .failoverHalted, .recoveryFailed: 4
-        case .failoverStep, .recoveryStarted, .recoveryRestarted, .recoveryCompleted, .failbackHeld, .failbackStep, .failbackCompleted, .operatorCommand, .pinExpired, .panicCleared, .planChanged, .actuatorRecovered: 5
+        case .failoverStarted, .failoverCompleted, .failoverBlocked, .failoverHalted, .recoveryFailed, .decisionsHeld: 4
+        case .failoverStep, .recoveryStarted, .recoveryRestarted, .recoveryCompleted, .failbackHeld, .failbackStep, .failbackCompleted, .operatorCommand, .pinExpired, .panicCleared, .planChanged, .actuatorRecovered, .decisionsResumed: 5
 
         case .daemonStarted, .daemonStopping, .configReloaded, .regionAdded, .regionRemoved, .regionUpdated: 6
         }

@@ -1,37 +1,82 @@
-/// Whether probing keeps its schedule, judged from probe start lateness (p99 over the
-/// recent probes), with hysteresis so one slow moment does not flap the verdict.
+import Foundation
+
+/// Whether regiond keeps its own schedule, and so whether what it sees of the regions
+/// can be trusted. A pure rule: it is given readings and `now`.
 ///
-/// A daemon that probes more than its cores can carry starts probes late; late probes
-/// miss their timeouts and healthy regions read unhealthy. That must be said loudly,
-/// once, and again once it is over.
+/// A daemon starved of CPU starts probes late and reads answers late; its probes time
+/// out and healthy regions look dead. Moving traffic on that view piles it onto the few
+/// regions that happened to answer. So when probes start late or the event loops run
+/// behind, regiond **holds**: statuses stay as they were and no automatic decision is
+/// made. It resumes once its schedule has been healthy for `calmFor`, not at the first
+/// good reading (Envoy's panic threshold is the same humility).
 public struct ScheduleHealth: Sendable, Equatable {
-    /// Overloaded once lateness p99 goes above this ...
-    public var overloadedAboveMs: Double
-    /// ... and on schedule again once it is back below this.
-    public var recoveredBelowMs: Double
-    public private(set) var overloaded = false
+    /// Hold once probe start lateness (p99 over the last period) or event-loop lag goes above this ...
+    public var holdAboveMs: Double
+    /// ... and resume once both have stayed below this for `calmFor`.
+    public var releaseBelowMs: Double
+    public var calmFor: Duration
+    public private(set) var held: Hold?
+    private var calmSince: Date?
+
+    /// Why and since when decisions are held.
+    public struct Hold: Sendable, Equatable, Codable {
+        public var since: Date
+        public var reason: String
+
+        public init(since: Date, reason: String) {
+            self.since = since
+            self.reason = reason
+        }
+    }
+
+    /// What the schedule watch measured over its last period; nil: nothing to go by.
+    public struct Reading: Sendable, Equatable {
+        public var latenessP99Ms: Double?
+        public var loopLagMs: Double?
+
+        public init(latenessP99Ms: Double?, loopLagMs: Double?) {
+            self.latenessP99Ms = latenessP99Ms
+            self.loopLagMs = loopLagMs
+        }
+    }
 
     public enum Change: Sendable, Equatable {
-        case overloaded(p99Ms: Double)
-        case recovered(p99Ms: Double)
+        case held(Hold)
+        case released(heldSeconds: Double)
     }
 
-    public init(overloadedAboveMs: Double = 100, recoveredBelowMs: Double = 25) {
-        self.overloadedAboveMs = overloadedAboveMs
-        self.recoveredBelowMs = recoveredBelowMs
+    public init(holdAboveMs: Double = 200, releaseBelowMs: Double = 50, calmFor: Duration = .seconds(3)) {
+        self.holdAboveMs = holdAboveMs
+        self.releaseBelowMs = releaseBelowMs
+        self.calmFor = calmFor
     }
 
-    /// Takes the latest lateness p99 (nil: no probe yet) and returns a change of verdict, if any.
-    public mutating func observe(latenessP99Ms: Double?) -> Change? {
-        guard let p99 = latenessP99Ms else { return nil }
-        if !self.overloaded, p99 > self.overloadedAboveMs {
-            self.overloaded = true
-            return .overloaded(p99Ms: p99)
+    /// Takes one period's reading; returns a change of verdict, if any.
+    public mutating func observe(_ reading: Reading, now: Date) -> Change? {
+        guard reading.latenessP99Ms != nil || reading.loopLagMs != nil else { return nil }
+        let lateness = reading.latenessP99Ms ?? 0
+        let lag = reading.loopLagMs ?? 0
+        let worst = max(lateness, lag)
+        guard let held = self.held else {
+            guard worst > self.holdAboveMs else { return nil }
+            let reason =
+                lateness >= lag
+                ? "probes start \(formatMs(lateness)) late (p99)"
+                : "its event loops run \(formatMs(lag)) behind"
+            let hold = Hold(since: now, reason: reason)
+            self.held = hold
+            self.calmSince = nil
+            return .held(hold)
         }
-        if self.overloaded, p99 < self.recoveredBelowMs {
-            self.overloaded = false
-            return .recovered(p99Ms: p99)
+        guard worst < self.releaseBelowMs else {
+            self.calmSince = nil
+            return nil
         }
-        return nil
+        let calmSince = self.calmSince ?? now
+        self.calmSince = calmSince
+        guard now.timeIntervalSince(calmSince) >= self.calmFor.seconds else { return nil }
+        self.held = nil
+        self.calmSince = nil
+        return .released(heldSeconds: now.timeIntervalSince(held.since))
     }
 }

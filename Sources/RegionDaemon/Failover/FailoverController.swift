@@ -17,6 +17,8 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         case command(OperatorCommand, uid: UInt32, reason: String, reply: CheckedContinuation<Result<TrafficReport, ControlError>, Never>)
         case reconfigure(FailoverSettings, [FailoverRegion], PlanTargets)
         case tick
+        /// regiond is starved (true) or keeps its schedule again (false).
+        case hold(Bool)
     }
 
     private var engine: FailoverEngine
@@ -41,6 +43,8 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     public private(set) var recording = true
     private var commits = 0
     private var restored = false
+    /// While true (regiond starved), no automatic decision is made: signals are noted, deadlines wait.
+    private var held = false
 
     public init(config: Config, store: (any DecisionStore)?, bus: EventBus, time: TimeBase<C>, actuator: PlanActuator, logger: Logger) {
         self.engine = FailoverEngine(settings: config.failover, regions: config.failoverRegions)
@@ -59,6 +63,11 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     /// A region's latest evaluation. Monitors send only changes.
     public nonisolated func submit(region: String, signal: RegionSignal) {
         self.inboxContinuation.yield(.signal(region, signal))
+    }
+
+    /// Holds every automatic decision while regiond is starved; operator commands still run.
+    public nonisolated func hold(_ held: Bool) {
+        self.inboxContinuation.yield(.hold(held))
     }
 
     public nonisolated func reconfigure(_ config: Config) {
@@ -158,9 +167,14 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         case .signal(let region, let signal):
             guard self.signals[region] != signal else { return }
             self.signals[region] = signal
+            guard !self.held else { return }
             await self.decide { engine, now in engine.step(self.signals, now: now) }
         case .tick:
+            guard !self.held else { return }
             await self.decide { engine, now in engine.step(self.signals, now: now) }
+        case .hold(let held):
+            self.held = held
+            if !held { await self.decide { engine, now in engine.step(self.signals, now: now) } }
         case .reconfigure(let settings, let regions, let targets):
             await self.actuator.configure(targets)
             self.engine.reconfigure(settings: settings, regions: regions)

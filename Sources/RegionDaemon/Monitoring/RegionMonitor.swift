@@ -49,6 +49,8 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     private nonisolated let published: Mutex<Published>
     struct Published: Sendable {
         var brief: RegionBrief
+        /// When the evaluation tick was (re)started and when it last ran.
+        var startedAt: C.Instant?
         var evaluatedAt: C.Instant?
     }
 
@@ -56,6 +58,8 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     let prober: Prober
     let bus: EventBus
     let statistics: ProbeStatistics
+    /// While it is held (regiond starved), evaluations keep the status as it is.
+    let gate: ScheduleGate
     /// Where each evaluation's failover signal goes (the failover controller); sent on change only.
     let signals: @Sendable (String, RegionSignal) -> Void
     private var failover: FailoverSettings
@@ -63,6 +67,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
 
     public init(
         config: RegionConfig, failover: FailoverSettings = .init(), time: TimeBase<C>, prober: Prober, bus: EventBus, statistics: ProbeStatistics,
+        gate: ScheduleGate = ScheduleGate(),
         loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
         signals: @escaping @Sendable (String, RegionSignal) -> Void = { _, _ in }
     ) {
@@ -76,14 +81,15 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         self.prober = prober
         self.bus = bus
         self.statistics = statistics
+        self.gate = gate
         self.metrics = .empty(windowSeconds: config.status.window.seconds)
         self.published = Mutex(Published(brief: Self.brief(config: config, evaluator: self.evaluator, metrics: self.metrics)))
     }
 
     /// The region's brief as of its last evaluation or update.
     public nonisolated var latestBrief: RegionBrief { self.published.withLock { $0.brief } }
-    /// When the evaluation tick last ran; nil before the first.
-    public nonisolated var lastEvaluatedAt: C.Instant? { self.published.withLock { $0.evaluatedAt } }
+    /// When the evaluation tick started (nil: not started) and when it last ran, for the watchdog.
+    public nonisolated var ticks: (started: C.Instant?, evaluated: C.Instant?) { self.published.withLock { ($0.startedAt, $0.evaluatedAt) } }
 
     private func publish(evaluatedAt: C.Instant? = nil) {
         let brief = self.brief()
@@ -207,7 +213,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         guard var runtime = self.endpoints[name], runtime.generation == generation else { return }
         let end = Self.uptime(.now())
         let finishedAt = self.time.now
-        let result = ProbeResult(
+        var result = ProbeResult(
             endpoint: name,
             scheduledAt: finishedAt.addingTimeInterval(-(end - due).seconds),
             finishedAt: finishedAt,
@@ -217,13 +223,20 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
             detail: outcome.detail,
             capacity: outcome.capacity
         )
+        if case .discounted(let why) = ProbeEvidence.judge(
+            failure: outcome.failure, startLateness: start - due, elapsed: end - start, timeout: runtime.config.timeout)
+        {
+            result.notCounted = why
+        }
         runtime.inFlight = nil
         runtime.last = result
         runtime.probes += 1
-        runtime.consecutiveFailures = result.passed ? 0 : runtime.consecutiveFailures + 1
+        if result.notCounted == nil {
+            runtime.consecutiveFailures = result.passed ? 0 : runtime.consecutiveFailures + 1
+            self.window.record(result)
+        }
         self.endpoints[name] = runtime
-        self.window.record(result)
-        self.statistics.record(latenessMs: result.latenessMs)
+        self.statistics.record(latenessMs: result.latenessMs, counted: result.notCounted == nil)
         let spread = Double.random(in: -1...1, using: &self.random)
         self.schedule(name, generation: generation, due: runtime.cadence.next(after: due, endedAt: end, spread: spread))
     }
@@ -232,6 +245,11 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
 
     private func startEvaluation() {
         let interval = self.config.status.evaluationInterval
+        let started = self.time.clock.now
+        self.published.withLock {
+            $0.startedAt = started
+            $0.evaluatedAt = nil
+        }
         self.evaluationTask = Task { [time] in
             var next = time.clock.now.advanced(by: interval)
             while !Task.isCancelled {
@@ -253,6 +271,11 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         let instant = self.time.clock.now
         let now = self.time.date(instant)
         self.metrics = self.window.metrics(now: now)
+        guard !self.gate.isHeld else {
+            // regiond itself is starved: what it sees now says nothing about the region.
+            self.publish(evaluatedAt: instant)
+            return
+        }
         let change = self.evaluator.evaluate(self.metrics, now: now)
         self.publish(evaluatedAt: instant)
         if let raw = self.evaluator.lastRaw {
@@ -305,8 +328,9 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
                 intervalSeconds: endpoint.interval.seconds, timeoutSeconds: endpoint.timeout.seconds,
                 probes: runtime?.probes ?? 0, consecutiveFailures: runtime?.consecutiveFailures ?? 0, last: runtime?.last)
         }
+        let held = self.gate.held.map { ["status held while regiond is overloaded (\($0.reason)); see regionctl status"] } ?? []
         return RegionReport(
-            brief: self.brief(), metrics: self.metrics, reasons: self.evaluator.reasons, pending: self.evaluator.pending,
+            brief: self.brief(), metrics: self.metrics, reasons: held + self.evaluator.reasons, pending: self.evaluator.pending,
             thresholds: ThresholdsReport(self.config.status), endpoints: endpoints)
     }
 }

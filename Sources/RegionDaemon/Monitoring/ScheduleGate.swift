@@ -1,0 +1,60 @@
+import NIOCore
+import NIOPosix
+import RegionCore
+import Synchronization
+
+/// Whether regiond holds statuses and automatic decisions because it is starved
+/// (see ``ScheduleHealth``). Read by every region monitor at each evaluation, without a hop.
+public final class ScheduleGate: Sendable {
+    private let hold = Mutex<ScheduleHealth.Hold?>(nil)
+
+    public init() {}
+
+    public var held: ScheduleHealth.Hold? { self.hold.withLock { $0 } }
+    public var isHeld: Bool { self.held != nil }
+
+    func set(_ hold: ScheduleHealth.Hold?) {
+        self.hold.withLock { $0 = hold }
+    }
+}
+
+/// How far behind the probe event loops run: a timer on each loop every 100 ms notes
+/// how late it fired. A starved process fires every timer late, even with no probe due.
+public final class LoopLag: Sendable {
+    static let period: TimeAmount = .milliseconds(100)
+    private let worstNanoseconds = Atomic<Int64>(0)
+    private let timers = Mutex<[ObjectIdentifier: Scheduled<Void>]>([:])
+    private let stopped = Atomic<Bool>(false)
+
+    public init() {}
+
+    /// Starts a heartbeat on every loop of `group`.
+    public func start(on group: any EventLoopGroup) {
+        for loop in group.makeIterator() { self.beat(on: loop, expected: .now() + Self.period) }
+    }
+
+    private func beat(on loop: any EventLoop, expected: NIODeadline) {
+        guard !self.stopped.load(ordering: .relaxed) else { return }
+        let scheduled = loop.scheduleTask(deadline: expected) {
+            let lag = Int64(clamping: (NIODeadline.now() - expected).nanoseconds)
+            var current = self.worstNanoseconds.load(ordering: .relaxed)
+            while lag > current {
+                let (done, seen) = self.worstNanoseconds.compareExchange(expected: current, desired: lag, ordering: .relaxed)
+                if done { break }
+                current = seen
+            }
+            self.beat(on: loop, expected: .now() + Self.period)
+        }
+        self.timers.withLock { $0[ObjectIdentifier(loop)] = scheduled }
+    }
+
+    /// The worst lag since the last call, in milliseconds.
+    public func drainWorstMs() -> Double {
+        Double(self.worstNanoseconds.exchange(0, ordering: .relaxed)) / 1e6
+    }
+
+    public func stop() {
+        self.stopped.store(true, ordering: .relaxed)
+        for timer in self.timers.withLock({ Array($0.values) }) { timer.cancel() }
+    }
+}
