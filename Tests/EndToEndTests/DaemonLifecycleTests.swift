@@ -44,12 +44,13 @@ func fastConfig(targets: [(String, Int)], extra: String = "", daemon: String = "
 func scenario(
     _ config: (Int) -> String,
     environment: [String: String] = [:],
+    wrapper: [String] = [],
     _ body: (RunningDaemon, SwitchableTarget) async throws -> Void
 ) async throws {
     let target = try await SwitchableTarget.start()
     let daemon: RunningDaemon
     do {
-        daemon = try await RunningDaemon.start(config: config(target.port), environment: environment)
+        daemon = try await RunningDaemon.start(config: config(target.port), environment: environment, wrapper: wrapper)
     } catch {
         await target.stop()
         throw error

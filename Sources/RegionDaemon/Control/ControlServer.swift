@@ -73,6 +73,7 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(readTimeout: idle), name: "idle")
                     try sync.addHandler(IdleDisconnector(), name: "idle-disconnect")
+                    try sync.addHandler(StalledReaderDisconnector(limit: idle))
                     try sync.addHandler(ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: maxBytes))
                     // socat and `nc -N` close their sending side after the request: answer anyway
                     // (the inbound stream ends at EOF; the reply is still written).
@@ -247,5 +248,38 @@ final class IdleDisconnector: ChannelInboundHandler, RemovableChannelHandler, Se
         } else {
             context.fireUserInboundEventTriggered(event)
         }
+    }
+}
+
+/// Closes a connection whose client stopped reading: once its replies have backed up
+/// (the channel is not writable) for longer than `limit`, it is closed. A client that
+/// floods requests without reading then holds no more than the socket buffers and
+/// NIO's write high-water mark (64 KiB), and its slot is freed for others.
+final class StalledReaderDisconnector: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+    let limit: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(limit: TimeAmount) {
+        self.limit = limit
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable {
+            if self.timer == nil {
+                let channel = context.channel
+                self.timer = context.eventLoop.scheduleTask(in: self.limit) { channel.close(promise: nil) }
+            }
+        } else {
+            self.timer?.cancel()
+            self.timer = nil
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.timer?.cancel()
+        self.timer = nil
+        context.fireChannelInactive()
     }
 }

@@ -104,12 +104,13 @@ final class RunningDaemon: Sendable {
     }
 
     /// Writes `config` (with `@SOCKET@` replaced by the socket path) and starts regiond on it.
-    static func start(config: String, environment: [String: String] = [:]) async throws -> RunningDaemon {
+    /// `wrapper` runs first and execs regiond (e.g. `prlimit --nofile=64:64`), so the pid stays regiond's.
+    static func start(config: String, environment: [String: String] = [:], wrapper: [String] = []) async throws -> RunningDaemon {
         let directory = try makeTempDirectory()
         let configPath = "\(directory)/regiond.toml"
         try config.replacingOccurrences(of: "@SOCKET@", with: "\(directory)/control.sock").replacingOccurrences(of: "@DIR@", with: directory)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
-        return try await self.launch(directory: directory, environment: environment)
+        return try await self.launch(directory: directory, environment: environment, wrapper: wrapper)
     }
 
     /// Starts regiond again on the same directory (config, state database), as after a crash.
@@ -118,7 +119,7 @@ final class RunningDaemon: Sendable {
         return try await Self.launch(directory: self.directory, environment: environment)
     }
 
-    private static func launch(directory: String, environment: [String: String]) async throws -> RunningDaemon {
+    private static func launch(directory: String, environment: [String: String], wrapper: [String] = []) async throws -> RunningDaemon {
         let socketPath = "\(directory)/control.sock"
         let configPath = "\(directory)/regiond.toml"
         let notify = try await NotifyListener.start(path: "\(directory)/notify-\(UUID().uuidString.prefix(4)).sock")
@@ -131,8 +132,9 @@ final class RunningDaemon: Sendable {
         // The run lasts as long as regiond; its task records how regiond ended.
         Task.detached {
             do {
+                let command = wrapper + [Binaries.regiond, "--config", configPath, "--log-level", "debug"]
                 let result = try await Subprocess.run(
-                    .path(FilePath(Binaries.regiond)), arguments: ["--config", configPath, "--log-level", "debug"],
+                    .path(FilePath(command[0])), arguments: Arguments(Array(command.dropFirst())),
                     environment: .inherit.updating(overrides), input: .none, output: .discarded,
                     error: .fileDescriptor(log, closeAfterSpawningProcess: true)
                 ) { execution in
@@ -161,6 +163,13 @@ final class RunningDaemon: Sendable {
     }
 
     var stderr: String { (try? String(contentsOfFile: "\(self.directory)/stderr.log", encoding: .utf8)) ?? "" }
+
+    /// Resident memory now, in bytes (VmRSS).
+    var residentBytes: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(self.pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
 
     func signal(_ signal: Int32) {
         kill(self.pid, signal)
