@@ -35,21 +35,12 @@ enum ExecProbe {
                 return kept
             }
             if Task.isCancelled { return .fail(.timeout, "no answer within \(formatDuration(timeout))") }
-            let stdout = String(decoding: result.closureResult, as: UTF8.self)
+            let ending: ExecVerdict.Ending
             switch result.terminationStatus {
-            case .exited(0):
-                guard check.capacityFromStdout else { return .pass("exit 0") }
-                let firstLine = stdout.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? ""
-                guard let capacity = parseCapacity(firstLine) else {
-                    return .fail(.exec, "exit 0 but stdout '\(firstLine.prefix(80))' is not a capacity")
-                }
-                return .pass("exit 0", capacity: capacity)
-            case .exited(let code):
-                let line = stdout.split(separator: "\n").first.map { ": \($0.prefix(120))" } ?? ""
-                return .fail(.exec, "exit \(code)\(line)")
-            case .signaled(let signal):
-                return .fail(.exec, "killed by signal \(signal)")
+            case .exited(let code): ending = .exited(code)
+            case .signaled(let signal): ending = .signaled(signal)
             }
+            return ExecVerdict.judge(ending, stdout: result.closureResult, capacityFromStdout: check.capacityFromStdout)
         } catch {
             if Task.isCancelled { return .fail(.timeout, "no answer within \(formatDuration(timeout))") }
             if let error = error as? SubprocessError {

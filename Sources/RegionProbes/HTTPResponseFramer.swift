@@ -26,7 +26,8 @@ final class HTTPResponseFramer {
         case nothing
     }
 
-    /// The most bytes of status text, header names and values a response may have.
+    /// The most bytes of header names and values (trailers included) a response may have,
+    /// counted as NIOHTTP1's decoder counts them.
     static let headerLimit = 16 * 1024
 
     private let parser: UnsafeMutablePointer<llhttp_t>
@@ -197,7 +198,10 @@ final class HTTPResponseFramer {
     nonisolated(unsafe) static let settings: UnsafeMutablePointer<llhttp_settings_t> = {
         let settings = UnsafeMutablePointer<llhttp_settings_t>.allocate(capacity: 1)
         c_nio_llhttp_settings_init(settings)
-        settings.pointee.on_status = { parser, _, length in framer(parser).count(length) }
+        settings.pointee.on_message_begin = { parser in
+            framer(parser).headerBytes = 0
+            return 0
+        }
         settings.pointee.on_header_field = { parser, at, length in framer(parser).headerField(bytes(at, length)) }
         settings.pointee.on_header_field_complete = { parser in
             framer(parser).headerFieldComplete()

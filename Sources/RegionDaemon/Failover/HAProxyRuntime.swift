@@ -31,7 +31,7 @@ public struct HAProxyRuntime: Sendable {
     /// HAProxy answers a successful `set weight` with an empty line and a refused one with a reason.
     public func apply(_ commands: String) async throws {
         let answer = try await self.send(commands)
-        let complaints = answer.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let complaints = HAProxyAnswer.complaints(answer)
         if !complaints.isEmpty {
             throw Failure(description: "HAProxy at \(self.socket) refused '\(commands)': \(complaints.joined(separator: "; "))")
         }
