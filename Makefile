@@ -4,11 +4,14 @@ BIN        := .build/debug
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Build needs libsystemd's headers; the systemd test boots a container.
 BUILD_DEPS := libsystemd-dev pkg-config
-TEST_DEPS  := $(BUILD_DEPS) systemd-container debootstrap haproxy
+TEST_DEPS  := $(BUILD_DEPS) systemd-container debootstrap haproxy python3
 BENCH_DEPS := $(BUILD_DEPS) haproxy nginx-light
 DEMO_DIR   := /tmp/regiond-demo
 
-.PHONY: all build run test bench deps test-deps bench-deps clean demo-break help
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := control probe-answer config durations exec-output haproxy-answer
+
+.PHONY: all build run test bench deps test-deps bench-deps clean demo-break help fuzz fuzz-build test-sanitize
 
 all: build
 
@@ -16,6 +19,8 @@ help:
 	@echo "make run    install what is missing, build, run regiond on the bundled demo"
 	@echo "make test   install what is missing, build, run every test"
 	@echo "make bench  probe throughput and cost against nginx, side by side with HAProxy"
+	@echo "make fuzz   libFuzzer on every input surface, FUZZ_SECONDS each (default 300)"
+	@echo "make test-sanitize   every test under AddressSanitizer, then ThreadSanitizer"
 
 # Installs Debian packages that are missing (apt-get update runs once, only if needed).
 define apt_install
@@ -44,6 +49,19 @@ run: build
 test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# libFuzzer harnesses (Sources/RegionFuzzing), built with -sanitize=fuzzer,address in their
+# own build folder; make test replays the corpus they keep in Tests/Fuzz/corpus/.
+fuzz-build: deps
+	$(SWIFT) build --product regiond-fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -DREGIOND_LIBFUZZER --scratch-path .build-fuzz
+
+fuzz: fuzz-build
+	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Unit and end-to-end tests with every binary built under AddressSanitizer, then under
+# ThreadSanitizer (suppressions and why: Tests/sanitizers/tsan.supp, docs/reliability.md).
+test-sanitize: test-deps
+	scripts/test-sanitize.sh
 
 bench: bench-deps
 	$(SWIFT) build -c release

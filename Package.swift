@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "regionctl", targets: ["regionctl"]),
         .executable(name: "demo-fleet", targets: ["demo-fleet"]),
         .executable(name: "regiond-bench", targets: ["regiond-bench"]),
+        .executable(name: "regiond-fuzz", targets: ["regiond-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -85,6 +86,18 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "regiond-bench", dependencies: ["RegionCore", "RegionDaemon"]),
+        .target(
+            name: "RegionFuzzing",
+            dependencies: [
+                "RegionCore", "RegionProbes", "RegionDaemon",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "regiond-fuzz", dependencies: ["RegionFuzzing"]),
         .testTarget(
             name: "RegionCoreTests",
             dependencies: [
@@ -114,6 +127,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        .testTarget(name: "FuzzCorpusTests", dependencies: ["RegionFuzzing"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

@@ -1,0 +1,51 @@
+import Dispatch
+
+/// Every surface where bytes from outside enter regiond, as a fuzz target.
+///
+/// `run` feeds one input through the real code of that surface and checks what must
+/// hold whatever the input; it returns a description of a violated property, or nil.
+/// Traps (overflow, out of bounds, a failed precondition) are what the fuzzer itself
+/// detects. `regiond-fuzz` runs them under libFuzzer (`make fuzz`); `make test` replays
+/// every saved input (`Tests/Fuzz/corpus/TARGET/`) through the same functions.
+public enum FuzzTarget: String, CaseIterable, Sendable {
+    /// One control-socket request line, through the real dispatch of an in-memory daemon.
+    case control
+    /// Bytes a probed HTTP endpoint answers, through the probe's own framing, checked against NIOHTTP1's decoder.
+    case probeAnswer = "probe-answer"
+    /// A configuration file, to a config or errors, then applied as a reload.
+    case config
+    /// Duration, fraction and time texts (config values and control fields).
+    case durations
+    /// What a command probe prints and how it exits.
+    case execOutput = "exec-output"
+    /// HAProxy runtime API answers.
+    case haproxyAnswer = "haproxy-answer"
+
+    public func run(_ input: [UInt8]) -> String? {
+        switch self {
+        case .control: ControlHarness.run(input)
+        case .probeAnswer: ProbeAnswerHarness.run(input)
+        case .config: ValueHarnesses.config(input)
+        case .durations: ValueHarnesses.durations(input)
+        case .execOutput: ValueHarnesses.execOutput(input)
+        case .haproxyAnswer: ValueHarnesses.haproxyAnswer(input)
+        }
+    }
+}
+
+/// Runs async work to completion from synchronous code (the libFuzzer callback).
+func blocking<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+    let done = DispatchSemaphore(value: 0)
+    let result = ResultBox<T>()
+    Task.detached {
+        result.value = await body()
+        done.signal()
+    }
+    done.wait()
+    return result.value!
+}
+
+/// Written by one task before a semaphore signal, read after the wait.
+final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+}
