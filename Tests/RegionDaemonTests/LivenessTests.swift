@@ -46,3 +46,16 @@ struct LivenessTests {
         await prober.shutdown()
     }
 }
+
+@Suite("journal catalog")
+struct CatalogTests {
+    /// Every event kind has an entry, so `journalctl -x` explains each one.
+    @Test func everyEventKindIsInTheCatalog() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let catalog = try String(contentsOf: root.appendingPathComponent("systemd/regiond.catalog"), encoding: .utf8)
+        for kind in EventKind.allCases {
+            #expect(catalog.contains("-- \(kind.messageID)\n"), "\(kind.rawValue) (\(kind.messageID)) has no catalog entry")
+        }
+        #expect(Set(EventKind.allCases.map(\.messageID)).count == EventKind.allCases.count)
+    }
+}
