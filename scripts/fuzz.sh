@@ -19,11 +19,11 @@ for target in "$@"; do
     mkdir -p "$work/$target" "Tests/Fuzz/corpus/$target"
     log="$work/$target.log"
     # New inputs go to the first directory; the saved corpus seeds the run.
-    REGIOND_FUZZ_TARGET=$target "$binary" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=4096 \
+    LSAN_OPTIONS=suppressions=$PWD/Tests/sanitizers/lsan.supp REGIOND_FUZZ_TARGET=$target "$binary" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=4096 \
         -artifact_prefix="Tests/Fuzz/crashes/$target-" "$work/$target" "Tests/Fuzz/corpus/$target" >"$log" 2>&1
     status=$?
-    executions=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}')
-    rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | awk '{print $2}')
+    executions=$(awk '/stat::number_of_executed_units:/ {print $2}' "$log")
+    rate=$(awk '/stat::average_exec_per_sec:/ {print $2}' "$log")
     # Keep only the inputs that reach new code.
     REGIOND_FUZZ_TARGET=$target "$binary" -merge=1 "Tests/Fuzz/corpus/$target" "$work/$target" >>"$log" 2>&1
     size=$(find "Tests/Fuzz/corpus/$target" -type f | wc -l)

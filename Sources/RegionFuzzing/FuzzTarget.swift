@@ -21,6 +21,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// HAProxy runtime API answers.
     case haproxyAnswer = "haproxy-answer"
 
+    /// Makes what lives for the whole process (the in-memory daemon) and runs one input of
+    /// each kind, so that one-time allocations happen before the fuzzer checks for leaks.
+    public func warmUp() {
+        if self == .control { _ = ControlHarness.daemon }
+        _ = self.run(Array(#"{"cmd":"traffic"}"#.utf8))
+        _ = self.run([0] + Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8))
+    }
+
     public func run(_ input: [UInt8]) -> String? {
         switch self {
         case .control: ControlHarness.run(input)

@@ -63,7 +63,7 @@ public enum ReferenceDecoder {
         } catch {
             channel.pipeline.fireErrorCaught(error)
         }
-        _ = try? channel.finish()
+        _ = try? channel.finish(acceptAlreadyClosed: true)
         let outcome = ResultBox<ProbeOutcome>()
         promise.futureResult.whenSuccess { outcome.value = $0 }
         promise.succeed(.fail(.other, "probe ended without a result"))

@@ -17,11 +17,11 @@ public enum ExecVerdict {
             guard capacityFromStdout else { return .pass("exit 0") }
             let firstLine = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             guard let capacity = parseCapacity(firstLine) else {
-                return .fail(.exec, "exit 0 but stdout '\(firstLine.prefix(80))' is not a capacity")
+                return .fail(.exec, "exit 0 but stdout '\(clip(firstLine, bytes: 80))' is not a capacity")
             }
             return .pass("exit 0", capacity: capacity)
         case .exited(let code):
-            let line = text.split(whereSeparator: \.isNewline).first.map { ": \($0.prefix(120))" } ?? ""
+            let line = text.split(whereSeparator: \.isNewline).first.map { ": \(clip($0, bytes: 120))" } ?? ""
             return .fail(.exec, "exit \(code)\(line)")
         case .signaled(let signal):
             return .fail(.exec, "killed by signal \(signal)")

@@ -23,7 +23,7 @@ public enum ResponseReplay {
             // The collector has reported the error through the promise already.
             channel.pipeline.fireErrorCaught(error)
         }
-        _ = try? channel.finish()
+        _ = try? channel.finish(acceptAlreadyClosed: true)
         // An embedded loop runs callbacks at once, on this thread.
         let outcome = NIOLockedValueBox<ProbeOutcome?>(nil)
         promise.futureResult.whenSuccess { result in outcome.withLockedValue { $0 = result } }

@@ -30,13 +30,13 @@ public enum HAProxyAnswer {
             fields[line[..<colon]] = line[line.index(after: colon)...].drop { $0 == " " }
         }
         guard let pidText = fields["Pid"], let pid = Int(pidText), (1...Int(Int32.max)).contains(pid) else {
-            return .failure(Malformed(description: "show info has no valid Pid (got '\(fields["Pid"]?.prefix(32) ?? "")')"))
+            return .failure(Malformed(description: "show info has no valid Pid (got '\(clip(fields["Pid"] ?? "", bytes: 32))')"))
         }
         guard let uptimeText = fields["Uptime_sec"], let uptime = Int(uptimeText), uptime >= 0 else {
-            return .failure(Malformed(description: "show info has no valid Uptime_sec (got '\(fields["Uptime_sec"]?.prefix(32) ?? "")')"))
+            return .failure(Malformed(description: "show info has no valid Uptime_sec (got '\(clip(fields["Uptime_sec"] ?? "", bytes: 32))')"))
         }
         let start = fields["Start_time_sec"].flatMap { Int($0) }.flatMap { $0 >= 0 ? $0 : nil }
-        return .success(Info(pid: pid, uptimeSeconds: uptime, startTime: start, version: String(fields["Version"]?.prefix(64) ?? "")))
+        return .success(Info(pid: pid, uptimeSeconds: uptime, startTime: start, version: clip(fields["Version"] ?? "", bytes: 64)))
     }
 
     /// One server in `show servers state`.
@@ -69,12 +69,12 @@ public enum HAProxyAnswer {
             else { return .failure(Malformed(description: "show servers state has no column header naming be_name, srv_name, srv_admin_state, srv_uweight, srv_iweight")) }
             func number(_ column: Int, _ name: String, in range: ClosedRange<Int>) -> Result<Int, Malformed> {
                 guard column < values.count, let value = Int(values[column]), range.contains(value) else {
-                    return .failure(Malformed(description: "show servers state: \(name) of '\(line.prefix(80))' is not a number in \(range)"))
+                    return .failure(Malformed(description: "show servers state: \(name) of '\(clip(line, bytes: 80))' is not a number in \(range)"))
                 }
                 return .success(value)
             }
             guard backend < values.count, server < values.count else {
-                return .failure(Malformed(description: "show servers state: line '\(line.prefix(80))' has too few columns"))
+                return .failure(Malformed(description: "show servers state: line '\(clip(line, bytes: 80))' has too few columns"))
             }
             do {
                 servers.append(
@@ -116,7 +116,7 @@ public enum HAProxyAnswer {
             let name = values[sv]
             guard name != "FRONTEND", name != "BACKEND" else { continue }
             guard let sessions = Int(values[scur]), sessions >= 0 else {
-                return .failure(Malformed(description: "show stat: scur of \(values[px].prefix(64))/\(name.prefix(64)) is '\(values[scur].prefix(32))', not a count"))
+                return .failure(Malformed(description: "show stat: scur of \(clip(values[px], bytes: 64))/\(clip(name, bytes: 64)) is '\(clip(values[scur], bytes: 32))', not a count"))
             }
             servers.append(ServerStat(backend: String(values[px]), server: String(name), currentSessions: sessions, status: String(values[status])))
         }

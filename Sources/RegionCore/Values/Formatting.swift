@@ -50,3 +50,19 @@ public enum FractionText {
         return isPercent ? value / 100 : value
     }
 }
+
+/// At most `bytes` bytes of UTF-8 from the start of `text`, cut between scalars: for
+/// outside text (a command's output, HAProxy's words, a client's command name) that is
+/// repeated in a reason, an event or an error. (`prefix(n)` counts characters, and one
+/// character can carry any number of combining scalars.)
+public func clip<S: StringProtocol>(_ text: S, bytes: Int) -> String {
+    var result = ""
+    var used = 0
+    for scalar in text.unicodeScalars {
+        let size = UTF8.width(scalar)
+        guard used + size <= bytes else { break }
+        result.unicodeScalars.append(scalar)
+        used += size
+    }
+    return result
+}

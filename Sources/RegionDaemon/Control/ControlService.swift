@@ -54,7 +54,7 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
         }
         guard let command = ControlCommand(rawValue: request.cmd) else {
             let known = ControlProtocol.commands.joined(separator: ", ")
-            return Self.failure(id, ControlError(.unknownCommand, "unknown command '\(request.cmd.prefix(64))'; known commands: \(known)"))
+            return Self.failure(id, ControlError(.unknownCommand, "unknown command '\(clip(request.cmd, bytes: 64))'; known commands: \(known)"))
         }
         if command.mutatesState, !self.isAdmin(peer) {
             return Self.failure(
@@ -74,7 +74,7 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
             }
             guard let report = await self.supervisor.report(region: name) else {
                 let known = await self.supervisor.config.regions.map(\.id).joined(separator: ", ")
-                return Self.failure(id, ControlError(.notFound, "no region '\(name.prefix(64))'; known regions: \(known)"))
+                return Self.failure(id, ControlError(.notFound, "no region '\(clip(name, bytes: 64))'; known regions: \(known)"))
             }
             return .reply(Self.encode(ControlReply(id: id, result: report)))
         case .version, .help:
@@ -175,7 +175,7 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
         case DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty:
             // A well-formed line whose field cannot be read, e.g. a number that does not fit.
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return "field \"\(path)\" cannot be read: \(context.debugDescription.prefix(120))"
+            return "field \"\(path)\" cannot be read: \(clip(context.debugDescription, bytes: 120))"
         case DecodingError.dataCorrupted:
             return "request is not valid JSON; send one JSON object per line, e.g. {\"cmd\":\"status\"}"
         case DecodingError.keyNotFound(let key, _):
