@@ -95,7 +95,11 @@ struct Status: ParsableCommand {
         print("status: \(report.summary)")
         var probes = "probes run: \(report.probesRun)"
         if let p99 = report.probeLatenessP99Ms { probes += ", start lateness p99 \(Format.ms(p99))" }
+        if let uncounted = report.probesNotCounted, uncounted > 0 { probes += ", \(uncounted) not counted (regiond starved or short of descriptors)" }
         print(probes)
+        if let held = report.decisionsHeld {
+            print("DECISIONS HELD: regiond is overloaded (\(held)); statuses are frozen and no automatic failover is made until it keeps its schedule")
+        }
         if let error = report.lastReloadError { print("last reload FAILED: \(error)") }
         if !report.failoverRecording {
             print("STATE DATABASE NOT WRITABLE: failover decisions are refused until it is (journalctl -u regiond -p crit)")
