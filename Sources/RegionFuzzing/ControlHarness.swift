@@ -4,6 +4,7 @@ import NIOPosix
 import RegionCore
 import RegionDaemon
 import RegionProbes
+import Synchronization
 
 /// A control request line through the real dispatch (`ControlService`) of a daemon that
 /// runs in memory: a supervisor with three regions whose probes are not due for a day,
@@ -13,10 +14,13 @@ enum ControlHarness {
     final class Daemon: Sendable {
         let service: ControlService<ContinuousClock>
         let controller: FailoverController<ContinuousClock>
+        let store: StateStore
+        let runs = Atomic<Int>(0)
 
-        init(service: ControlService<ContinuousClock>, controller: FailoverController<ContinuousClock>) {
+        init(service: ControlService<ContinuousClock>, controller: FailoverController<ContinuousClock>, store: StateStore) {
             self.service = service
             self.controller = controller
+            self.store = store
         }
     }
 
@@ -46,7 +50,7 @@ enum ControlHarness {
         await controller.restore()
         await supervisor.start()
         Task.detached { try? await controller.run() }
-        return Daemon(service: ControlService(supervisor: supervisor, controller: controller, store: store, adminGroupID: nil), controller: controller)
+        return Daemon(service: ControlService(supervisor: supervisor, controller: controller, store: store, adminGroupID: nil), controller: controller, store: store)
     }
 
     static let nobody = PeerCredentials(pid: 1, uid: 65534, gid: 65534)
@@ -56,6 +60,10 @@ enum ControlHarness {
         let line = String(decoding: input, as: UTF8.self)
         let daemon = Self.daemon
         return blocking {
+            // Commands as root add to the history; keep it as a long-running daemon would.
+            if daemon.runs.wrappingAdd(1, ordering: .relaxed).newValue % 1000 == 0 {
+                _ = try? await daemon.store.prune(maxAge: .seconds(3600), maxEvents: 1000, now: Date())
+            }
             for peer in [Self.nobody, Self.root] {
                 let reply: String
                 switch await daemon.service.respond(to: line, peer: peer) {
