@@ -98,6 +98,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "regiond-fuzz", dependencies: ["RegionFuzzing"]),
+        .target(name: "RegionTestSupport"),
         .testTarget(
             name: "RegionCoreTests",
             dependencies: [
@@ -109,7 +110,7 @@ let package = Package(
         .testTarget(
             name: "RegionProbesTests",
             dependencies: [
-                "RegionProbes",
+                "RegionProbes", "RegionTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -131,7 +132,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "RegionCore",
+                "RegionCore", "RegionTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Subprocess", package: "swift-subprocess"),

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import RegionCore
 import Subprocess
@@ -175,10 +176,14 @@ struct FailoverEndToEndTests {
             _ = try await watch.readLine(containing: #""region":"eu-west""#)
             eu.set(.error)
             _ = try await watch.readLine(containing: #""kind":"failover_started""#)
+            // Each target says when it took the failover's plan (generation 2, after the start's).
+            for target in ["haproxy", "hook"] {
+                _ = try await watch.readLine(containingAll: [#""kind":"plan_applied""#, #""actuator":"\#(target)""#, #""generation":"2""#])
+            }
             #expect(try await weight("eu-west") == "0 (initial 100)")
             #expect(try await weight("us-east-1") == "256 (initial 100)")
-            #expect(!daemon.stderr.contains("cannot apply the plan"), "\(daemon.stderr)")
-            // The hook ran at start and for the failover, before the event went out.
+            #expect(!daemon.stderr.contains("did not reach"), "\(daemon.stderr)")
+            // The hook ran at start and for the failover.
             let hook = try String(contentsOfFile: "\(directory)/hook.log", encoding: .utf8)
             #expect(hook == "eu-west=6000 us-east=4000\neu-west=0 us-east=10000\n")
             let targets = try await traffic(daemon).targets ?? []
@@ -356,6 +361,51 @@ struct FailoverEndToEndTests {
             #expect(enable.status == 0)
             #expect(try row(try await traffic(daemon), "eu-west").weight == 6000)
             _ = eu
+        }
+    }
+
+    /// A hook that takes longer than the time between decisions holds neither of them
+    /// back (their replies come while it still runs), and then gets the newest plan: the
+    /// ones in between are superseded.
+    @Test(.timeLimit(.minutes(2)))
+    func aSlowHookDelaysNoDecisionAndGetsTheNewestPlan() async throws {
+        let directory = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for generation in 2...4 { #expect(mkfifo("\(directory)/gate-\(generation)", 0o600) == 0) }
+        // The start's plan (generation 1) passes at once; later ones log, then wait for the test.
+        let script = #"echo "$REGIOND_PLAN_GENERATION $REGIOND_PLAN" >> "$0/runs"; [ "$REGIOND_PLAN_GENERATION" = 1 ] || read line < "$0/gate-$REGIOND_PLAN_GENERATION""#
+        let section = "cooldown = \"0s\"\n\n[hook]\ncommand = [\"/bin/sh\", \"-c\", \"\(script.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\", \"\(directory)\"]\ntimeout = \"60s\""
+        try await failoverScenario(section) { daemon, _ in
+            try await daemon.notify.wait(for: "STATUS=2 regions: 2 healthy")
+            // Three decisions in a row; each reply means it is committed. The hook is still
+            // blocked on the first of them when the last reply arrives.
+            for command in [["drain", "eu-west"], ["enable", "eu-west"], ["drain", "eu-west"]] {
+                let reply = try await daemon.regionctl(command + ["--reason", "test"])
+                #expect(reply.status == 0, "\(reply.stderr)")
+            }
+            let before = try String(contentsOfFile: "\(directory)/runs", encoding: .utf8)
+            #expect(before == "1 eu-west=6000 us-east=4000\n2 eu-west=0 us-east=10000\n", "the hook had moved on before it was let go")
+            // Let it go: it finishes plan 2, then gets plan 4; plan 3 was superseded.
+            let watch = try await ControlConnection.open(daemon.socketPath)
+            try await watch.send(#"{"cmd":"watch"}"#)
+            _ = try await watch.readLine()
+            for generation in [2, 4] {
+                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                    DispatchQueue.global().async {
+                        if let writer = FileHandle(forWritingAtPath: "\(directory)/gate-\(generation)") {
+                            writer.write(Data("go\n".utf8))
+                            try? writer.close()
+                        }
+                        done.resume()
+                    }
+                }
+            }
+            _ = try await watch.readLine(containingAll: [#""kind":"plan_applied""#, #""actuator":"hook""#, #""generation":"4""#])
+            await watch.close()
+            let hook = try #require(try await traffic(daemon).targets?.first { $0.name == "hook" })
+            #expect(hook.ok && hook.appliedGeneration == 4)
+            let runs = try String(contentsOfFile: "\(directory)/runs", encoding: .utf8)
+            #expect(runs == "1 eu-west=6000 us-east=4000\n2 eu-west=0 us-east=10000\n4 eu-west=0 us-east=10000\n")
         }
     }
 }

@@ -163,11 +163,55 @@ struct ConfigLoaderTests {
               tcp = "db:1"
             """
         let config = try ConfigLoader.parse(text, file: "t.toml")
-        #expect(config.haproxy == HAProxySettings(socket: "/run/haproxy/admin.sock", backend: "app", timeout: .milliseconds(500), reapplyInterval: .seconds(30)))
+        #expect(config.haproxy == [HAProxySettings(socket: "/run/haproxy/admin.sock", backend: "app", timeout: .milliseconds(500), reapplyInterval: .seconds(30))])
+        #expect(config.haproxy.first?.target == "haproxy")
         #expect(config.haproxyServers == [HAProxyServer(region: "eu-west", server: "eu1"), HAProxyServer(region: "us-east", server: "us-east")])
-        #expect(try ConfigLoader.parse(text.replacingOccurrences(of: "timeout = \"500ms\"\n", with: ""), file: "t.toml").haproxy?.timeout == .seconds(2))
+        #expect(try ConfigLoader.parse(text.replacingOccurrences(of: "timeout = \"500ms\"\n", with: ""), file: "t.toml").haproxy.first?.timeout == .seconds(2))
         let reapply = try ConfigLoader.parse(text.replacingOccurrences(of: "timeout = \"500ms\"", with: "reapply_interval = \"5m\""), file: "t.toml")
-        #expect(reapply.haproxy?.reapplyInterval == .seconds(300))
+        #expect(reapply.haproxy.first?.reapplyInterval == .seconds(300))
+    }
+
+    /// Several load balancers, each named, with its own state file, servers and drain style.
+    @Test func severalHAProxies() throws {
+        let regions = "[[region]]\nid = \"eu\"\nweight = 1\n  [[region.endpoint]]\n  tcp = \"db:1\"\n[[region]]\nid = \"us\"\nweight = 1\n  [[region.endpoint]]\n  tcp = \"db:1\"\n"
+        let two = """
+            [[haproxy]]
+            name = "edge-1"
+            socket = "/run/haproxy-1/admin.sock"
+            backend = "app"
+            state_file = "/var/lib/haproxy/server-state"
+            zero_share = "drain"
+            watch_interval = "250ms"
+            [[haproxy]]
+            name = "edge-2"
+            socket = "/run/haproxy-2/admin.sock"
+            backend = "web"
+            servers = { eu = "eu-web" }
+
+            """
+        let config = try ConfigLoader.parse(two + regions, file: "t.toml")
+        #expect(config.haproxy.map(\.target) == ["haproxy:edge-1", "haproxy:edge-2"])
+        #expect(config.haproxy[0].stateFile == "/var/lib/haproxy/server-state")
+        #expect(config.haproxy[0].zeroShare == .drain)
+        #expect(config.haproxy[0].watchInterval == .milliseconds(250))
+        #expect(config.haproxy[1].servers(for: config.haproxyServers).map(\.server) == ["eu-web", "us"])
+        #expect(config.planTargets.names == ["state_file", "haproxy:edge-1", "haproxy:edge-2"])
+        let bad: [(String, String)] = [
+            (two.replacingOccurrences(of: "name = \"edge-2\"\n", with: ""), "each needs a name"),
+            (two.replacingOccurrences(of: "edge-2", with: "edge-1"), "has the name 'edge-1'"),
+            (two.replacingOccurrences(of: "eu = \"eu-web\"", with: "mars = \"x\""), "names region 'mars'"),
+            (two.replacingOccurrences(of: "eu = \"eu-web\"", with: "eu = \"us\""), "two regions would share one server"),
+            (two.replacingOccurrences(of: "zero_share = \"drain\"", with: "zero_share = \"maint\""), "not one of weight, drain"),
+            (two.replacingOccurrences(of: "\"/var/lib/haproxy/server-state\"", with: "\"server-state\""), "must be an absolute path"),
+        ]
+        for (text, message) in bad {
+            do {
+                _ = try ConfigLoader.parse(text + regions, file: "t.toml")
+                Issue.record("accepted: \(message)")
+            } catch {
+                #expect(error.description.contains(message), "\(error)")
+            }
+        }
     }
 
     @Test func aHookCommandAndItsTimeout() throws {

@@ -65,7 +65,7 @@ struct HAProxyActuatorTests {
         let directory = temporaryDirectory()
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let bus = EventBus(logger: Logger(label: "test"))
-        return (PlanActuator(stateDirectory: directory, bus: bus, logger: Logger(label: "test"), targets: PlanTargets(haproxy: haproxy, servers: servers)), bus, directory)
+        return (PlanActuator(stateDirectory: directory, bus: bus, logger: Logger(label: "test"), targets: PlanTargets(haproxy: [haproxy], servers: servers)), bus, directory)
     }
 
     @Test func committedPlansBecomeServerWeights() async throws {
@@ -74,11 +74,11 @@ struct HAProxyActuatorTests {
         let (actuator, _, directory) = Self.actuator(HAProxySettings(socket: haproxy.socket, backend: "app"))
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
-        await actuator.apply(TrafficPlan(weights: ["eu-west": 6000, "us-east": 4000], total: 10_000), order: ["eu-west", "us-east"])
+        await actuator.applyAndWait(TrafficPlan(weights: ["eu-west": 6000, "us-east": 4000], total: 10_000), order: ["eu-west", "us-east"])
         #expect(try await haproxy.weight("eu-west") == "154 (initial 100)")
         #expect(try await haproxy.weight("us-east") == "102 (initial 100)")
 
-        await actuator.apply(TrafficPlan(weights: ["eu-west": 0, "us-east": 10_000], total: 10_000), order: ["eu-west", "us-east"])
+        await actuator.applyAndWait(TrafficPlan(weights: ["eu-west": 0, "us-east": 10_000], total: 10_000), order: ["eu-west", "us-east"])
         #expect(try await haproxy.weight("eu-west") == "0 (initial 100)")
         #expect(try await haproxy.weight("us-east") == "256 (initial 100)")
         // The state file is written as well.
@@ -93,9 +93,9 @@ struct HAProxyActuatorTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let events = await bus.subscribe()
 
-        await actuator.apply(TrafficPlan(weights: ["eu-west": 6000, "us-east": 4000], total: 10_000), order: ["eu-west", "us-east"])
+        await actuator.applyAndWait(TrafficPlan(weights: ["eu-west": 6000, "us-east": 4000], total: 10_000), order: ["eu-west", "us-east"])
         var iterator = events.makeAsyncIterator()
-        let event = try #require(await iterator.next())
+        let event = try #require(await iterator.nextNotice())
         #expect(event.kind == .actuatorFailed)
         #expect(event.fields["actuator"] == "haproxy")
         #expect(event.fields["error"]?.contains("No such server.") == true, "\(event.fields)")
@@ -111,10 +111,11 @@ struct HAProxyActuatorTests {
         let (actuator, _, directory) = Self.actuator(HAProxySettings(socket: haproxy.socket, backend: "app"))
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
-        await actuator.apply(TrafficPlan(weights: ["eu-west": 0, "us-east": 10_000], total: 10_000), order: ["eu-west", "us-east"])
+        await actuator.applyAndWait(TrafficPlan(weights: ["eu-west": 0, "us-east": 10_000], total: 10_000), order: ["eu-west", "us-east"])
         _ = try await HAProxyRuntime(socket: haproxy.socket, timeout: .seconds(2)).send("set weight app/eu-west 100; set weight app/us-east 100")
         #expect(try await haproxy.weight("eu-west") == "100 (initial 100)")
         await actuator.reapply()
+        await actuator.settle()
         #expect(try await haproxy.weight("eu-west") == "0 (initial 100)")
         #expect(try await haproxy.weight("us-east") == "256 (initial 100)")
     }
@@ -131,12 +132,14 @@ struct HAProxyActuatorTests {
         var iterator = events.makeAsyncIterator()
         let sentinel = Event(time: Date(), kind: .planChanged, message: "sentinel")
 
-        await actuator.apply(TrafficPlan(weights: ["eu-west": 10_000, "us-east": 0], total: 10_000), order: ["eu-west", "us-east"])
+        await actuator.applyAndWait(TrafficPlan(weights: ["eu-west": 10_000, "us-east": 0], total: 10_000), order: ["eu-west", "us-east"])
         await actuator.reapply()
+        await actuator.settle()
         await actuator.reapply()
+        await actuator.settle()
         await bus.publish(sentinel)
-        #expect(await iterator.next()?.kind == .actuatorFailed)
-        #expect(await iterator.next()?.message == "sentinel", "re-applications while HAProxy stays away add no events")
+        #expect(await iterator.nextNotice()?.kind == .actuatorFailed)
+        #expect(await iterator.nextNotice()?.message == "sentinel", "re-applications while HAProxy stays away add no events")
         let failing = try #require(actuator.appliedTo.first { $0.name == "haproxy" })
         #expect(!failing.ok && failing.error?.contains("cannot connect") == true && failing.lastApplied == nil)
         let since = try #require(failing.failingSince)
@@ -144,22 +147,25 @@ struct HAProxyActuatorTests {
         #expect(actuator.appliedTo.map(\.name) == ["state_file", "haproxy"])
 
         // HAProxy is reachable (reconfigured): the plan arrives, and the outage is over.
-        await actuator.configure(PlanTargets(haproxy: HAProxySettings(socket: haproxy.socket, backend: "app"), servers: Self.servers))
+        await actuator.configure(PlanTargets(haproxy: [HAProxySettings(socket: haproxy.socket, backend: "app")], servers: Self.servers))
         await actuator.reapply()
+        await actuator.settle()
         #expect(try await haproxy.weight("eu-west") == "256 (initial 100)")
-        let recovered = await iterator.next()
+        let recovered = await iterator.nextNotice()
         #expect(recovered?.kind == .actuatorRecovered && recovered?.fields["actuator"] == "haproxy")
         await actuator.reapply()
+        await actuator.settle()
         await bus.publish(sentinel)
-        #expect(await iterator.next()?.message == "sentinel", "a working re-send is not news")
+        #expect(await iterator.nextNotice()?.message == "sentinel", "a working re-send is not news")
         let healthy = try #require(actuator.appliedTo.first { $0.name == "haproxy" })
         #expect(healthy.ok && healthy.error == nil && healthy.failingSince == nil && healthy.lastApplied != nil)
         // It goes away again: a new outage, a new event.
-        await actuator.configure(PlanTargets(haproxy: HAProxySettings(socket: missing, backend: "app"), servers: Self.servers))
+        await actuator.configure(PlanTargets(haproxy: [HAProxySettings(socket: missing, backend: "app")], servers: Self.servers))
         await actuator.reapply()
+        await actuator.settle()
         await bus.publish(sentinel)
-        #expect(await iterator.next()?.kind == .actuatorFailed)
-        #expect(await iterator.next()?.message == "sentinel")
+        #expect(await iterator.nextNotice()?.kind == .actuatorFailed)
+        #expect(await iterator.nextNotice()?.message == "sentinel")
         let again = try #require(actuator.appliedTo.first { $0.name == "haproxy" })
         #expect(try #require(again.failingSince) > since, "a new outage has a new start")
         #expect(again.lastApplied == healthy.lastApplied)
@@ -168,13 +174,34 @@ struct HAProxyActuatorTests {
         #expect(actuator.appliedTo.map(\.name) == ["state_file"])
     }
 
+    /// With `zero_share = "drain"` a region with no share is also put in drain state, and
+    /// back to ready when it has traffic again; with `state_file`, HAProxy's own state is
+    /// written after every apply, in the format its `server-state-file` loads.
+    @Test func drainStyleAndTheServerStateFile() async throws {
+        let haproxy = try await RealHAProxy.start(servers: ["eu-west", "us-east"])
+        defer { haproxy.stop() }
+        let stateFile = "\(haproxy.directory)/server-state"
+        let (actuator, _, directory) = Self.actuator(HAProxySettings(socket: haproxy.socket, backend: "app", stateFile: stateFile, zeroShare: .drain))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        await actuator.applyAndWait(TrafficPlan(weights: ["eu-west": 0, "us-east": 10_000], total: 10_000), order: ["eu-west", "us-east"])
+        let drained = try HAProxyAnswer.serversState(try String(contentsOfFile: stateFile, encoding: .utf8)).get()
+        #expect(drained.first { $0.server == "eu-west" }.map { $0.isDraining && $0.weight == 0 } == true, "\(drained)")
+        #expect(drained.first { $0.server == "us-east" }.map { !$0.isDraining && $0.weight == 256 } == true, "\(drained)")
+
+        await actuator.applyAndWait(TrafficPlan(weights: ["eu-west": 5000, "us-east": 5000], total: 10_000), order: ["eu-west", "us-east"])
+        let ready = try HAProxyAnswer.serversState(try String(contentsOfFile: stateFile, encoding: .utf8)).get()
+        #expect(ready.allSatisfy { !$0.isDraining && $0.weight == 128 }, "\(ready)")
+        #expect(actuator.appliedTo.first { $0.name == "haproxy" }?.ok == true)
+    }
+
     @Test func anUnreachableHAProxyIsAnActuatorFailure() async throws {
         let (actuator, bus, directory) = Self.actuator(HAProxySettings(socket: "/tmp/no-such-haproxy-\(UUID().uuidString.prefix(6)).sock", backend: "app"))
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let events = await bus.subscribe()
-        await actuator.apply(TrafficPlan(weights: ["eu-west": 10_000, "us-east": 0], total: 10_000), order: ["eu-west", "us-east"])
+        await actuator.applyAndWait(TrafficPlan(weights: ["eu-west": 10_000, "us-east": 0], total: 10_000), order: ["eu-west", "us-east"])
         var iterator = events.makeAsyncIterator()
-        let event = try #require(await iterator.next())
+        let event = try #require(await iterator.nextNotice())
         #expect(event.kind == .actuatorFailed)
         #expect(event.fields["error"]?.contains("cannot connect to HAProxy") == true, "\(event.fields)")
     }

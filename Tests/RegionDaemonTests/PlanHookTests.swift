@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import RegionCore
@@ -27,15 +28,19 @@ struct PlanHookTests {
         defer { try? FileManager.default.removeItem(atPath: state) }
         let events = await bus.subscribe()
 
-        await actuator.apply(Self.failedOver, order: Self.order)
+        await actuator.applyAndWait(Self.failedOver, order: Self.order)
         let seen = try String(contentsOfFile: "\(directory)/seen", encoding: .utf8)
         #expect(seen == "eu-west=0 us-east=10000|10000|\(state)/traffic.json\n1\n")
-        // Success publishes nothing.
+        // Each target says when it took which plan, the state file first; nothing else is news.
         await bus.publish(Event(time: Date(), kind: .planChanged, message: "sentinel"))
         var iterator = events.makeAsyncIterator()
+        let first = await iterator.next()
+        let second = await iterator.next()
+        #expect(first?.kind == .planApplied && first?.fields["actuator"] == "state_file" && first?.fields["generation"] == "1")
+        #expect(second?.kind == .planApplied && second?.fields["actuator"] == "hook" && second?.fields["plan"] == "eu-west=0 us-east=10000")
         #expect(await iterator.next()?.message == "sentinel")
         #expect(actuator.appliedTo.map(\.name) == ["state_file", "hook"])
-        #expect(actuator.appliedTo.allSatisfy { $0.ok && $0.lastApplied != nil })
+        #expect(actuator.appliedTo.allSatisfy { $0.ok && $0.lastApplied != nil && $0.appliedGeneration == 1 })
     }
 
     @Test(arguments: [
@@ -48,9 +53,9 @@ struct PlanHookTests {
         let (actuator, bus, state) = Self.actuator(PlanHook(command: command, timeout: .milliseconds(300)))
         defer { try? FileManager.default.removeItem(atPath: state) }
         let events = await bus.subscribe()
-        await actuator.apply(Self.failedOver, order: Self.order)
+        await actuator.applyAndWait(Self.failedOver, order: Self.order)
         var iterator = events.makeAsyncIterator()
-        let event = try #require(await iterator.next())
+        let event = try #require(await iterator.nextNotice())
         #expect(event.kind == .actuatorFailed)
         #expect(event.fields["actuator"] == "hook")
         #expect(event.fields["error"]?.contains(expected) == true, "\(event.fields)")
@@ -68,14 +73,64 @@ struct PlanHookTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let (actuator, _, state) = Self.actuator(PlanHook(command: ["/bin/true"]))
         defer { try? FileManager.default.removeItem(atPath: state) }
-        await actuator.apply(Self.failedOver, order: Self.order)
+        await actuator.applyAndWait(Self.failedOver, order: Self.order)
 
         let logging = PlanHook(command: ["/bin/sh", "-c", #"echo "$REGIOND_PLAN" >> "$0/runs""#, directory])
         await actuator.configure(PlanTargets(hook: logging))
-        await actuator.reconfigured()
+        await actuator.settle()
         await actuator.configure(PlanTargets(hook: logging))
-        await actuator.reconfigured()
+        await actuator.settle()
         let runs = try String(contentsOfFile: "\(directory)/runs", encoding: .utf8)
         #expect(runs == "eu-west=0 us-east=10000\n")
+    }
+}
+
+/// The hook runs outside the decision loop: a slow hook delays no decision and no other
+/// target, a newer plan replaces one still waiting, and no target gets an older plan after
+/// a newer one.
+@Suite("PlanActuator: slow targets hold nothing back")
+struct SlowTargetTests {
+    @Test(.timeLimit(.minutes(1)))
+    func aSlowHookGetsTheNewestPlanAndHoldsNothingBack() async throws {
+        let directory = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The hook logs each plan it gets, then waits on a pipe of its plan's generation,
+        // which the test opens only when it wants that run to finish.
+        for generation in 1...4 { #expect(mkfifo("\(directory)/gate-\(generation)", 0o600) == 0) }
+        let script = #"echo "$REGIOND_PLAN_GENERATION $REGIOND_PLAN" >> "$0/runs"; read line < "$0/gate-$REGIOND_PLAN_GENERATION""#
+        let (actuator, bus, state) = PlanHookTests.actuator(PlanHook(command: ["/bin/sh", "-c", script, directory], timeout: .seconds(30)))
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        var events = await bus.subscribe().makeAsyncIterator()
+        let plans = [
+            TrafficPlan(weights: ["eu-west": 6000, "us-east": 4000], total: 10_000),
+            TrafficPlan(weights: ["eu-west": 3000, "us-east": 7000], total: 10_000),
+            TrafficPlan(weights: ["eu-west": 0, "us-east": 10_000], total: 10_000),
+            TrafficPlan(weights: ["eu-west": 1000, "us-east": 9000], total: 10_000),
+        ]
+        // Plan 1 starts the hook, which blocks; plans 2 to 4 arrive meanwhile. Each apply
+        // returns at once: the state file has each plan, the hook is still on plan 1.
+        for plan in plans { await actuator.apply(plan, order: PlanHookTests.order) }
+        let file = try String(contentsOfFile: "\(state)/traffic.json", encoding: .utf8)
+        #expect(file.contains(#""generation" : 4"#))
+        _ = await events.next(.planApplied)  // state_file, plan 1
+        // Let the hook finish twice: it ran plan 1, then plan 4; plans 2 and 3 were superseded.
+        for generation in [1, 4] {
+            // Opening a FIFO to write blocks until the hook opens it to read: off the cooperative pool.
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().async {
+                    if let writer = FileHandle(forWritingAtPath: "\(directory)/gate-\(generation)") {
+                        writer.write(Data("go\n".utf8))
+                        try? writer.close()
+                    }
+                    done.resume()
+                }
+            }
+        }
+        await actuator.settle()
+        let runs = try String(contentsOfFile: "\(directory)/runs", encoding: .utf8)
+        #expect(runs == "1 eu-west=6000 us-east=4000\n4 eu-west=1000 us-east=9000\n")
+        let hook = try #require(actuator.appliedTo.first { $0.name == "hook" })
+        #expect(hook.ok && hook.appliedGeneration == 4)
     }
 }

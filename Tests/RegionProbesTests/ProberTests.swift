@@ -5,6 +5,7 @@ import RegionCore
 import Testing
 
 @testable import RegionProbes
+import RegionTestSupport
 
 /// Probes against real servers and processes on this machine.
 @Suite("Probes against real targets")
@@ -177,37 +178,12 @@ struct ProberTests {
         // schedules it, so on a busy machine it can still show "R" for a moment. Wait for its exit on a pidfd
         // (readable once the process has terminated), for up to 5 s: a child that was never signalled sleeps
         // for 60 s and fails this.
-        let exited = try await NIOThreadPool.singleton.runIfActive { Self.waitForExit(pid, milliseconds: 5000) }
+        let exited = try await NIOThreadPool.singleton.runIfActive { ProcessExit.wait(pid, milliseconds: 5000) }
         #expect(exited, "child \(pid) did not exit")
-        let state = Self.processState(pid)
+        let state = ProcessExit.state(pid)
         #expect(state == nil || state == "Z", "child \(pid) still alive: \(state ?? "")")
         try? FileManager.default.removeItem(atPath: pidFile)
         await prober.shutdown()
-    }
-
-    /// Blocks until process `pid` has terminated (true), or `milliseconds` pass (false). A pid that
-    /// is already gone counts as terminated.
-    static func waitForExit(_ pid: Int32, milliseconds: Int32) -> Bool {
-        // glibc (2.36+) has pidfd_open(2), but Swift's Glibc module does not import its header.
-        typealias PidfdOpen = @convention(c) (pid_t, UInt32) -> Int32
-        guard let symbol = dlsym(nil, "pidfd_open") else { return false }
-        let fd = unsafeBitCast(symbol, to: PidfdOpen.self)(pid, 0)
-        guard fd >= 0 else { return errno == ESRCH }
-        defer { close(fd) }
-        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        while true {
-            let ready = poll(&entry, 1, milliseconds)
-            if ready < 0 && errno == EINTR { continue }
-            return ready > 0
-        }
-    }
-
-    /// The state letter from /proc/PID/stat (R, S, Z, ...), or nil once the process is gone. The command
-    /// name in field 2 is in parentheses and may hold spaces, so read after the last ')'.
-    static func processState(_ pid: Int32) -> String? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init)
     }
 
     /// Runs `body` with a loopback port that refuses connections: a TCP socket bound to it

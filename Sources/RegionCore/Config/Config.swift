@@ -9,8 +9,8 @@ public struct Config: Sendable, Equatable {
     public var probe: ProbeDefaults
     public var status: StatusThresholds
     public var failover: FailoverSettings
-    /// Where committed plans are applied besides `traffic.json`; nil when not configured.
-    public var haproxy: HAProxySettings?
+    /// The HAProxy load balancers committed plans are applied to besides `traffic.json`.
+    public var haproxy: [HAProxySettings] = []
     /// A command run after every plan change; nil when not configured.
     public var hook: PlanHook?
     public var regions: [RegionConfig]

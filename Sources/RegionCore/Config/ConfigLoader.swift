@@ -44,10 +44,7 @@ public enum ConfigLoader {
             self.readFailover(&failover, into: &config.failover)
             root.absorb(failover)
         }
-        if var haproxy = root.table("haproxy") {
-            config.haproxy = self.readHAProxy(&haproxy)
-            root.absorb(haproxy)
-        }
+        config.haproxy = self.readHAProxies(&root)
         if var hook = root.table("hook") {
             config.hook = self.readHook(&hook)
             root.absorb(hook)
@@ -73,6 +70,16 @@ public enum ConfigLoader {
             }
         } else if !root.has("region") {
             root.issue("region", "no regions configured; add at least one [[region]] section", line: 0)
+        }
+        for haproxy in config.haproxy {
+            let where_ = haproxy.name.isEmpty ? "[haproxy]" : "[[haproxy]] \(haproxy.name)"
+            for region in haproxy.servers.keys.sorted() where config.region(region) == nil {
+                root.issue("haproxy", "\(where_) servers names region '\(region)', which is not configured", line: 0)
+            }
+            let servers = haproxy.servers(for: config.haproxyServers).map(\.server)
+            if Set(servers).count != servers.count {
+                root.issue("haproxy", "\(where_): two regions would share one server of backend \(haproxy.backend); give each its own in servers", line: 0)
+            }
         }
         if !config.regions.isEmpty, !config.regions.contains(where: { $0.enabled && $0.weight > 0 }) {
             root.issue("region", "no enabled region has a weight above 0; traffic must go somewhere", line: 0)
@@ -135,30 +142,6 @@ public enum ConfigLoader {
         if let v = r.bool("refuse_unrecorded") { f.refuseUnrecorded = v }
         if let v = r.duration("history_max_age", in: .seconds(60)...Duration.seconds(10 * 365 * 86_400)) { f.historyMaxAge = v }
         if let v = r.int("history_max_events", in: 100...100_000_000) { f.historyMaxEvents = v }
-    }
-
-    static func readHAProxy(_ r: inout TableReader) -> HAProxySettings? {
-        let socket = r.nonEmptyString("socket")
-        if !r.has("socket") { r.issue("socket", "[haproxy] needs the runtime API socket, e.g. socket = \"/run/haproxy/admin.sock\"") }
-        if let socket, !socket.hasPrefix("/") { r.issue("socket", "must be an absolute path") }
-        let backend = r.nonEmptyString("backend")
-        if !r.has("backend") { r.issue("backend", "[haproxy] needs the backend whose servers are the regions, e.g. backend = \"app\"") }
-        let timeout = r.duration("timeout", in: .milliseconds(10)...Duration.seconds(60)) ?? .seconds(2)
-        let reapply = r.duration("reapply_interval", in: .seconds(1)...Duration.seconds(86_400)) ?? .seconds(30)
-        guard let socket, socket.hasPrefix("/"), let backend else { return nil }
-        return HAProxySettings(socket: socket, backend: backend, timeout: timeout, reapplyInterval: reapply)
-    }
-
-    static func readHook(_ r: inout TableReader) -> PlanHook? {
-        let command = r.stringArray("command")
-        if !r.has("command") { r.issue("command", "[hook] needs the command to run, e.g. command = [\"/usr/local/bin/apply-plan\"]") }
-        let timeout = r.duration("timeout", in: .milliseconds(100)...Duration.seconds(600)) ?? .seconds(10)
-        guard let command else { return nil }
-        guard let program = command.first, !program.isEmpty else {
-            r.issue("command", "give the command as an array, e.g. command = [\"/usr/local/bin/apply-plan\", \"--dns\"]")
-            return nil
-        }
-        return PlanHook(command: command, timeout: timeout)
     }
 
     static func readProbeDefaults(_ r: inout TableReader, into p: inout ProbeDefaults) {

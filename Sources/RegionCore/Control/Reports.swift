@@ -247,7 +247,7 @@ public struct TrafficReport: Sendable, Codable, Equatable {
 
     /// Where the committed plan is applied, and whether the last attempt worked.
     public struct Target: Sendable, Codable, Equatable {
-        /// `state_file`, `haproxy` or `hook`.
+        /// `state_file`, `haproxy` (or `haproxy:NAME`) or `hook`.
         public var name: String
         public var ok: Bool
         /// The last attempt, and the last that worked.
@@ -256,6 +256,8 @@ public struct TrafficReport: Sendable, Codable, Equatable {
         /// While failing: since when, and the last error.
         public var failingSince: Date?
         public var error: String?
+        /// The generation of the last plan this target took (plans are numbered as they are committed).
+        public var appliedGeneration: Int?
 
         public init(name: String, ok: Bool) {
             self.name = name

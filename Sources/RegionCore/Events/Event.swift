@@ -73,6 +73,8 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case decisionsHeld = "decisions_held"
     /// Its schedule has been healthy again long enough; decisions resume.
     case decisionsResumed = "decisions_resumed"
+    /// A committed plan reached one of its targets (state file, an HAProxy, the hook).
+    case planApplied = "plan_applied"
 
     /// 128-bit id for `journalctl MESSAGE_ID=...`.
     public var messageID: String {
@@ -108,6 +110,7 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .actuatorRecovered: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b14"
         case .decisionsHeld: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b15"
         case .decisionsResumed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b16"
+        case .planApplied: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b17"
         }
     }
 
@@ -121,7 +124,7 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .failoverStarted, .failoverCompleted, .failoverBlocked, .failoverHalted, .recoveryFailed, .decisionsHeld: 4
         case .failoverStep, .recoveryStarted, .recoveryRestarted, .recoveryCompleted, .failbackHeld, .failbackStep, .failbackCompleted, .operatorCommand, .pinExpired, .panicCleared, .planChanged, .actuatorRecovered, .decisionsResumed: 5
 
-        case .daemonStarted, .daemonStopping, .configReloaded, .regionAdded, .regionRemoved, .regionUpdated: 6
+        case .daemonStarted, .daemonStopping, .configReloaded, .regionAdded, .regionRemoved, .regionUpdated, .planApplied: 6
         }
     }
 }

@@ -20,11 +20,27 @@ public enum HAProxyWeights {
         }
     }
 
-    /// Runtime API commands for the plan, one `set weight` per server, joined with `;`
-    /// so they go in one connection.
-    public static func commands(for plan: TrafficPlan, backend: String, servers: [HAProxyServer]) -> String {
-        self.weights(for: plan, servers: servers).map { "set weight \(backend)/\($0.server) \($0.weight)" }.joined(separator: "; ")
+    /// Runtime API commands for the plan, joined with `;` so they go in one connection:
+    /// one `set weight` per server and, with the `drain` style, `set server ... state
+    /// drain` for servers whose share is 0 (`ready` for the others).
+    public static func commands(for plan: TrafficPlan, backend: String, servers: [HAProxyServer], zeroShare: ZeroShare = .weight) -> String {
+        self.weights(for: plan, servers: servers).flatMap { server, weight -> [String] in
+            var commands = ["set weight \(backend)/\(server) \(weight)"]
+            if zeroShare == .drain { commands.append("set server \(backend)/\(server) state \(weight == 0 ? "drain" : "ready")") }
+            return commands
+        }.joined(separator: "; ")
     }
+}
+
+/// What HAProxy is told about a server whose region has no share.
+public enum ZeroShare: String, Sendable, Equatable, CaseIterable {
+    /// Weight 0 only: the balancing algorithm sends it no new requests; requests bound to
+    /// it by persistence (a stick table, a cookie) still go to it; open connections finish.
+    case weight
+    /// Weight 0 and `state drain`: no new connections either way except persistent ones,
+    /// and the server shows as DRAIN in HAProxy's stats. regiond sets `state ready` again
+    /// when the region gets traffic, so it owns these servers' admin state.
+    case drain
 }
 
 /// A region and the HAProxy server that carries its traffic.
@@ -35,25 +51,5 @@ public struct HAProxyServer: Sendable, Equatable {
     public init(region: String, server: String) {
         self.region = region
         self.server = server
-    }
-}
-
-/// `[haproxy]`: apply every committed plan to an HAProxy backend through its runtime API.
-public struct HAProxySettings: Sendable, Equatable {
-    /// The runtime API socket (`stats socket ... level admin` in haproxy.cfg).
-    public var socket: String
-    /// The backend whose servers are the regions.
-    public var backend: String
-    /// How long one exchange with HAProxy may take.
-    public var timeout: Duration
-    /// How often the committed plan is sent again, for an HAProxy that restarted or
-    /// reloaded and so went back to the weights in its own config.
-    public var reapplyInterval: Duration
-
-    public init(socket: String, backend: String, timeout: Duration = .seconds(2), reapplyInterval: Duration = .seconds(30)) {
-        self.socket = socket
-        self.backend = backend
-        self.timeout = timeout
-        self.reapplyInterval = reapplyInterval
     }
 }

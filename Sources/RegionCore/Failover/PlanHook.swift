@@ -23,16 +23,21 @@ public struct PlanHook: Sendable, Equatable {
     }
 }
 
-/// Where committed plans go besides `traffic.json`: HAProxy's runtime API and a hook.
+/// Where committed plans go besides `traffic.json`: HAProxy runtime APIs and a hook.
 public struct PlanTargets: Sendable, Equatable {
-    public var haproxy: HAProxySettings?
-    /// Each region's HAProxy server.
+    public var haproxy: [HAProxySettings]
+    /// Each region's HAProxy server (from `haproxy_server`, default the region id).
     public var servers: [HAProxyServer]
     public var hook: PlanHook?
 
-    public init(haproxy: HAProxySettings? = nil, servers: [HAProxyServer] = [], hook: PlanHook? = nil) {
+    public init(haproxy: [HAProxySettings] = [], servers: [HAProxyServer] = [], hook: PlanHook? = nil) {
         self.haproxy = haproxy
         self.servers = servers
         self.hook = hook
+    }
+
+    /// The names of every target, in the order they are listed: `state_file`, each HAProxy, `hook`.
+    public var names: [String] {
+        ["state_file"] + self.haproxy.map(\.target) + (self.hook == nil ? [] : ["hook"])
     }
 }

@@ -102,7 +102,7 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
                 self.logger.error("cannot read the state database: \(error); starting from the configured baseline")
             }
         }
-        await self.actuator.apply(self.engine.state.plan, order: self.engine.regions.map(\.id))
+        await self.actuator.applyAndWait(self.engine.state.plan, order: self.engine.regions.map(\.id))
     }
 
     var planText: String { self.engine.state.plan.description(order: self.engine.regions.map(\.id)) }
@@ -113,7 +113,6 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         await self.restore()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.timer() }
-            group.addTask { await self.reapplyTimer() }
             group.addTask {
                 for await input in self.inbox.cancelOnGracefulShutdown() {
                     await self.handle(input)
@@ -122,6 +121,7 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
             await group.next()
             group.cancelAll()
         }
+        await self.actuator.stop()
         // Answer commands that will never be handled.
         self.inboxContinuation.finish()
         for await input in self.inbox {
@@ -148,20 +148,6 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         }
     }
 
-    /// Sends the committed plan to HAProxy again every `reapply_interval`: HAProxy goes
-    /// back to its own config's weights when it restarts or reloads.
-    private func reapplyTimer() async {
-        while !Task.isCancelled {
-            let interval = await self.actuator.reapplyInterval
-            do {
-                try await self.time.clock.sleep(for: interval ?? .seconds(5))
-            } catch {
-                return
-            }
-            if interval != nil { await self.actuator.reapply() }
-        }
-    }
-
     private func handle(_ input: Input) async {
         switch input {
         case .signal(let region, let signal):
@@ -176,12 +162,11 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
             self.held = held
             if !held { await self.decide { engine, now in engine.step(self.signals, now: now) } }
         case .reconfigure(let settings, let regions, let targets):
+            // New or changed targets ([[haproxy]], server names, [hook]) take the committed plan at once.
             await self.actuator.configure(targets)
             self.engine.reconfigure(settings: settings, regions: regions)
             self.signals = self.signals.filter { id, _ in regions.contains { $0.id == id } }
             await self.decide { engine, now in engine.step(self.signals, now: now) }
-            // New [haproxy] settings, server names or [hook] take the committed plan at once.
-            await self.actuator.reconfigured()
         case .command(let command, let uid, let reason, let reply):
             var failure: ControlError?
             let committed = await self.decide(operator: true) { engine, now in
@@ -252,7 +237,8 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
             }
         }
         self.publishAlarms()
-        // Commit, apply, then report: an event that says traffic moved means it has.
+        // Commit, then hand the plan to the targets (each applies it on its own and says so
+        // with plan_applied), then report the decision.
         if decision.planChanged {
             await self.actuator.apply(self.engine.state.plan, order: self.engine.regions.map(\.id))
         }

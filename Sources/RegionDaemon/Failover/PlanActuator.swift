@@ -1,193 +1,191 @@
 import Foundation
 import Logging
-import NIOPosix
 import RegionCore
 import Synchronization
 
-/// Applies a committed plan to the world. Idempotent: after a restart the stored
+/// Applies committed plans to every target, each on its own ``TargetWorker``, outside
+/// the decision loop: `traffic.json` in the state directory, each `[[haproxy]]` (over
+/// its runtime API), and the `[hook]` command. A slow or failing target holds back
+/// neither the decisions nor the other targets. Idempotent: after a restart the stored
 /// plan is applied again.
 ///
-/// It always writes `traffic.json` in the state directory (atomically: a temporary
-/// file renamed over the old one), for load balancers, DNS updaters or scripts to
-/// read; with `[haproxy]` configured it also sets the weights of the regions' servers
-/// through HAProxy's runtime API, and sends them again every `reapply_interval`
-/// (HAProxy forgets runtime weights when it restarts or reloads); with `[hook]` it then
-/// runs the hook command. Blocking I/O happens on NIO's thread pool, never on the
-/// cooperative pool. A target that fails is reported as an `actuator_failed` event
-/// (the plan stays committed; the next decision, re-application or restart applies it
-/// again).
+/// HAProxy forgets runtime weights when it restarts or reloads. So each HAProxy target
+/// also has a watch: `show info` every `watch_interval` (500 ms) notices a new process
+/// (or one that answers again) and re-sends the plan at once, and the plan is re-sent
+/// every `reapply_interval` whatever happens. With `state_file`, HAProxy's own state
+/// is written after every apply, so a reloaded HAProxy starts with the plan.
 public actor PlanActuator {
-    let path: String
+    let trafficFile: String
     let bus: EventBus
     let logger: Logger
     private var targets: PlanTargets
-    private var haproxy: HAProxySettings? { self.targets.haproxy }
-    /// The last committed plan handed over, and a count of hand-overs (to notice a newer plan).
-    private var current: TrafficPlan?
-    private var currentOrder: [String] = []
+    private var workers: [String: TargetWorker] = [:]
+    private var watches: [String: Task<Void, Never>] = [:]
+    private let outcomes = TargetOutcomes()
+    /// Target names in order, for readers outside the actor.
+    private nonisolated let names: Mutex<[String]>
+    private var current: PlanOffer?
     private var generation = 0
-    /// A reload brought a new `[hook]`: it runs once for the committed plan.
-    private var hookPending = false
-    /// How each target fared, for `regionctl traffic`; read without a hop to this actor.
-    private nonisolated let outcomes = Mutex<[String: TrafficReport.Target]>([:])
-    static let targetOrder = ["state_file", "haproxy", "hook"]
 
     public init(stateDirectory: String, bus: EventBus, logger: Logger, targets: PlanTargets = .init()) {
-        self.path = (stateDirectory as NSString).appendingPathComponent("traffic.json")
+        self.trafficFile = (stateDirectory as NSString).appendingPathComponent("traffic.json")
         self.bus = bus
         self.logger = logger
         self.targets = targets
+        self.names = Mutex(targets.names)
     }
 
-    /// Takes new `[haproxy]` and `[hook]` settings and region-to-server names (on reload).
-    public func configure(_ targets: PlanTargets) {
-        if let hook = targets.hook, hook != self.targets.hook { self.hookPending = true }
-        self.targets = targets
-        self.outcomes.withLock { outcomes in
-            if targets.haproxy == nil { outcomes["haproxy"] = nil }
-            if targets.hook == nil { outcomes["hook"] = nil }
-        }
-    }
-
-    /// Each target the plan went to, and whether the last attempt worked.
+    /// Each target the plan goes to, and how the last attempt went (no hop).
     public nonisolated var appliedTo: [TrafficReport.Target] {
-        let outcomes = self.outcomes.withLock { $0 }
-        return Self.targetOrder.compactMap { outcomes[$0] }
+        let outcomes = self.outcomes.all
+        return self.names.withLock { $0 }.compactMap { outcomes[$0] }
     }
 
-    /// Records an attempt and returns whether the target was failing before it; a
-    /// success after failures is announced as `actuator_recovered`.
+    /// The targets as configured, one worker each.
+    private func makeTargets(_ targets: PlanTargets) -> [any PlanTarget] {
+        var result: [any PlanTarget] = [StateFileTarget(path: self.trafficFile)]
+        result += targets.haproxy.map { HAProxyTarget(settings: $0, servers: targets.servers) }
+        if let hook = targets.hook { result.append(HookTarget(hook: hook, trafficFile: self.trafficFile)) }
+        return result
+    }
+
+    private func start() {
+        guard self.workers.isEmpty else { return }
+        self.configureWorkers(self.targets, previous: nil)
+    }
+
+    /// Takes new targets (on reload). New and changed targets get the committed plan at
+    /// once; unchanged ones keep their worker and their history.
+    public func configure(_ targets: PlanTargets) async {
+        let previous = self.targets
+        self.targets = targets
+        for worker in self.configureWorkers(targets, previous: previous) {
+            if let current = self.current { await worker.offer(current) }
+        }
+    }
+
+    /// Makes the workers `targets` call for; returns the new ones.
     @discardableResult
-    private func note(_ target: String, failure: (any Error)?) async -> Bool {
-        let now = Date()
-        let wasFailing = self.outcomes.withLock { outcomes in
-            let wasFailing = outcomes[target].map { !$0.ok } ?? false
-            var outcome = outcomes[target] ?? TrafficReport.Target(name: target, ok: true)
-            outcome.lastAttempt = now
-            if let failure {
-                if outcome.ok || outcome.failingSince == nil { outcome.failingSince = now }
-                outcome.ok = false
-                outcome.error = "\(failure)"
-            } else {
-                outcome.ok = true
-                outcome.lastApplied = now
-                outcome.failingSince = nil
-                outcome.error = nil
+    private func configureWorkers(_ targets: PlanTargets, previous: PlanTargets?) -> [TargetWorker] {
+        var created: [TargetWorker] = []
+        let wanted = self.makeTargets(targets)
+        let names = Set(wanted.map(\.name))
+        for (name, worker) in self.workers where !names.contains(name) {
+            self.workers[name] = nil
+            self.watches.removeValue(forKey: name)?.cancel()
+            _ = worker
+        }
+        for target in wanted {
+            if self.workers[target.name] != nil, let previous, Self.same(target, in: previous, as: targets) { continue }
+            self.watches.removeValue(forKey: target.name)?.cancel()
+            let worker = TargetWorker(target: target, outcomes: self.outcomes, bus: self.bus, logger: self.logger)
+            self.workers[target.name] = worker
+            if let haproxy = target as? HAProxyTarget {
+                self.watches[target.name] = Task { await Self.watch(haproxy, worker: worker) }
             }
-            outcomes[target] = outcome
-            return wasFailing
+            created.append(worker)
         }
-        if wasFailing && failure == nil {
-            await self.bus.publish(
-                Event(time: now, kind: .actuatorRecovered, message: "the plan reached \(target) again", fields: ["actuator": target]))
-        }
-        return wasFailing
+        self.outcomes.remove(except: names)
+        self.names.withLock { $0 = wanted.map(\.name) }
+        return created
     }
 
-    /// How often the plan is sent to HAProxy again; nil without `[haproxy]`.
-    public var reapplyInterval: Duration? { self.haproxy?.reapplyInterval }
-
-    struct Document: Codable {
-        var total: Int
-        var weights: [Entry]
-        var updated: Date
-
-        struct Entry: Codable {
-            var region: String
-            var weight: Int
+    /// Whether a target's settings are the same under both configurations.
+    private static func same(_ target: any PlanTarget, in old: PlanTargets, as new: PlanTargets) -> Bool {
+        switch target.name {
+        case "state_file": return true
+        case "hook": return old.hook == new.hook
+        default:
+            let before = old.haproxy.first { $0.target == target.name }
+            let after = new.haproxy.first { $0.target == target.name }
+            return before == after && old.servers == new.servers
         }
     }
 
+    /// Hands a committed plan to every target and returns without waiting for any of them.
     public func apply(_ plan: TrafficPlan, order: [String]) async {
-        self.current = plan
-        self.currentOrder = order
+        self.start()
         self.generation += 1
-        self.hookPending = false
-        let document = Document(total: plan.total, weights: order.map { .init(region: $0, weight: plan.weight($0)) }, updated: Date())
-        let path = self.path
-        do {
-            let encoder = ControlProtocol.encoder()
-            encoder.outputFormatting.insert(.prettyPrinted)
-            let data = try encoder.encode(document)
-            try await NIOThreadPool.singleton.runIfActive {
-                let temporary = path + ".tmp"
-                try data.write(to: URL(fileURLWithPath: temporary))
-                guard rename(temporary, path) == 0 else {
-                    throw StateStore.Error(description: "rename \(temporary): \(String(cString: strerror(errno)))")
-                }
-            }
-            await self.note("state_file", failure: nil)
-        } catch {
-            await self.note("state_file", failure: error)
-            self.logger.error("cannot write \(path): \(error)")
-            await self.bus.publish(
-                Event(time: Date(), kind: .actuatorFailed, message: "cannot apply the plan to \(path): \(error)", fields: ["actuator": "state_file", "error": "\(error)"]))
+        let offer = PlanOffer(plan: plan, order: order, generation: self.generation, committedAt: Date())
+        self.current = offer
+        await self.offer(offer)
+    }
+
+    /// `traffic.json` first (a hook may read it), then every other target.
+    private func offer(_ offer: PlanOffer) async {
+        if let file = self.workers["state_file"] {
+            await file.offer(offer)
+            await file.idle()
         }
-        await self.sendToHAProxy(newPlan: true)
-        if let hook = self.targets.hook {
-            await self.runHook(hook, plan: plan, order: order)
+        for (name, worker) in self.workers where name != "state_file" { await worker.offer(offer) }
+    }
+
+    /// Hands the plan over and waits until every target has had it once (at start-up,
+    /// before READY=1). Bounded by the targets' own timeouts.
+    public func applyAndWait(_ plan: TrafficPlan, order: [String]) async {
+        self.start()
+        self.generation += 1
+        let offer = PlanOffer(plan: plan, order: order, generation: self.generation, committedAt: Date())
+        self.current = offer
+        await self.offer(offer)
+        let workers = Array(self.workers.values)
+        await withTaskGroup(of: Void.self) { group in
+            for worker in workers { group.addTask { await worker.idle() } }
         }
     }
 
-    /// Runs the hook for a plan change; waits for it (bounded by its timeout), so an
-    /// event saying traffic moved comes after the hook has done its part.
-    private func runHook(_ hook: PlanHook, plan: TrafficPlan, order: [String]) async {
-        let environment = PlanHook.environment(for: plan, order: order, trafficFile: self.path)
-        do {
-            try await PlanHookCommand.run(hook, environment: environment)
-            await self.note("hook", failure: nil)
-            self.logger.info("plan hook ran", metadata: ["REGIOND_PLAN": "\(environment["REGIOND_PLAN"] ?? "")"])
-        } catch {
-            await self.note("hook", failure: error)
-            await self.bus.publish(
-                Event(
-                    time: Date(), kind: .actuatorFailed, message: "plan hook failed: \(error)",
-                    fields: ["actuator": "hook", "error": "\(error)"]))
-        }
+    /// Waits until no target has a plan waiting or being applied (for tests and shutdown).
+    public func settle() async {
+        for worker in self.workers.values { await worker.idle() }
     }
 
-    /// Sends the last plan to HAProxy again (the reapply timer, and a reload). A failure
-    /// is announced with an event only when the previous exchange had worked.
+    /// Sends the committed plan to every HAProxy again now.
     public func reapply() async {
-        await self.sendToHAProxy(newPlan: false)
+        for (name, worker) in self.workers where name.hasPrefix("haproxy") { await worker.resend() }
     }
 
-    /// After a reload: HAProxy gets the committed plan again, and a new or changed
-    /// `[hook]` runs once for it (a plan change since the reload has run it already).
-    public func reconfigured() async {
-        await self.sendToHAProxy(newPlan: false)
-        if self.hookPending, let hook = self.targets.hook, let plan = self.current {
-            self.hookPending = false
-            await self.runHook(hook, plan: plan, order: self.currentOrder)
-        }
+    /// Stops the HAProxy watches.
+    public func stop() {
+        for watch in self.watches.values { watch.cancel() }
+        self.watches.removeAll()
     }
 
-    /// Sends the current plan; if a newer plan was handed over while this exchange was
-    /// under way, sends again, so an older answer never has the last word. `newPlan`:
-    /// a decision's plan (every failure is an event), not a re-send (one per outage).
-    private func sendToHAProxy(newPlan: Bool) async {
-        while let haproxy = self.haproxy, let plan = self.current {
-            let generation = self.generation
-            let commands = HAProxyWeights.commands(for: plan, backend: haproxy.backend, servers: self.targets.servers)
+    /// Notices a new HAProxy process (a reload or restart: a new pid or start time) or one
+    /// that answers again, and re-sends the plan at once; re-sends every reapply_interval.
+    static func watch(_ target: HAProxyTarget, worker: TargetWorker) async {
+        let clock = ContinuousClock()
+        let settings = target.settings
+        var nextReapply = clock.now.advanced(by: settings.reapplyInterval)
+        var known: HAProxyIdentity?
+        var unreachable = true
+        while !Task.isCancelled {
+            let wake = settings.watchInterval > .zero ? min(clock.now.advanced(by: settings.watchInterval), nextReapply) : nextReapply
             do {
-                try await HAProxyRuntime(socket: haproxy.socket, timeout: haproxy.timeout).apply(commands)
-                await self.note("haproxy", failure: nil)
-                if newPlan {
-                    self.logger.info("plan applied to HAProxy", metadata: ["REGIOND_HAPROXY_COMMANDS": "\(commands)"])
-                }
+                try await clock.sleep(until: wake, tolerance: nil)
             } catch {
-                // Repeated failures of the re-send are announced once per outage.
-                let alreadyFailing = await self.note("haproxy", failure: error)
-                if newPlan || !alreadyFailing {
-                    await self.bus.publish(
-                        Event(
-                            time: Date(), kind: .actuatorFailed, message: "cannot apply the plan to HAProxy backend \(haproxy.backend): \(error)",
-                            fields: ["actuator": "haproxy", "error": "\(error)"]))
-                } else {
-                    self.logger.warning("still cannot apply the plan to HAProxy: \(error)")
+                return
+            }
+            if settings.watchInterval > .zero {
+                do {
+                    let identity = try await target.identity()
+                    if let known, known != identity {
+                        await worker.resend(reason: "HAProxy restarted or reloaded (pid \(known.pid) -> \(identity.pid))")
+                    } else if unreachable, known != nil {
+                        await worker.resend(reason: "HAProxy answers again (pid \(identity.pid))")
+                    } else if unreachable {
+                        await worker.resend()  // the first look: the start-up apply may have found it away
+                    }
+                    known = identity
+                    unreachable = false
+                } catch {
+                    if !unreachable || known != nil { await worker.unreachable(error) }
+                    unreachable = true
                 }
             }
-            if generation == self.generation { return }
+            if clock.now >= nextReapply {
+                await worker.resend()
+                nextReapply = clock.now.advanced(by: settings.reapplyInterval)
+            }
         }
     }
 }

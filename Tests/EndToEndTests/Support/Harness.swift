@@ -256,10 +256,15 @@ final class ControlConnection: Sendable {
 
     /// Reads lines until one contains `text`.
     func readLine(containing text: String, limit: TimeAmount = .seconds(30)) async throws -> String {
+        try await self.readLine(containingAll: [text], limit: limit)
+    }
+
+    /// Reads lines until one contains every one of `texts`.
+    func readLine(containingAll texts: [String], limit: TimeAmount = .seconds(30)) async throws -> String {
         while let line = try await self.readLine(limit: limit) {
-            if line.contains(text) { return line }
+            if texts.allSatisfy({ line.contains($0) }) { return line }
         }
-        throw DeadlineExceeded(what: "\(text): connection closed")
+        throw DeadlineExceeded(what: "\(texts): connection closed")
     }
 
     /// Whether the daemon has closed the connection (waits for it).
