@@ -7,3 +7,5 @@ echo
 .build/release/regiond-bench
 echo
 python3 scripts/detect_bench.py
+echo
+python3 scripts/haproxy_bench.py
