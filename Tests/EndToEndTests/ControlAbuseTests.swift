@@ -6,18 +6,24 @@ import Testing
 /// Bad clients get an error or are dropped; the daemon keeps probing.
 @Suite("control socket under abuse", .serialized)
 struct ControlAbuseTests {
-    static let limits = """
-        client_idle_timeout = "500ms"
+    /// A short idle timeout, for the tests of dropping idle clients.
+    static let limits = Self.limits(idle: "500ms")
+
+    /// The tests that only talk need an idle timeout no loaded machine reaches between two requests.
+    static func limits(idle: String) -> String {
+        """
+        client_idle_timeout = "\(idle)"
         max_clients = 40
         max_request_bytes = 2048
         """
+    }
 
     static func errorCode(_ line: String) throws -> String? {
         try ControlProtocol.decoder().decode(ControlReply<NoResult>.self, from: Data(line.utf8)).error?.code.rawValue
     }
 
     @Test func badRequestsGetExactErrorsAndTheConnectionStaysUsable() async throws {
-        try await scenario({ port in fastConfig(targets: [("eu-west", port)], daemon: Self.limits) }) { daemon, _ in
+        try await scenario({ port in fastConfig(targets: [("eu-west", port)], daemon: Self.limits(idle: "60s")) }) { daemon, _ in
             try await daemon.notify.wait(for: "READY=1")
             let connection = try await ControlConnection.open(daemon.socketPath)
             let cases: [(String, String, String)] = [
@@ -47,7 +53,7 @@ struct ControlAbuseTests {
     /// Each of these lines used to kill the daemon (an overflowing conversion traps with
     /// SIGILL): `history` and `analytics` are open to every client that may connect.
     @Test func linesThatUsedToKillTheDaemonGetAnErrorAndItRunsOn() async throws {
-        try await scenario({ port in fastConfig(targets: [("eu-west", port), ("us-east", port)], daemon: Self.limits) }) { daemon, _ in
+        try await scenario({ port in fastConfig(targets: [("eu-west", port), ("us-east", port)], daemon: Self.limits(idle: "60s")) }) { daemon, _ in
             try await daemon.notify.wait(for: "READY=1")
             let connection = try await ControlConnection.open(daemon.socketPath)
             let cases: [(String, String)] = [

@@ -14,11 +14,11 @@ func fastConfig(targets: [(String, Int)], extra: String = "", daemon: String = "
 
         [probe]
         interval = "100ms"
-        timeout = "80ms"
+        timeout = "500ms"
         jitter = 0
 
         [status]
-        window = "2s"
+        window = "3s"
         evaluation_interval = "100ms"
         min_samples = 2
         rise = 2
@@ -124,7 +124,7 @@ struct DaemonLifecycleTests {
             let watch = try await ControlConnection.open(daemon.socketPath)
             try await watch.send(#"{"cmd":"watch"}"#)
             #expect(try await watch.readLine()?.contains(#""watching":true"#) == true)
-            _ = try await watch.readLine(containing: #""status":"healthy""#)
+            try await daemon.notify.wait(for: "STATUS=1 regions: 1 healthy")  // the watch may start after it turned healthy
 
             // Each phase starts from healthy and waits for the change it causes.
             target.set(.error)

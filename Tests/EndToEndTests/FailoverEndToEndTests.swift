@@ -13,7 +13,7 @@ func failoverConfig(eu: Int, us: Int, failover: String) -> String {
 
     [probe]
     interval = "100ms"
-    timeout = "80ms"
+    timeout = "2s"
     jitter = 0
 
     [status]
@@ -112,7 +112,7 @@ struct FailoverEndToEndTests {
             let watch = try await ControlConnection.open(daemon.socketPath)
             try await watch.send(#"{"cmd":"watch"}"#)
             _ = try await watch.readLine()
-            _ = try await watch.readLine(containing: #""region":"eu-west""#)  // healthy
+            try await daemon.notify.wait(for: "STATUS=2 regions: 2 healthy")  // before it breaks (the watch may have started after eu-west turned healthy)
 
             eu.set(.error)
             let started = try await watch.readLine(containing: #""kind":"failover_started""#)
@@ -173,7 +173,7 @@ struct FailoverEndToEndTests {
             let watch = try await ControlConnection.open(daemon.socketPath)
             try await watch.send(#"{"cmd":"watch"}"#)
             _ = try await watch.readLine()
-            _ = try await watch.readLine(containing: #""region":"eu-west""#)
+            try await daemon.notify.wait(for: "STATUS=2 regions: 2 healthy")
             eu.set(.error)
             _ = try await watch.readLine(containing: #""kind":"failover_started""#)
             // Each target says when it took the failover's plan (generation 2, after the start's).
@@ -229,7 +229,7 @@ struct FailoverEndToEndTests {
             let watch = try await ControlConnection.open(daemon.socketPath)
             try await watch.send(#"{"cmd":"watch"}"#)
             _ = try await watch.readLine()
-            _ = try await watch.readLine(containing: #""region":"eu-west""#)
+            try await daemon.notify.wait(for: "STATUS=2 regions: 2 healthy")
             eu.set(.error)
             _ = try await watch.readLine(containing: #""kind":"failover_started""#)
             _ = try await watch.readLine(containing: #""kind":"failover_step""#)
@@ -276,7 +276,7 @@ struct FailoverEndToEndTests {
             let watch = try await ControlConnection.open(daemon.socketPath)
             try await watch.send(#"{"cmd":"watch"}"#)
             _ = try await watch.readLine()
-            _ = try await watch.readLine(containing: #""region":"eu-west""#)
+            try await daemon.notify.wait(for: "STATUS=2 regions: 2 healthy")
             eu.set(.error)
             _ = try await watch.readLine(containing: #""kind":"failover_started""#)
             eu.set(.ok)

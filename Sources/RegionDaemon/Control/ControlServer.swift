@@ -237,14 +237,34 @@ struct ControlServerError: Error, CustomStringConvertible {
     var description: String { self.message }
 }
 
-/// Closes a connection whose read side has been idle past the timeout.
+/// Closes a connection whose client has been idle past the timeout: nothing read, and
+/// no request of its waiting for a reply. A request that takes long to answer (a large
+/// `analytics`, a loaded machine) does not make its client idle.
 /// Removable: a `watch` client takes it out of its pipeline, since watchers send nothing.
-final class IdleDisconnector: ChannelInboundHandler, RemovableChannelHandler, Sendable {
-    typealias InboundIn = NIOAny
+final class IdleDisconnector: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Request lines read and replies written; more lines than replies: a request is pending.
+    private var lines = 0
+    private var replies = 0
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = self.unwrapInboundIn(data)
+        self.lines += buffer.readableBytesView.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        self.replies += 1
+        context.write(data, promise: promise)
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            context.close(promise: nil)
+            if self.replies >= self.lines { context.close(promise: nil) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }
