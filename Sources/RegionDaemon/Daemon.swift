@@ -37,6 +37,7 @@ public enum Daemon {
             notifier.send("STATUS=invalid configuration: \(error.issues.first?.description ?? "")\nERRNO=22")
             return ExitStatus.config
         }
+        for warning in ConfigAdvice.warnings(config, file: configPath) { logger.warning("configuration: \(warning)") }
         var adminGroupID: UInt32?
         if let name = config.daemon.adminGroup {
             guard let group = getgrnam(name) else {

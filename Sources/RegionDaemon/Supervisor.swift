@@ -61,7 +61,7 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
     private func makeMonitor(_ region: RegionConfig) -> RegionMonitor<C> {
         let controller = self.controller
         return RegionMonitor(
-            config: region, failover: self.config.failover, time: self.time, prober: self.prober, bus: self.bus, statistics: self.statistics,
+            config: region, time: self.time, prober: self.prober, bus: self.bus, statistics: self.statistics,
             gate: self.gate, signals: { id, signal in controller?.submit(region: id, signal: signal) })
     }
 
@@ -107,6 +107,7 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
             self.notifier.send("READY=1\nSTATUS=reload failed: \(error.issues.first?.description ?? "") | \(summary)")
             return .failure(ControlError(.reloadFailed, error.description))
         case .success(let new):
+            for warning in ConfigAdvice.warnings(new, file: path) { self.logger.warning("configuration: \(warning)") }
             let report = await self.apply(new)
             self.lastReloadError = nil
             let summary = await self.summary()
@@ -132,11 +133,10 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         for region in new.regions {
             if let monitor = self.monitors[region.id], let before = old.region(region.id) {
                 if before.sameSettings(as: region) {
-                    if new.failover != old.failover { await monitor.update(region, failover: new.failover) }
                     unchanged += 1
                 } else {
                     updated.append(region.id)
-                    await monitor.update(region, failover: new.failover)
+                    await monitor.update(region)
                     await self.bus.publish(
                         Event(time: now, kind: .regionUpdated, region: region.id, message: "region \(region.id) updated by reload"))
                 }
@@ -174,6 +174,12 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
             if let monitor = self.monitors[region.id] { result.append(monitor.latestBrief.inPhase(phases[region.id])) }
         }
         return result
+    }
+
+    /// `probe REGION`; nil when there is no such region.
+    public func probe(region id: String) async -> Result<ProbeReport, ControlError>? {
+        guard let monitor = self.monitors[id] else { return nil }
+        return await monitor.probeNow()
     }
 
     public func report(region id: String) async -> RegionReport? {

@@ -59,13 +59,14 @@ enum ValueHarnesses {
         return nil
     }
 
-    /// Byte 0: the exit status (128 and above: killed by signal N-128); byte 1: whether the
-    /// first line is read as a capacity; the rest: standard output.
+    /// Byte 0: the exit status (128 and above: killed by signal N-128); byte 1: bit 0, the
+    /// first line is read as a capacity; bit 1, the second as a lag; the rest: standard output.
     static func execOutput(_ input: [UInt8]) -> String? {
         guard input.count >= 2 else { return nil }
         let ending: ExecVerdict.Ending = input[0] >= 128 ? .signaled(Int32(input[0] - 128)) : .exited(Int32(input[0]))
-        let outcome = ExecVerdict.judge(ending, stdout: Array(input.dropFirst(2)), capacityFromStdout: input[1] & 1 == 1)
+        let outcome = ExecVerdict.judge(ending, stdout: Array(input.dropFirst(2)), capacityFromStdout: input[1] & 1 == 1, lagFromStdout: input[1] & 2 == 2)
         if let capacity = outcome.capacity, !(0...1).contains(capacity) { return "capacity \(capacity) outside 0...1" }
+        if let lag = outcome.lag, !(lag.isFinite && lag >= 0) { return "lag \(lag) is not a non-negative number" }
         if outcome.passed, ending != .exited(0) { return "\(ending) passed" }
         if outcome.detail.utf8.count > 256 { return "detail of \(outcome.detail.utf8.count) bytes" }
         return nil

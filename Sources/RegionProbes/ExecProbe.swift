@@ -40,7 +40,7 @@ enum ExecProbe {
             case .exited(let code): ending = .exited(code)
             case .signaled(let signal): ending = .signaled(signal)
             }
-            return ExecVerdict.judge(ending, stdout: result.closureResult, capacityFromStdout: check.capacityFromStdout)
+            return ExecVerdict.judge(ending, stdout: result.closureResult, capacityFromStdout: check.capacityFromStdout, lagFromStdout: check.lagFromStdout)
         } catch {
             if Task.isCancelled { return .fail(.timeout, "no answer within \(formatDuration(timeout))") }
             if let error = error as? SubprocessError {

@@ -9,17 +9,30 @@ public enum ExecVerdict {
         case signaled(Int32)
     }
 
-    /// - Parameter stdout: the first bytes of standard output (the probe keeps 4 KiB).
-    public static func judge(_ ending: Ending, stdout: [UInt8], capacityFromStdout: Bool) -> ProbeOutcome {
+    /// - Parameters:
+    ///   - stdout: the first bytes of standard output (the probe keeps 4 KiB).
+    ///   - capacityFromStdout: line 1 is the capacity.
+    ///   - lagFromStdout: line 2 is the replication lag in seconds (unreadable: lag unknown,
+    ///     the probe still passes).
+    public static func judge(_ ending: Ending, stdout: [UInt8], capacityFromStdout: Bool, lagFromStdout: Bool = false) -> ProbeOutcome {
         let text = String(decoding: stdout, as: UTF8.self)
         switch ending {
         case .exited(0):
-            guard capacityFromStdout else { return .pass("exit 0") }
-            let firstLine = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-            guard let capacity = parseCapacity(firstLine) else {
-                return .fail(.exec, "exit 0 but stdout '\(clip(firstLine, bytes: 80))' is not a capacity")
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+            var capacity: Double?
+            if capacityFromStdout {
+                let firstLine = lines.first.map(String.init) ?? ""
+                guard let parsed = parseCapacity(firstLine) else {
+                    return .fail(.exec, "exit 0 but stdout '\(clip(firstLine, bytes: 80))' is not a capacity")
+                }
+                capacity = parsed
             }
-            return .pass("exit 0", capacity: capacity)
+            guard lagFromStdout else { return .pass("exit 0", capacity: capacity) }
+            let second = lines.count > 1 ? String(lines[1]) : ""
+            guard let lag = parseLag(second) else {
+                return .pass("exit 0; lag unknown: line 2 '\(clip(second, bytes: 40))' is not seconds", capacity: capacity)
+            }
+            return .pass("exit 0", capacity: capacity, lag: lag)
         case .exited(let code):
             let line = text.split(whereSeparator: \.isNewline).first.map { ": \(clip($0, bytes: 120))" } ?? ""
             return .fail(.exec, "exit \(code)\(line)")

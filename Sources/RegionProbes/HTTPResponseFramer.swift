@@ -33,25 +33,26 @@ final class HTTPResponseFramer {
     private let parser: UnsafeMutablePointer<llhttp_t>
     let isHead: Bool
     let maxBody: Int
-    /// Lowercased name of the one header whose value is kept (the capacity header).
-    let wantedHeader: [UInt8]?
+    /// Lowercased names of the headers whose values are kept (capacity, lag).
+    let wantedHeaders: [[UInt8]]
 
     private(set) var status = 0
     private(set) var body: [UInt8] = []
     private(set) var truncated = false
-    private(set) var wantedValue: [UInt8]?
+    /// The first value of each wanted header, by its index in `wantedHeaders`.
+    private(set) var wantedValues: [Int: [UInt8]] = [:]
     private var progress = Progress.needMore
     private var headerBytes = 0
     private var sawBytes = false
     private var inHead = true
     private var field: [UInt8] = []
     private var value: [UInt8] = []
-    private var matching = false
+    private var matching: Int?
 
-    init(isHead: Bool, maxBody: Int, wantedHeader: String?) {
+    init(isHead: Bool, maxBody: Int, wantedHeaders: [String]) {
         self.isHead = isHead
         self.maxBody = max(0, maxBody)
-        self.wantedHeader = wantedHeader.map { Array($0.lowercased().utf8) }
+        self.wantedHeaders = wantedHeaders.map { Array($0.lowercased().utf8) }
         self.parser = .allocate(capacity: 1)
         c_nio_llhttp_init(self.parser, HTTP_RESPONSE, Self.settings)
     }
@@ -60,8 +61,12 @@ final class HTTPResponseFramer {
         self.parser.deallocate()
     }
 
-    /// The wanted header's value, as text.
-    var headerValue: String? { self.wantedValue.map { String(decoding: $0, as: UTF8.self) } }
+    /// A wanted header's value, as text (`name` is matched without regard to case).
+    func headerValue(_ name: String) -> String? {
+        let wanted = Array(name.lowercased().utf8)
+        guard let index = self.wantedHeaders.firstIndex(of: wanted) else { return nil }
+        return self.wantedValues[index].map { String(decoding: $0, as: UTF8.self) }
+    }
 
     /// Parses the next bytes of the answer.
     func feed(_ bytes: UnsafeRawBufferPointer) -> Progress {
@@ -152,7 +157,7 @@ final class HTTPResponseFramer {
             self.status = 0
             self.headerBytes = 0
             self.inHead = true
-            self.wantedValue = nil
+            self.wantedValues = [:]
             return 0
         }
         self.progress = .complete
@@ -160,28 +165,31 @@ final class HTTPResponseFramer {
     }
 
     private func headerField(_ bytes: UnsafeRawBufferPointer) -> Int32 {
-        if self.wantedHeader != nil, self.inHead { self.field.append(contentsOf: bytes) }
+        if !self.wantedHeaders.isEmpty, self.inHead { self.field.append(contentsOf: bytes) }
         return self.count(bytes.count)
     }
 
     private func headerFieldComplete() {
-        if let wanted = self.wantedHeader, self.inHead {
-            self.matching = self.wantedValue == nil && self.field.count == wanted.count
-                && zip(self.field, wanted).allSatisfy { a, b in (a >= 65 && a <= 90 ? a + 32 : a) == b }
+        if !self.wantedHeaders.isEmpty, self.inHead {
+            self.matching = self.wantedHeaders.indices.first { index in
+                let wanted = self.wantedHeaders[index]
+                return self.wantedValues[index] == nil && self.field.count == wanted.count
+                    && zip(self.field, wanted).allSatisfy { a, b in (a >= 65 && a <= 90 ? a + 32 : a) == b }
+            }
             self.field.removeAll(keepingCapacity: true)
             self.value.removeAll(keepingCapacity: true)
         }
     }
 
     private func headerValue(_ bytes: UnsafeRawBufferPointer) -> Int32 {
-        if self.matching { self.value.append(contentsOf: bytes) }
+        if self.matching != nil { self.value.append(contentsOf: bytes) }
         return self.count(bytes.count)
     }
 
     private func headerValueComplete() {
-        if self.matching {
-            self.wantedValue = self.value
-            self.matching = false
+        if let index = self.matching {
+            self.wantedValues[index] = self.value
+            self.matching = nil
         }
     }
 

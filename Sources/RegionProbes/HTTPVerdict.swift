@@ -1,7 +1,7 @@
 import Foundation
 import RegionCore
 
-/// Decides whether an HTTP response passes its check, and reads its capacity.
+/// Decides whether an HTTP response passes its check, and reads its capacity and lag.
 ///
 /// Separate from the networking so the rules can be tested with plain values.
 public enum HTTPVerdict {
@@ -37,20 +37,61 @@ public enum HTTPVerdict {
             case .failure(let message): return .fail(.body, message.text)
             }
         }
-        return .pass("status \(status)", capacity: capacity)
+        // A lag that cannot be read does not fail the probe (the service answered), but the
+        // lag is unknown, and a region with `max_lag` takes no moved traffic while it is.
+        var lag: Double?
+        var detail = "status \(status)"
+        if let name = check.lagHeader {
+            if let value = header(name), let parsed = parseLag(value) {
+                lag = parsed
+            } else {
+                detail += "; lag unknown: \(header(name).map { "\(name) header '\(clip($0, bytes: 40))' is not seconds" } ?? "no \(name) header")"
+            }
+        }
+        if let field = check.lagJSONField {
+            switch truncated ? .failure(Message(text: "body is larger than \(maxBody) bytes")) : Self.jsonLag(body, field: field) {
+            case .success(let value): lag = value
+            case .failure(let message): detail += "; lag unknown: \(message.text)"
+            }
+        }
+        return .pass(detail, capacity: capacity, lag: lag)
     }
 
     struct Message: Error {
         var text: String
     }
 
-    static func jsonCapacity(_ body: [UInt8], field: String) -> Result<Double, Message> {
+    /// The value at a dotted path of a JSON body.
+    static func jsonField(_ body: [UInt8], field: String) -> Result<JSONValue?, Message> {
         guard let root = try? JSONDecoder().decode(JSONValue.self, from: Data(body)) else {
             return .failure(Message(text: "body is not JSON; cannot read \(field)"))
         }
         var current: JSONValue? = root
         for part in field.split(separator: ".") {
             if case .object(let members) = current { current = members[String(part)] } else { current = nil }
+        }
+        return .success(current)
+    }
+
+    static func jsonLag(_ body: [UInt8], field: String) -> Result<Double, Message> {
+        let value: JSONValue?
+        switch self.jsonField(body, field: field) {
+        case .success(let found): value = found
+        case .failure(let message): return .failure(message)
+        }
+        switch value {
+        case .number(let number): if let lag = parseLag("\(number)") { return .success(lag) }
+        case .string(let text): if let lag = parseLag(text) { return .success(lag) }
+        default: return .failure(Message(text: "JSON field \(field) is missing or not a number"))
+        }
+        return .failure(Message(text: "JSON field \(field) is not a lag in seconds"))
+    }
+
+    static func jsonCapacity(_ body: [UInt8], field: String) -> Result<Double, Message> {
+        let current: JSONValue?
+        switch self.jsonField(body, field: field) {
+        case .success(let found): current = found
+        case .failure(let message): return .failure(message)
         }
         switch current {
         case .number(let value):

@@ -111,7 +111,7 @@ enum PlainHTTPProbe {
         init(check: HTTPCheck, isHead: Bool, maxBody: Int, promise: EventLoopPromise<ProbeOutcome>) {
             self.check = check
             self.promise = promise
-            self.framer = HTTPResponseFramer(isHead: isHead, maxBody: maxBody, wantedHeader: check.capacityHeader)
+            self.framer = HTTPResponseFramer(isHead: isHead, maxBody: maxBody, wantedHeaders: [check.capacityHeader, check.lagHeader].compactMap { $0 })
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -149,7 +149,7 @@ enum PlainHTTPProbe {
                 let framer = self.framer
                 self.finish(
                     HTTPVerdict.judge(
-                        check: self.check, status: framer.status, header: { _ in framer.headerValue },
+                        check: self.check, status: framer.status, header: { framer.headerValue($0) },
                         body: framer.body, truncated: framer.truncated, maxBody: framer.maxBody))
             case .failed(.nothing):
                 self.finish(.fail(.refused, "connection closed by the server before a response"))

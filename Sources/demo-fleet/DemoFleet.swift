@@ -15,10 +15,12 @@ struct DemoFleet: AsyncParsableCommand {
         abstract: "Serve simulated regions on loopback for the regiond demo.",
         discussion: """
             Each region answers GET /healthz on its own port (base-port + 1, + 2, ...) with \
-            {"region":..., "status":"ok", "capacity":0.9} and an X-Capacity header.
+            {"region":..., "status":"ok", "capacity":0.9, "lag":0} and X-Capacity and \
+            X-Replication-Lag headers.
             Change a region with the control port:  curl -X POST 127.0.0.1:BASE/REGION/MODE
-            Modes: ok, error (HTTP 500), slow (answers after 1.5 s), degraded (capacity 0.3), \
-            down (stops listening: connections are refused).
+            Modes: ok, error (HTTP 500), slow (answers after 1.5 s), slower (after 6 s), \
+            degraded (capacity 0.3), down (stops listening: connections are refused).
+            Set its replication lag:  curl -X POST 127.0.0.1:BASE/REGION/lag/SECONDS
             """
     )
 
@@ -42,7 +44,7 @@ struct DemoFleet: AsyncParsableCommand {
 }
 
 enum Mode: String, CaseIterable, Sendable {
-    case ok, error, slow, degraded, down
+    case ok, error, slow, slower, degraded, down
 }
 
 actor Fleet {
@@ -50,6 +52,7 @@ actor Fleet {
         var port: Int
         var mode: Mode
         var channel: (any Channel)?
+        var lag = 0
     }
 
     let group: any EventLoopGroup
@@ -79,16 +82,20 @@ actor Fleet {
 
     func health(_ region: String, channel: any Channel) async -> Response {
         let mode = self.mode(of: region)
+        let lag = self.members[region]?.lag ?? 0
+        func ok(_ capacity: String) -> Response {
+            Response(status: .ok, body: #"{"region":"\#(region)","status":"ok","capacity":\#(capacity),"lag":\#(lag)}"#, capacity: capacity, lag: "\(lag)")
+        }
         switch mode {
         case .ok, .down:
-            return Response(status: .ok, body: #"{"region":"\#(region)","status":"ok","capacity":0.9}"#, capacity: "0.9")
+            return ok("0.9")
         case .degraded:
-            return Response(status: .ok, body: #"{"region":"\#(region)","status":"ok","capacity":0.3}"#, capacity: "0.3")
+            return ok("0.3")
         case .error:
             return Response(status: .internalServerError, body: #"{"region":"\#(region)","status":"error"}"#)
-        case .slow:
-            try? await channel.eventLoop.scheduleTask(in: .milliseconds(1500)) {}.futureResult.get()
-            return Response(status: .ok, body: #"{"region":"\#(region)","status":"ok","capacity":0.9}"#, capacity: "0.9")
+        case .slow, .slower:
+            try? await channel.eventLoop.scheduleTask(in: .milliseconds(mode == .slow ? 1500 : 6000)) {}.futureResult.get()
+            return ok("0.9")
         }
     }
 
@@ -98,8 +105,14 @@ actor Fleet {
             let lines = self.members.keys.sorted().map { "\($0) \(self.members[$0]!.mode.rawValue) :\(self.members[$0]!.port)" }
             return Response(status: .ok, body: lines.joined(separator: "\n") + "\n")
         }
+        if parts.count == 3, parts[1] == "lag", self.members[parts[0]] != nil, let lag = Int(parts[2]), lag >= 0 {
+            self.members[parts[0]]?.lag = lag
+            return Response(status: .ok, body: "\(parts[0]) now reports a replication lag of \(lag) s\n")
+        }
         guard parts.count == 2, self.members[parts[0]] != nil, let mode = Mode(rawValue: parts[1]) else {
-            return Response(status: .badRequest, body: "use POST /REGION/MODE with MODE one of \(Mode.allCases.map(\.rawValue).joined(separator: ", "))\n")
+            return Response(
+                status: .badRequest,
+                body: "use POST /REGION/MODE with MODE one of \(Mode.allCases.map(\.rawValue).joined(separator: ", ")), or POST /REGION/lag/SECONDS\n")
         }
         let region = parts[0]
         self.members[region]?.mode = mode
@@ -123,6 +136,7 @@ struct Response: Sendable {
     var status: HTTPResponseStatus
     var body: String
     var capacity: String? = nil
+    var lag: String? = nil
 }
 
 /// A minimal HTTP/1.1 server: every request gets the handler's response, then the connection closes.
@@ -164,6 +178,7 @@ enum HTTPServer {
                 headers.add(name: "Content-Length", value: "\(response.body.utf8.count)")
                 headers.add(name: "Connection", value: "close")
                 if let capacity = response.capacity { headers.add(name: "X-Capacity", value: capacity) }
+                if let lag = response.lag { headers.add(name: "X-Replication-Lag", value: lag) }
                 let responseHead = HTTPResponseHead(version: head.version, status: response.status, headers: headers)
                 channel.write(HTTPServerResponsePart.head(responseHead), promise: nil)
                 channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: response.body))), promise: nil)

@@ -63,7 +63,11 @@ struct CheckConfig: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
         abstract: "Validate a configuration file and exit: 0 if valid, 78 if not.",
-        discussion: "Prints every problem as FILE:LINE: KEY: message, then a summary of what the file configures."
+        discussion: """
+            Prints every problem as FILE:LINE: KEY: message, then a summary of what the file \
+            configures. Warnings (a setting that cannot have the effect it seems to, such as a \
+            latency threshold above every probe timeout) are printed too but do not fail the check.
+            """
     )
 
     @Argument(help: ArgumentHelp("Configuration file.", valueName: "file"))
@@ -73,6 +77,8 @@ struct CheckConfig: ParsableCommand {
         do {
             let config = try ConfigLoader.load(path: self.file)
             let endpoints = config.regions.reduce(0) { $0 + $1.endpoints.count }
+            var stderr = FileHandle.standardError
+            for warning in ConfigAdvice.warnings(config, file: self.file) { print(warning.description, to: &stderr) }
             print("\(self.file): OK: \(config.regions.count) regions, \(endpoints) endpoints, control socket \(config.daemon.controlSocket)")
         } catch {
             var stderr = FileHandle.standardError

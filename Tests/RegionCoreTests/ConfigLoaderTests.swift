@@ -83,7 +83,6 @@ struct ConfigLoaderTests {
     static let badCases: [BadCase] = [
         BadCase(text: "\(region)\n  [[region.endpoint]]\n  url = \"http://x/\"\n  intervl = \"1s\"", line: 6, key: "region[0].endpoint[0].intervl", message: "did you mean 'interval'"),
         BadCase(text: "\(region)\n  [[region.endpoint]]\n  url = \"http://x/\"\n  timeout = \"fast\"", line: 6, key: "region[0].endpoint[0].timeout", message: "is not a duration"),
-        BadCase(text: "\(region)\n  [[region.endpoint]]\n  url = \"http://x/\"\n  interval = \"1s\"\n  timeout = \"2s\"", line: 7, key: "region[0].endpoint[0].timeout", message: "longer than the interval"),
         BadCase(text: "\(region)\n  [[region.endpoint]]\n  url = \"ftp://x/\"", line: 5, key: "region[0].endpoint[0].url", message: "not an http:// or https:// URL"),
         BadCase(text: "\(region)\n  [[region.endpoint]]\n  tcp = \"db\"", line: 5, key: "region[0].endpoint[0].tcp", message: "is not host:port"),
         BadCase(text: "\(region)\n  [[region.endpoint]]\n  tcp = \"db:1\"\n  body_contains = \"ok\"", line: 6, key: "region[0].endpoint[0].body_contains", message: "only applies to url endpoints"),

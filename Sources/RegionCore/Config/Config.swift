@@ -36,8 +36,24 @@ public struct Config: Sendable, Equatable {
     /// The regions as the failover engine sees them.
     public var failoverRegions: [FailoverRegion] {
         self.regions.map {
-            FailoverRegion(id: $0.id, priority: $0.priority, weight: $0.weight, maxWeight: $0.maxWeight ?? self.failover.total, enabled: $0.enabled)
+            FailoverRegion(
+                id: $0.id, priority: $0.priority, weight: $0.weight, maxWeight: $0.maxWeight ?? self.failover.total, enabled: $0.enabled,
+                strategy: $0.failover.strategy, cooldown: $0.failover.cooldown, allowedTargets: self.allowedTargets(of: $0),
+                maxLag: $0.failover.maxLag?.seconds)
         }
+    }
+
+    /// The regions `region`'s traffic may go to (`failover_to`, and the regions sharing its
+    /// `failover_within` label); nil: any region.
+    public func allowedTargets(of region: RegionConfig) -> [String]? {
+        let within = region.failover.failoverWithin ?? self.failover.failoverWithin
+        var allowed: [String]? = region.failover.failoverTo
+        if let key = within {
+            let value = region.failover.labels[key]
+            let same = self.regions.filter { $0.id != region.id && value != nil && $0.failover.labels[key] == value }.map(\.id)
+            allowed = allowed.map { $0.filter(same.contains) } ?? same
+        }
+        return allowed
     }
 
     public func region(_ id: String) -> RegionConfig? {
@@ -70,7 +86,9 @@ public struct DaemonSettings: Sendable, Equatable {
 /// Probe settings that endpoints inherit unless they set their own (`[probe]`).
 public struct ProbeDefaults: Sendable, Equatable {
     public var interval: Duration = .seconds(2)
-    public var timeout: Duration = .seconds(1)
+    /// Longer than the interval is allowed: the next probe starts at the first interval
+    /// slot after this one ends. 5 s lets the 5 s latency trigger see a slow region.
+    public var timeout: Duration = .seconds(5)
     /// Fraction of the interval by which a probe's start is spread (0 to 0.5).
     public var jitter: Double = 0.1
     /// Largest response body an HTTP probe reads; the rest is discarded.
@@ -95,6 +113,9 @@ public struct RegionConfig: Sendable, Equatable, Identifiable {
     public var endpoints: [EndpointConfig]
     /// Per-region threshold overrides already merged over the global ones.
     public var status: StatusThresholds
+    /// This region's own failover policy (`[region.failover]`, residency, `max_lag`), with
+    /// triggers merged over `[failover]`'s.
+    public var failover = RegionFailoverPolicy()
     /// Line of the `[[region]]` header, for messages.
     public var line: Int
 
@@ -121,6 +142,27 @@ public struct RegionConfig: Sendable, Equatable, Identifiable {
     }
 }
 
+/// What a region sets for itself about failover.
+public struct RegionFailoverPolicy: Sendable, Equatable {
+    /// nil: `[failover]`'s.
+    public var strategy: FailoverStrategy?
+    public var cooldown: Duration?
+    /// `[failover]`'s triggers with the region's own over them.
+    public var triggers = FailoverTriggers()
+    /// The regions its traffic may go to; nil: any (unless `failover_within`).
+    public var failoverTo: [String]?
+    /// Free-form labels (`labels = { jurisdiction = "eu" }`).
+    public var labels: [String: String] = [:]
+    /// Its traffic stays within regions that share this label's value.
+    public var failoverWithin: String?
+    /// It takes moved traffic, and gets its own back, only while its replication lag is below this.
+    public var maxLag: Duration?
+
+    public init(triggers: FailoverTriggers = FailoverTriggers()) {
+        self.triggers = triggers
+    }
+}
+
 /// One endpoint of a region (`[[region.endpoint]]`).
 public struct EndpointConfig: Sendable, Equatable, Identifiable {
     public var name: String
@@ -133,7 +175,7 @@ public struct EndpointConfig: Sendable, Equatable, Identifiable {
 
     public var id: String { self.name }
 
-    public init(name: String, check: ProbeCheck, interval: Duration = .seconds(2), timeout: Duration = .seconds(1), jitter: Double = 0, maxBodyBytes: Int = 65_536, line: Int = 0) {
+    public init(name: String, check: ProbeCheck, interval: Duration = .seconds(2), timeout: Duration = .seconds(5), jitter: Double = 0, maxBodyBytes: Int = 65_536, line: Int = 0) {
         self.name = name
         self.check = check
         self.interval = interval
@@ -158,6 +200,15 @@ public enum ProbeCheck: Sendable, Equatable {
     case http(HTTPCheck)
     case tcp(host: String, port: Int)
     case exec(ExecCheck)
+
+    /// Whether the endpoint reports a replication lag (`lag_header`, `lag_json`, `lag_from_stdout`).
+    public var reportsLag: Bool {
+        switch self {
+        case .http(let check): check.lagHeader != nil || check.lagJSONField != nil
+        case .tcp: false
+        case .exec(let check): check.lagFromStdout
+        }
+    }
 
     /// `http`, `https`, `tcp` or `exec`.
     public var kind: String {
@@ -190,6 +241,10 @@ public struct HTTPCheck: Sendable, Equatable {
     public var capacityHeader: String? = nil
     /// Read capacity from this field of a JSON body (dotted path, e.g. `load.capacity`).
     public var capacityJSONField: String? = nil
+    /// Read the replication lag (seconds) from this response header.
+    public var lagHeader: String? = nil
+    /// Read the replication lag (seconds) from this field of a JSON body (dotted path).
+    public var lagJSONField: String? = nil
     /// Verify the server's TLS certificate (on by default).
     public var tlsVerify: Bool = true
     /// Extra CA bundle (PEM) to trust for this endpoint.
@@ -208,6 +263,8 @@ public struct ExecCheck: Sendable, Equatable {
     public var arguments: [String]
     /// Read capacity from the first line of standard output.
     public var capacityFromStdout: Bool = false
+    /// Read the replication lag (seconds) from the second line of standard output.
+    public var lagFromStdout: Bool = false
 
     public init(arguments: [String]) {
         self.arguments = arguments

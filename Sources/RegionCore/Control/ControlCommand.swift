@@ -15,6 +15,12 @@ public enum ControlCommand: String, Sendable, CaseIterable {
     case traffic
     case history
     case analytics
+    /// Probe every endpoint of a region now, out of schedule (rate-limited).
+    case probe
+    /// Where new traffic should go now, and why.
+    case best
+    /// What the engine would do if the scripted things happened (touches nothing).
+    case simulate
     case reload
     case failover
     case drain
@@ -27,7 +33,7 @@ public enum ControlCommand: String, Sendable, CaseIterable {
     /// Commands that change state need root, the daemon's own user, or `admin_group`.
     public var mutatesState: Bool {
         switch self {
-        case .status, .regions, .region, .version, .help, .watch, .traffic, .history, .analytics: false
+        case .status, .regions, .region, .version, .help, .watch, .traffic, .history, .analytics, .probe, .best, .simulate: false
         case .reload, .failover, .drain, .enable, .disable, .setWeights, .pin, .unpin: true
         }
     }
@@ -56,6 +62,51 @@ extension ControlRequest {
         }
     }
 
+    /// The `status` filter of `regions`: the statuses asked for, or why the text is not one.
+    public func statusFilter() -> Result<Set<RegionStatus>?, ControlError> {
+        guard let text = self.status, !text.isEmpty else { return .success(nil) }
+        var wanted: Set<RegionStatus> = []
+        for name in text.split(separator: ",") {
+            guard let status = RegionStatus(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                let known = RegionStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                return .failure(ControlError(.badRequest, "status '\(clip(String(name), bytes: 40))' is not one of \(known)"))
+            }
+            wanted.insert(status)
+        }
+        return .success(wanted)
+    }
+
+    /// The steps of `simulate`, read and checked.
+    public func simulationSteps() -> Result<[Simulation.Step], ControlError> {
+        guard let texts = self.steps, !texts.isEmpty else {
+            return .failure(ControlError(.badRequest, "'simulate' needs \"steps\": [\"eu fails\", \"us degrades at +60s\", ...]"))
+        }
+        guard texts.count <= Simulation.maxSteps else {
+            return .failure(ControlError(.badRequest, "\(texts.count) steps; a simulation takes at most \(Simulation.maxSteps)"))
+        }
+        var at = Duration.zero
+        if let text = self.at {
+            switch DurationText.parse(text.hasPrefix("+") ? String(text.dropFirst()) : text, field: "at", in: .zero...Simulation.longest) {
+            case .success(let value): at = value
+            case .failure(let error): return .failure(error)
+            }
+        }
+        var steps: [Simulation.Step] = []
+        for text in texts {
+            switch Simulation.parse(text, defaultAt: at) {
+            case .success(let step): steps.append(step)
+            case .failure(let error): return .failure(error)
+            }
+        }
+        return .success(steps)
+    }
+
+    /// The `until` of `simulate`; nil: until nothing is left to happen.
+    public func simulationLimit() -> Result<Duration?, ControlError> {
+        guard let text = self.until else { return .success(nil) }
+        return DurationText.parse(text.hasPrefix("+") ? String(text.dropFirst()) : text, field: "until", in: .seconds(1)...Simulation.longest).map { $0 }
+    }
+
     /// The `ttl` of `pin`; nil when absent (until `unpin`).
     public func pinTTL() -> Result<Duration?, ControlError> {
         guard let text = self.ttl else { return .success(nil) }
@@ -71,11 +122,16 @@ extension ControlRequest {
             var strategy: FailoverStrategy?
             if let text = self.strategy {
                 guard let s = FailoverStrategy(rawValue: text), s != .manual else {
-                    return .failure(ControlError(.badRequest, "strategy '\(text)' is not one of automatic, gradual, cascading"))
+                    let names = FailoverStrategy.allCases.filter { $0 != .manual }.map(\.rawValue).joined(separator: ", ")
+                    return .failure(ControlError(.badRequest, "strategy '\(text)' is not one of \(names)"))
                 }
                 strategy = s
             }
-            return .success(.failover(from: from, to: self.to, strategy: strategy))
+            let to = self.to.flatMap { $0.isEmpty ? nil : $0 }
+            if self.overrideResidency == true, to == nil {
+                return .failure(ControlError(.badRequest, "\"override_residency\" needs \"to\": the region to send the traffic to"))
+            }
+            return .success(.failover(from: from, to: to, strategy: strategy, overrideResidency: self.overrideResidency ?? false))
         case .drain, .enable, .disable:
             guard let name = region else { return .failure(ControlError(.badRequest, "'\(command.rawValue)' needs a \"region\" field")) }
             return .success(command == .drain ? .drain(name) : command == .enable ? .enable(name) : .disable(name))
@@ -91,7 +147,7 @@ extension ControlRequest {
             return self.pinTTL().map { .pin(ttl: $0) }
         case .unpin:
             return .success(.unpin)
-        case .status, .regions, .region, .version, .help, .watch, .traffic, .history, .analytics, .reload:
+        case .status, .regions, .region, .version, .help, .watch, .traffic, .history, .analytics, .probe, .best, .simulate, .reload:
             return .failure(ControlError(.internal, "'\(command.rawValue)' is not an operator command"))
         }
     }

@@ -45,8 +45,11 @@ public struct ControlRequest: Sendable, Codable, Equatable {
     public var region: String?
     /// For `failover`: the region to send the traffic to (default: chosen by the strategy).
     public var to: String?
-    /// For `failover`: automatic, gradual, cascading (default: the configured strategy).
+    /// For `failover`: automatic, gradual, cascading, graceful (default: the region's strategy).
     public var strategy: String?
+    /// For `failover` with `to`: send the traffic there even outside the region's allowed
+    /// targets. Needs a `reason`, which is recorded with the move.
+    public var overrideResidency: Bool?
     /// Why: recorded on the event. Required for `pin`.
     public var reason: String?
     /// For `set-weights`: region id to baseline weight.
@@ -57,6 +60,19 @@ public struct ControlRequest: Sendable, Codable, Equatable {
     public var since: String?
     /// For `history`: at most this many events (default 100, at most 10000).
     public var limit: Int?
+    /// For `regions`: only regions with this status (or a comma-separated list of them).
+    public var status: String?
+    /// For `simulate`: the scripted steps, e.g. ["eu fails", "us degrades at +60s"].
+    public var steps: [String]?
+    /// For `simulate`: when steps without their own `at` happen (default +0s).
+    public var at: String?
+    /// For `simulate`: stop after this long (default: when nothing is left to happen).
+    public var until: String?
+
+    enum CodingKeys: String, CodingKey {
+        case v, id, cmd, region, to, strategy, reason, weights, ttl, since, limit, status, steps, at, until
+        case overrideResidency = "override_residency"
+    }
 
     public init(cmd: String, region: String? = nil, id: String? = nil) {
         self.v = ControlProtocol.version
@@ -86,6 +102,11 @@ public struct ControlError: Error, Sendable, Codable, Equatable {
         case busy
         /// The new configuration was rejected; the old one keeps running.
         case reloadFailed = "reload_failed"
+        /// The move would send a region's traffic outside its allowed targets (`failover_to`,
+        /// `failover_within`); `override_residency` with a reason does it anyway.
+        case residency
+        /// Asked too often (`probe`); try again later.
+        case rateLimited = "rate_limited"
         case `internal`
     }
 

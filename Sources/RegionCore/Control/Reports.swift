@@ -82,6 +82,43 @@ public struct RegionList: Sendable, Codable, Equatable {
     }
 }
 
+/// Result of `probe REGION`: each endpoint probed now.
+public struct ProbeReport: Sendable, Codable, Equatable {
+    public var region: String
+    public var results: [ProbeResult]
+
+    public init(region: String, results: [ProbeResult]) {
+        self.region = region
+        self.results = results
+    }
+}
+
+/// Result of `best`: where new traffic should go now, and why.
+public struct BestReport: Sendable, Codable, Equatable {
+    /// The region new traffic should go to; nil when none is healthy with traffic.
+    public var best: String?
+    public var reason: String
+    /// Every region, best first: its weight in the plan, status and why it is or is not a choice.
+    public var candidates: [Candidate]
+
+    public struct Candidate: Sendable, Codable, Equatable {
+        public var region: String
+        public var weight: Int
+        public var share: Double
+        public var status: RegionStatus?
+        public var priority: Int
+        /// Healthy and given traffic by the plan.
+        public var eligible: Bool
+        public var why: String
+    }
+
+    public init(best: String?, reason: String, candidates: [Candidate]) {
+        self.best = best
+        self.reason = reason
+        self.candidates = candidates
+    }
+}
+
 /// Result of `region ID`: everything regiond knows about one region.
 public struct RegionReport: Sendable, Codable, Equatable {
     public var brief: RegionBrief
@@ -206,7 +243,7 @@ public struct TrafficReport: Sendable, Codable, Equatable {
         public var baseline: Int
         /// Fraction of its baseline the region keeps.
         public var share: Double
-        /// serving, failing_over, failed_over, recovering, awaiting_failback, failing_back.
+        /// serving, failing_over, draining, failed_over, recovering, awaiting_failback, failing_back.
         public var phase: String
         /// enabled, disabled, drained.
         public var admin: String
@@ -217,8 +254,20 @@ public struct TrafficReport: Sendable, Codable, Equatable {
         public var nextStep: Date?
         public var recoveryEnds: Date?
         public var cooldownUntil: Date?
-        /// Why traffic is held (cooldown, pin, manual, no target), if it is.
+        /// Why traffic is held (cooldown, pin, manual, no target, lag), if it is.
         public var note: String?
+        /// The strategy that moves this region's traffic (an operator's, the region's own, or `[failover]`'s).
+        public var strategy: String?
+        /// Where this region's traffic may go (`failover_to`, `failover_within`); absent: anywhere.
+        public var allowedTargets: [String]?
+        /// The operator's reason for sending this region's traffic outside its allowed targets.
+        public var residencyOverride: String?
+        /// Replication lag in seconds, as its endpoints last reported it.
+        public var lag: Double?
+        /// Why this region cannot take moved traffic now (not healthy, lag at or above max_lag, ...).
+        public var excluded: String?
+        /// The graceful strategy: the move completes when sessions have drained or at this time.
+        public var drainUntil: Date?
 
         public init(region: String, weight: Int, baseline: Int, share: Double, phase: String, admin: String, priority: Int) {
             self.region = region

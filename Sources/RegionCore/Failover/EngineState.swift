@@ -13,13 +13,33 @@ public struct FailoverRegion: Sendable, Equatable, Codable {
     /// The most traffic this region can take at full capacity, in plan units.
     public var maxWeight: Int
     public var enabled: Bool
+    /// This region's own strategy and cooldown (`[region.failover]`); nil: `[failover]`'s.
+    public var strategy: FailoverStrategy?
+    public var cooldown: Duration?
+    /// The regions this region's traffic may go to (data residency); nil: any region.
+    public var allowedTargets: [String]?
+    /// Replication lag (seconds) at or above which the region takes no moved traffic and
+    /// does not get its own back; nil: no guard.
+    public var maxLag: Double?
 
-    public init(id: String, priority: Int, weight: Int, maxWeight: Int, enabled: Bool = true) {
+    public init(
+        id: String, priority: Int, weight: Int, maxWeight: Int, enabled: Bool = true, strategy: FailoverStrategy? = nil, cooldown: Duration? = nil,
+        allowedTargets: [String]? = nil, maxLag: Double? = nil
+    ) {
         self.id = id
         self.priority = priority
         self.weight = weight
         self.maxWeight = maxWeight
         self.enabled = enabled
+        self.strategy = strategy
+        self.cooldown = cooldown
+        self.allowedTargets = allowedTargets
+        self.maxLag = maxLag
+    }
+
+    /// Whether this region's traffic may go to `target`.
+    public func mayMove(to target: String) -> Bool {
+        self.allowedTargets.map { $0.contains(target) } ?? true
     }
 }
 
@@ -38,11 +58,14 @@ public enum RegionPhase: Sendable, Equatable, Codable {
     case serving
     /// A gradual move away is in progress; the next step is due at `nextStep`.
     case failingOver(trigger: Trigger, since: Date, nextStep: Date)
+    /// The graceful strategy: its share is gone, and the move completes once the load
+    /// balancers report no session left on it, or at `until` (`drain_timeout`).
+    case draining(trigger: Trigger, since: Date, until: Date)
     /// Its share has gone; waiting for it to be healthy again.
     case failedOver(trigger: Trigger, since: Date)
     /// Healthy again; traffic returns when the window ends at `until` with no failed evaluation.
     case recovering(since: Date, until: Date)
-    /// Window complete; waiting for the cooldown, a pin, or an operator (`failback = "manual"`).
+    /// Window complete; waiting for the cooldown, a pin, its lag, or an operator (`failback = "manual"`).
     case awaitingFailback(since: Date)
     /// A gradual failback is in progress.
     case failingBack(nextStep: Date)
@@ -51,6 +74,7 @@ public enum RegionPhase: Sendable, Equatable, Codable {
         switch self {
         case .serving: "serving"
         case .failingOver: "failing_over"
+        case .draining: "draining"
         case .failedOver: "failed_over"
         case .recovering: "recovering"
         case .awaitingFailback: "awaiting_failback"
@@ -71,8 +95,10 @@ public struct RegionRuntime: Sendable, Equatable, Codable {
     public var target: String?
     /// Operator-chosen strategy for this region's current move.
     public var strategy: FailoverStrategy?
+    /// The operator sent this region's traffic outside its allowed targets, with a reason.
+    public var residencyOverride: String?
     /// The last alert raised for this region, so it is raised once, not every round.
-    public var alert: String?
+    public var alert: RegionAlert?
 
     public init() {}
 }
@@ -115,7 +141,9 @@ public struct EngineState: Sendable, Equatable, Codable {
 
 /// A command from an operator (control socket).
 public enum OperatorCommand: Sendable, Equatable {
-    case failover(from: String, to: String?, strategy: FailoverStrategy?)
+    /// `overrideResidency`: send the traffic to `to` even outside `from`'s allowed targets
+    /// (recorded with the reason).
+    case failover(from: String, to: String?, strategy: FailoverStrategy?, overrideResidency: Bool = false)
     case drain(String)
     case enable(String)
     case disable(String)
@@ -159,7 +187,7 @@ extension RegionBrief {
         case .failingBack:
             brief.status = .recovering
             brief.reason = "failing back step by step (see regionctl traffic)"
-        case .serving, .failingOver, .failedOver:
+        case .serving, .failingOver, .draining, .failedOver:
             break
         }
         return brief

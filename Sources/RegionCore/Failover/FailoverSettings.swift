@@ -10,6 +10,9 @@ public enum FailoverStrategy: String, Sendable, Codable, CaseIterable {
     case cascading
     /// Detection and alerts only; traffic moves on operator commands.
     case manual
+    /// The whole share leaves at once (weight 0), and the move is complete once the load
+    /// balancers report no session left on the region, or after `drain_timeout`.
+    case graceful
 }
 
 /// Whether a recovered region gets its traffic back by itself.
@@ -34,12 +37,12 @@ public struct FailoverSettings: Sendable, Equatable, Codable {
     public var gradualInterval: Duration = .seconds(30)
     /// When no healthy target is left mid-way, move the share back instead of only halting.
     public var gradualReverse: Bool = false
-    /// Failover triggers (a degraded region fails over only when one fires; unhealthy always does).
-    public var triggerErrorRate: Double = 0.10
-    public var triggerCapacity: Double = 0.50
-    public var triggerLatency: Duration = .milliseconds(5000)
-    /// No successful probe for this many evaluation intervals.
-    public var triggerTimeoutIntervals: Int = 3
+    /// The graceful strategy waits at most this long for sessions to end.
+    public var drainTimeout: Duration = .seconds(60)
+    /// When a degraded region fails over (an unhealthy one always does).
+    public var triggers = FailoverTriggers()
+    /// The default of every region's `failover_within` (a label key).
+    public var failoverWithin: String?
     /// Refuse automatic decisions that cannot be written to the state database.
     public var refuseUnrecorded: Bool = true
     /// History retention.
@@ -47,6 +50,34 @@ public struct FailoverSettings: Sendable, Equatable, Codable {
     public var historyMaxEvents: Int = 100_000
 
     public init() {}
+}
+
+/// When a degraded region fails over (`trigger_*` in `[failover]` or a region's own
+/// `[region.failover]`). Each must be at least as strict as the matching degraded
+/// threshold (`check-config` rejects one that is not): a region is only failed over once
+/// it is degraded, so a looser trigger would act as the threshold and mislead.
+public struct FailoverTriggers: Sendable, Equatable, Codable {
+    /// Error rate above this.
+    public var errorRate: Double = 0.10
+    /// Capacity below this.
+    public var capacity: Double = 0.50
+    /// Latency (at the region's `latency_percentile`) above this.
+    public var latency: Duration = .milliseconds(5000)
+    /// No successful probe for this many evaluation intervals.
+    public var timeoutIntervals: Int = 3
+
+    public init() {}
+
+    /// The trigger that fires on these metrics, if any; the first in this order: timeout,
+    /// error rate, capacity, latency.
+    public func fired(_ m: RegionMetrics, percentile: LatencyPercentile, evaluationInterval: Duration, now: Date) -> Trigger? {
+        let silence = Double(self.timeoutIntervals) * evaluationInterval.seconds
+        if m.samples > 0, let quiet = m.silence(now: now), quiet >= silence { return .timeout }
+        if m.errorRate > self.errorRate { return .errorRate }
+        if let c = m.capacity, c < self.capacity { return .capacity }
+        if m.latency(percentile, isAbove: self.latency) { return .latency }
+        return nil
+    }
 }
 
 /// Why traffic moved.
@@ -70,12 +101,15 @@ public struct RegionSignal: Sendable, Equatable, Codable {
     public var trigger: Trigger?
     /// 0...1; nil when unknown (counts as full).
     public var capacity: Double?
+    /// Replication lag in seconds, as the region's endpoints report it; nil when none does.
+    public var lag: Double?
 
-    public init(status: RegionStatus, passing: Bool, trigger: Trigger? = nil, capacity: Double? = nil) {
+    public init(status: RegionStatus, passing: Bool, trigger: Trigger? = nil, capacity: Double? = nil, lag: Double? = nil) {
         self.status = status
         self.passing = passing
         self.trigger = trigger
         self.capacity = capacity
+        self.lag = lag
     }
 
     /// The failover condition: unhealthy, or degraded with a trigger firing.
@@ -86,22 +120,12 @@ public struct RegionSignal: Sendable, Equatable, Codable {
     /// The trigger to record when the region fails over.
     public var firedTrigger: Trigger { self.trigger ?? .unhealthy }
 
-    /// Builds the signal from one evaluation's metrics.
+    /// Builds the signal from one evaluation's metrics, with the region's own triggers.
     public static func from(
-        status: RegionStatus, raw: Assessment, metrics m: RegionMetrics, settings s: FailoverSettings,
+        status: RegionStatus, raw: Assessment, metrics m: RegionMetrics, triggers: FailoverTriggers, percentile: LatencyPercentile,
         evaluationInterval: Duration, now: Date
     ) -> RegionSignal {
-        var trigger: Trigger?
-        let silence = Double(s.triggerTimeoutIntervals) * evaluationInterval.seconds
-        if m.samples > 0, let quiet = m.silence(now: now), quiet >= silence {
-            trigger = .timeout
-        } else if m.errorRate > s.triggerErrorRate {
-            trigger = .errorRate
-        } else if let c = m.capacity, c < s.triggerCapacity {
-            trigger = .capacity
-        } else if let p95 = m.latencyP95Ms, p95 > s.triggerLatency.milliseconds {
-            trigger = .latency
-        }
-        return RegionSignal(status: status, passing: raw.status == .healthy, trigger: trigger, capacity: m.capacity)
+        let trigger = triggers.fired(m, percentile: percentile, evaluationInterval: evaluationInterval, now: now)
+        return RegionSignal(status: status, passing: raw.status == .healthy, trigger: trigger, capacity: m.capacity, lag: m.lag)
     }
 }

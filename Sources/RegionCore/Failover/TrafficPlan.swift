@@ -66,3 +66,19 @@ public struct TrafficPlan: Sendable, Equatable, Codable {
         order.map { "\($0)=\(self.weight($0))" }.joined(separator: " ")
     }
 }
+
+extension TrafficPlan {
+    /// Reads `description(order:)` back (events carry plans as text). Malformed text: nil.
+    public init?(text: String) {
+        var weights: [String: Int] = [:]
+        var total = 0
+        for part in text.split(separator: " ") {
+            let pair = part.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, let weight = Int(pair[1]), weight >= 0, weight <= 1_000_000_000 else { return nil }
+            weights[String(pair[0])] = weight
+            total += weight
+        }
+        guard !weights.isEmpty else { return nil }
+        self.init(weights: weights, total: total)
+    }
+}

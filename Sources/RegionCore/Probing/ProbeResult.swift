@@ -40,6 +40,8 @@ public struct ProbeResult: Sendable, Equatable, Codable {
     public var detail: String
     /// Capacity reported by the endpoint (0...1), when it reports one.
     public var capacity: Double?
+    /// Replication lag in seconds reported by the endpoint, when it reports one.
+    public var lag: Double? = nil
     /// Set when the result was left out of the region's window, with why (see ``ProbeEvidence``).
     public var notCounted: String?
 
@@ -62,11 +64,13 @@ public struct ProbeOutcome: Sendable, Equatable {
     public var failure: ProbeFailure?
     public var detail: String
     public var capacity: Double?
+    /// Replication lag in seconds, when the endpoint reports one (`lag_header`, `lag_json`, exec line 2).
+    public var lag: Double? = nil
 
     public var passed: Bool { self.failure == nil }
 
-    public static func pass(_ detail: String = "ok", capacity: Double? = nil) -> ProbeOutcome {
-        ProbeOutcome(failure: nil, detail: detail, capacity: capacity)
+    public static func pass(_ detail: String = "ok", capacity: Double? = nil, lag: Double? = nil) -> ProbeOutcome {
+        ProbeOutcome(failure: nil, detail: detail, capacity: capacity, lag: lag)
     }
 
     public static func fail(_ failure: ProbeFailure, _ detail: String) -> ProbeOutcome {
@@ -78,4 +82,21 @@ public struct ProbeOutcome: Sendable, Equatable {
 /// Values are clamped to 0...1; anything else is `nil`.
 public func parseCapacity(_ text: String) -> Double? {
     FractionText.parse(text).map { min(max($0, 0), 1) }
+}
+
+/// Parses a replication lag: seconds as a plain number (`12`, `0.5`) or a duration with
+/// its unit (`1500ms`, `2m`). Negative, not finite, or over a year: `nil` (unknown).
+public func parseLag(_ text: String) -> Double? {
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    guard !trimmed.isEmpty, trimmed.utf8.count <= 64 else { return nil }
+    let seconds: Double
+    if let number = Double(trimmed) {
+        seconds = number
+    } else if case .success(let duration) = DurationText.parse(trimmed) {
+        seconds = duration.seconds
+    } else {
+        return nil
+    }
+    guard seconds.isFinite, seconds >= 0, seconds <= 365 * 86_400 else { return nil }
+    return seconds
 }

@@ -1,61 +1,5 @@
 import Foundation
 
-/// What a region's sliding window says at one moment.
-public struct RegionMetrics: Sendable, Equatable, Codable {
-    /// Probe results inside the window.
-    public var samples: Int
-    /// Failed probe results inside the window.
-    public var failures: Int
-    /// failures / samples (0 when there are no samples).
-    public var errorRate: Double
-    /// Latency percentiles of passing probes in the window, in milliseconds.
-    public var latencyP50Ms: Double?
-    public var latencyP95Ms: Double?
-    public var latencyP99Ms: Double?
-    /// 0...1: reported capacity of passing endpoints (failing ones count 0), or
-    /// the share of passing endpoints where none reports a capacity.
-    public var capacity: Double?
-    /// Endpoints whose latest probe passed, and endpoints that have a result.
-    public var endpointsPassing: Int
-    public var endpointsReporting: Int
-    /// The last time any endpoint of the region passed a probe.
-    public var lastSuccessAt: Date?
-    /// The last time a probe of the region failed (results regiond discounted are not in the window).
-    public var lastFailureAt: Date? = nil
-    /// The length of the window, in seconds.
-    public var windowSeconds: Double
-
-    /// How long no probe has succeeded, when that is evidence: a failure came after the
-    /// last success. Probes regiond did not count (it was starved) prove nothing, so
-    /// silence alone, with no failure since the last success, is not "no success".
-    public func silence(now: Date) -> Double? {
-        guard let failed = self.lastFailureAt else { return nil }
-        guard let succeeded = self.lastSuccessAt else { return .infinity }
-        guard failed > succeeded else { return nil }
-        return now.timeIntervalSince(succeeded)
-    }
-
-    /// Metrics of a window that has seen nothing yet.
-    public static func empty(windowSeconds: Double) -> RegionMetrics {
-        RegionMetrics(
-            samples: 0, failures: 0, errorRate: 0, latencyP50Ms: nil, latencyP95Ms: nil, latencyP99Ms: nil, capacity: nil,
-            endpointsPassing: 0, endpointsReporting: 0, lastSuccessAt: nil, windowSeconds: windowSeconds)
-    }
-
-    /// Share of endpoints whose latest probe passed.
-    public var availability: Double? {
-        self.endpointsReporting == 0 ? nil : Double(self.endpointsPassing) / Double(self.endpointsReporting)
-    }
-
-    public func latencyMs(_ percentile: LatencyPercentile) -> Double? {
-        switch percentile {
-        case .p50: self.latencyP50Ms
-        case .p95: self.latencyP95Ms
-        case .p99: self.latencyP99Ms
-        }
-    }
-}
-
 /// A sliding window of probe results for one region.
 ///
 /// A pure value: it is given each result and the current time, and never reads
@@ -65,11 +9,14 @@ public struct RegionWindow: Sendable {
         var at: Date
         var passed: Bool
         var latencyMs: Double
+        /// Timed out: it took more than `latencyMs`.
+        var timedOut: Bool
     }
 
     struct Latest: Sendable {
         var passed: Bool
         var capacity: Double?
+        var lag: Double?
         var at: Date
     }
 
@@ -90,7 +37,7 @@ public struct RegionWindow: Sendable {
 
     /// Adds one probe result.
     public mutating func record(_ result: ProbeResult) {
-        let sample = Sample(at: result.finishedAt, passed: result.passed, latencyMs: result.latencyMs)
+        let sample = Sample(at: result.finishedAt, passed: result.passed, latencyMs: result.latencyMs, timedOut: result.failure == .timeout)
         // Results arrive in finishing order almost always; keep the array sorted anyway.
         if let last = self.samples.last, last.at > sample.at {
             let index = self.samples[self.head...].lastIndex(where: { $0.at <= sample.at }).map { $0 + 1 } ?? self.head
@@ -101,7 +48,7 @@ public struct RegionWindow: Sendable {
         if let previous = self.latest[result.endpoint], previous.at > result.finishedAt {
             // An older result finishing late does not replace a newer one.
         } else {
-            self.latest[result.endpoint] = Latest(passed: result.passed, capacity: result.capacity, at: result.finishedAt)
+            self.latest[result.endpoint] = Latest(passed: result.passed, capacity: result.capacity, lag: result.lag, at: result.finishedAt)
         }
         if result.passed, self.lastSuccess.map({ $0 < result.finishedAt }) ?? true {
             self.lastSuccess = result.finishedAt
@@ -133,26 +80,30 @@ public struct RegionWindow: Sendable {
         self.prune(now: now)
         let live = self.samples[self.head...]
         let failures = live.reduce(0) { $0 + ($1.passed ? 0 : 1) }
-        var latencies = live.compactMap { $0.passed ? $0.latencyMs : nil }
+        // Latency: every passing probe, and every timed-out one as "more than its timeout"
+        // (a region answering in 6 s behind a 5 s timeout is slow, not fast).
+        var latencies = live.compactMap { $0.passed || $0.timedOut ? LatencySample(ms: $0.latencyMs, atLeast: $0.timedOut) : nil }
         latencies.sort()
         let passing = self.latest.values.filter(\.passed).count
         let reporting = self.latest.count
         let capacity: Double?
+        var source: CapacitySource?
         if reporting == 0 {
             capacity = nil
         } else if self.latest.values.contains(where: { $0.capacity != nil }) {
             let total = self.latest.values.reduce(0.0) { $0 + ($1.passed ? ($1.capacity ?? 1.0) : 0) }
             capacity = total / Double(reporting)
+            source = .reported
         } else {
             capacity = Double(passing) / Double(reporting)
+            source = .passingEndpoints
         }
-        return RegionMetrics(
+        let lags = self.latest.values.compactMap { $0.passed ? $0.lag : nil }
+        var metrics = RegionMetrics(
             samples: live.count,
             failures: failures,
             errorRate: live.isEmpty ? 0 : Double(failures) / Double(live.count),
-            latencyP50Ms: Percentile.nearestRank(latencies, 0.50),
-            latencyP95Ms: Percentile.nearestRank(latencies, 0.95),
-            latencyP99Ms: Percentile.nearestRank(latencies, 0.99),
+            latencyP50Ms: nil, latencyP95Ms: nil, latencyP99Ms: nil,
             capacity: capacity,
             endpointsPassing: passing,
             endpointsReporting: reporting,
@@ -160,6 +111,20 @@ public struct RegionWindow: Sendable {
             lastFailureAt: self.lastFailure,
             windowSeconds: self.length.seconds
         )
+        metrics.capacitySource = source
+        metrics.lag = lags.max()
+        var atLeast: [LatencyPercentile] = []
+        for p in LatencyPercentile.allCases {
+            let sample = Percentile.nearestRank(latencies, p.fraction)
+            switch p {
+            case .p50: metrics.latencyP50Ms = sample?.ms
+            case .p95: metrics.latencyP95Ms = sample?.ms
+            case .p99: metrics.latencyP99Ms = sample?.ms
+            }
+            if sample?.atLeast == true { atLeast.append(p) }
+        }
+        metrics.latencyAtLeast = atLeast.isEmpty ? nil : atLeast
+        return metrics
     }
 
 }

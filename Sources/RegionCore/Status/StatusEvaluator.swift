@@ -3,6 +3,15 @@ import Foundation
 /// Which latency percentile the degraded-latency threshold looks at.
 public enum LatencyPercentile: String, Sendable, Codable, CaseIterable {
     case p50, p95, p99
+
+    /// 0.50, 0.95, 0.99.
+    public var fraction: Double {
+        switch self {
+        case .p50: 0.50
+        case .p95: 0.95
+        case .p99: 0.99
+        }
+    }
 }
 
 /// Thresholds and hysteresis of the status evaluator (`[status]`, or per region).
@@ -103,24 +112,22 @@ public struct StatusEvaluator: Sendable {
         let capacity = m.capacity ?? 1
         if m.errorRate > t.unhealthyErrorRate && capacity < t.unhealthyCapacity {
             unhealthy.append(
-                "error rate \(percent(m.errorRate)) > \(percent(t.unhealthyErrorRate)) and capacity \(percent(capacity)) < \(percent(t.unhealthyCapacity)) \(windowText)"
+                "error rate \(percent(m.errorRate)) > \(percent(t.unhealthyErrorRate)) and capacity \(m.capacityText ?? percent(capacity)) < \(percent(t.unhealthyCapacity)) \(windowText)"
             )
         }
         if m.errorRate > t.degradedErrorRate {
             degraded.append("error rate \(percent(m.errorRate)) > \(percent(t.degradedErrorRate)) \(windowText)")
         }
         if capacity < t.degradedCapacity {
-            degraded.append("capacity \(percent(capacity)) < \(percent(t.degradedCapacity))")
+            degraded.append("capacity \(m.capacityText ?? percent(capacity)) < \(percent(t.degradedCapacity))")
         }
-        if let latency = m.latencyMs(t.latencyPercentile), latency > t.degradedLatency.milliseconds {
-            degraded.append(
-                "latency \(t.latencyPercentile.rawValue) \(formatMs(latency)) > \(formatMs(t.degradedLatency.milliseconds)) \(windowText)"
-            )
+        if m.latency(t.latencyPercentile, isAbove: t.degradedLatency), let latency = m.latencyText(t.latencyPercentile) {
+            degraded.append("latency \(t.latencyPercentile.rawValue) \(latency) > \(formatMs(t.degradedLatency.milliseconds)) \(windowText)")
         }
         if !unhealthy.isEmpty { return Assessment(status: .unhealthy, reasons: unhealthy + degraded) }
         if !degraded.isEmpty { return Assessment(status: .degraded, reasons: degraded) }
-        var summary = "error rate \(percent(m.errorRate)), capacity \(percent(capacity))"
-        if let latency = m.latencyMs(t.latencyPercentile) { summary += ", latency \(t.latencyPercentile.rawValue) \(formatMs(latency))" }
+        var summary = "error rate \(percent(m.errorRate)), capacity \(m.capacityText ?? percent(capacity))"
+        if let latency = m.latencyText(t.latencyPercentile) { summary += ", latency \(t.latencyPercentile.rawValue) \(latency)" }
         return Assessment(status: .healthy, reasons: ["within thresholds: \(summary) \(windowText)"])
     }
 

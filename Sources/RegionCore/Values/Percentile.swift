@@ -6,7 +6,7 @@
 /// is a latency that a probe really had.
 public enum Percentile {
     /// The `p` (0...1) percentile of `sorted` (ascending); nil when empty.
-    public static func nearestRank(_ sorted: [Double], _ p: Double) -> Double? {
+    public static func nearestRank<Value>(_ sorted: [Value], _ p: Double) -> Value? {
         guard !sorted.isEmpty, p.isFinite else { return nil }
         let rank = Int((min(max(p, 0), 1) * Double(sorted.count)).rounded(.up))
         return sorted[min(max(rank, 1), sorted.count) - 1]

@@ -67,7 +67,14 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
         case .status:
             return .reply(Self.encode(ControlReply(id: id, result: await self.supervisor.statusReport())))
         case .regions:
-            return .reply(Self.encode(ControlReply(id: id, result: RegionList(regions: await self.supervisor.briefs()))))
+            return await self.regions(request)
+        case .probe:
+            return await self.probe(request)
+        case .best:
+            guard let controller = self.controller else { return Self.failure(id, ControlError(.internal, "failover is not running")) }
+            return .reply(Self.encode(ControlReply(id: id, result: await controller.best())))
+        case .simulate:
+            return await self.simulate(request)
         case .region:
             guard let name = request.region, !name.isEmpty else {
                 return Self.failure(id, ControlError(.badRequest, "'region' needs a \"region\" field with the region id"))
@@ -119,22 +126,6 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
         switch await controller.command(operation, uid: peer.uid, reason: reason) {
         case .success(let report): return .reply(Self.encode(ControlReply(id: id, result: report)))
         case .failure(let error): return Self.failure(id, error)
-        }
-    }
-
-    func analytics(_ request: ControlRequest) async -> ControlAction {
-        guard let store = self.store else { return Self.failure(request.id, ControlError(.internal, "the state database is not open; see the journal")) }
-        let now = Date()
-        let since: Date?
-        switch request.sinceDate(now: now) {
-        case .success(let date): since = date
-        case .failure(let error): return Self.failure(request.id, error)
-        }
-        do {
-            let events = try await store.history(region: nil, since: since, kinds: nil, limit: 100_000)
-            return .reply(Self.encode(ControlReply(id: request.id, result: Analytics.compute(events, now: now))))
-        } catch {
-            return Self.failure(request.id, ControlError(.internal, "cannot read the history: \(error)"))
         }
     }
 

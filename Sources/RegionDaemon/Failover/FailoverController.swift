@@ -19,6 +19,8 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         case tick
         /// regiond is starved (true) or keeps its schedule again (false).
         case hold(Bool)
+        /// The load balancers report no session left on a draining region.
+        case drained(String)
     }
 
     private var engine: FailoverEngine
@@ -113,6 +115,7 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         await self.restore()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.timer() }
+            group.addTask { await self.drainWatch() }
             group.addTask {
                 for await input in self.inbox.cancelOnGracefulShutdown() {
                     await self.handle(input)
@@ -148,8 +151,30 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         }
     }
 
+    /// The graceful strategy: while a region drains, asks the load balancers every
+    /// `drainPoll` how many sessions it still has, and completes the move at zero.
+    private func drainWatch() async {
+        while !Task.isCancelled {
+            do {
+                try await self.time.clock.sleep(for: Self.drainPoll)
+            } catch {
+                return
+            }
+            let draining = self.engine.state.regions.filter { if case .draining = $0.value.phase { true } else { false } }.map(\.key).sorted()
+            for region in draining {
+                if case .open(0) = await self.actuator.sessions(on: region) {
+                    self.inboxContinuation.yield(.drained(region))
+                }
+            }
+        }
+    }
+
+    static var drainPoll: Duration { .milliseconds(250) }
+
     private func handle(_ input: Input) async {
         switch input {
+        case .drained(let region):
+            await self.decide { engine, now in engine.sessionsDrained(region, signals: self.signals, now: now) }
         case .signal(let region, let signal):
             guard self.signals[region] != signal else { return }
             self.signals[region] = signal
@@ -264,6 +289,7 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
 
     public func trafficReport() -> TrafficReport {
         let state = self.engine.state
+        let exclusions = self.engine.exclusions(signals: self.signals)
         let rows = self.engine.regions.map { region -> TrafficReport.Row in
             let rt = state.regions[region.id] ?? RegionRuntime()
             var row = TrafficReport.Row(
@@ -271,7 +297,12 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
                 share: rt.share, phase: rt.phase.name, admin: rt.admin.rawValue, priority: region.priority)
             row.cooldownUntil = rt.cooldownUntil
             row.status = self.signals[region.id]?.status
-            row.note = rt.alert
+            row.note = rt.alert?.note
+            row.strategy = self.engine.strategy(of: region.id).rawValue
+            row.allowedTargets = region.allowedTargets
+            row.residencyOverride = rt.residencyOverride
+            row.lag = self.signals[region.id]?.lag
+            row.excluded = exclusions[region.id]
             switch rt.phase {
             case .failingOver(let trigger, let since, let next):
                 row.trigger = trigger.rawValue
@@ -280,6 +311,10 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
             case .failedOver(let trigger, let since):
                 row.trigger = trigger.rawValue
                 row.since = since
+            case .draining(let trigger, let since, let until):
+                row.trigger = trigger.rawValue
+                row.since = since
+                row.drainUntil = until
             case .recovering(let since, let until):
                 row.since = since
                 row.recoveryEnds = until
@@ -303,6 +338,17 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     /// The engine phase of each region, for the `recovering` status.
     public func phases() -> [String: RegionPhase] {
         self.engine.state.regions.mapValues(\.phase)
+    }
+
+    /// `best`: where new traffic should go now.
+    public func best() -> BestReport {
+        self.engine.best(signals: self.signals)
+    }
+
+    /// What `simulate` starts from: the committed engine (state, settings, regions) and the
+    /// latest signals. Values: the simulation runs on them without touching the controller.
+    public func snapshot() -> (engine: FailoverEngine, signals: [String: RegionSignal]) {
+        (self.engine, self.signals)
     }
 
     public var settings: FailoverSettings { self.engine.settings }

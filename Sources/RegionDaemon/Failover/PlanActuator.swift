@@ -144,6 +144,31 @@ public actor PlanActuator {
         for (name, worker) in self.workers where name.hasPrefix("haproxy") { await worker.resend() }
     }
 
+    /// What the load balancers say about sessions still open on a region (graceful strategy).
+    public enum Sessions: Sendable, Equatable {
+        /// No `[haproxy]` is configured: nothing can tell, so a drain lasts `drain_timeout`.
+        case unobservable
+        /// Every load balancer answered: this many sessions in all.
+        case open(Int)
+        /// A load balancer did not answer (treated as sessions still open).
+        case unknown(String)
+    }
+
+    /// Sessions open on `region`'s server, summed over every HAProxy.
+    public func sessions(on region: String) async -> Sessions {
+        let targets = self.targets.haproxy.map { HAProxyTarget(settings: $0, servers: self.targets.servers) }
+        guard !targets.isEmpty else { return .unobservable }
+        var total = 0
+        for target in targets {
+            do {
+                total += try await target.sessions(on: region)
+            } catch {
+                return .unknown("\(target.name): \(error)")
+            }
+        }
+        return .open(total)
+    }
+
     /// Stops the HAProxy watches.
     public func stop() {
         for watch in self.watches.values { watch.cancel() }

@@ -70,6 +70,22 @@ struct HAProxyTarget: PlanTarget {
         }
     }
 
+    /// Sessions open now on `region`'s server of this load balancer (`show stat` scur).
+    func sessions(on region: String) async throws -> Int {
+        guard let server = self.settings.servers(for: self.servers).first(where: { $0.region == region })?.server else {
+            throw HAProxyRuntime.Failure(description: "no server for region \(region)")
+        }
+        switch HAProxyAnswer.stat(try await self.runtime.send("show stat")) {
+        case .success(let stats):
+            guard let row = stats.first(where: { $0.backend == self.settings.backend && $0.server == server }) else {
+                throw HAProxyRuntime.Failure(description: "show stat has no server \(self.settings.backend)/\(server)")
+            }
+            return row.currentSessions
+        case .failure(let error):
+            throw HAProxyRuntime.Failure(description: "\(error)")
+        }
+    }
+
     /// Who HAProxy is now (its pid and start), to notice a restart or a reload.
     func identity() async throws -> HAProxyIdentity {
         switch HAProxyAnswer.info(try await self.runtime.send("show info")) {

@@ -34,9 +34,11 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     private var stopped = false
 
     public private(set) var config: RegionConfig
-    private var window: RegionWindow
+    var window: RegionWindow
     private var evaluator: StatusEvaluator
-    private var endpoints: [String: EndpointRuntime] = [:]
+    var endpoints: [String: EndpointRuntime] = [:]
+    /// `probe REGION`'s rate limit.
+    var onDemand = OnDemandProbeLimit()
     private var evaluationTask: Task<Void, Never>?
     private var metrics: RegionMetrics
     private var generation = 0
@@ -62,18 +64,16 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     let gate: ScheduleGate
     /// Where each evaluation's failover signal goes (the failover controller); sent on change only.
     let signals: @Sendable (String, RegionSignal) -> Void
-    private var failover: FailoverSettings
     private var lastSignal: RegionSignal?
 
     public init(
-        config: RegionConfig, failover: FailoverSettings = .init(), time: TimeBase<C>, prober: Prober, bus: EventBus, statistics: ProbeStatistics,
+        config: RegionConfig, time: TimeBase<C>, prober: Prober, bus: EventBus, statistics: ProbeStatistics,
         gate: ScheduleGate = ScheduleGate(),
         loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
         signals: @escaping @Sendable (String, RegionSignal) -> Void = { _, _ in }
     ) {
         self.loop = loop
         self.config = config
-        self.failover = failover
         self.signals = signals
         self.window = RegionWindow(length: config.status.window)
         self.evaluator = StatusEvaluator(thresholds: config.status)
@@ -125,11 +125,6 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
 
     /// Applies a changed configuration of this region. Endpoints whose settings
     /// did not change keep their loops and their samples.
-    public func update(_ new: RegionConfig, failover: FailoverSettings) {
-        self.failover = failover
-        self.update(new)
-    }
-
     public func update(_ new: RegionConfig) {
         let oldNames = Set(self.endpoints.keys)
         let newNames = Set(new.endpoints.map(\.name))
@@ -175,7 +170,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         self.schedule(endpoint.name, generation: self.generation, due: due)
     }
 
-    private static func uptime(_ deadline: NIODeadline) -> Duration { .nanoseconds(Int64(deadline.uptimeNanoseconds)) }
+    static func uptime(_ deadline: NIODeadline) -> Duration { .nanoseconds(Int64(deadline.uptimeNanoseconds)) }
     private static func deadline(_ uptime: Duration) -> NIODeadline {
         .uptimeNanoseconds(UInt64(max(0, uptime.components.seconds)) * 1_000_000_000 + UInt64(max(0, uptime.components.attoseconds / 1_000_000_000)))
     }
@@ -223,6 +218,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
             detail: outcome.detail,
             capacity: outcome.capacity
         )
+        result.lag = outcome.lag
         if case .discounted(let why) = ProbeEvidence.judge(
             failure: outcome.failure, startLateness: start - due, elapsed: end - start, timeout: runtime.config.timeout)
         {
@@ -280,8 +276,8 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         self.publish(evaluatedAt: instant)
         if let raw = self.evaluator.lastRaw {
             let signal = RegionSignal.from(
-                status: self.evaluator.status, raw: raw, metrics: self.metrics, settings: self.failover,
-                evaluationInterval: self.config.status.evaluationInterval, now: now)
+                status: self.evaluator.status, raw: raw, metrics: self.metrics, triggers: self.config.failover.triggers,
+                percentile: self.config.status.latencyPercentile, evaluationInterval: self.config.status.evaluationInterval, now: now)
             if signal != self.lastSignal {
                 self.lastSignal = signal
                 self.signals(self.config.id, signal)

@@ -1,0 +1,35 @@
+import Foundation
+
+/// What a valid configuration does that its author probably did not mean: `check-config`
+/// prints these as warnings (exit 0), and the daemon logs them at start and reload.
+public enum ConfigAdvice {
+    public static func warnings(_ config: Config, file: String) -> [ConfigIssue] {
+        var warnings: [ConfigIssue] = []
+        func warn(_ region: RegionConfig, _ key: String, _ message: String) {
+            warnings.append(ConfigIssue(file: file, line: region.line, key: "region \(region.id): \(key)", message: "warning: \(message)"))
+        }
+        for region in config.regions {
+            // A probe that times out counts as "more than its timeout", so a latency above
+            // the longest timeout of a region's endpoints can never be seen.
+            if let longest = region.endpoints.map(\.timeout).max() {
+                let percentile = region.status.latencyPercentile.rawValue
+                if region.status.degradedLatency > longest {
+                    warn(
+                        region, "degraded_latency",
+                        "\(percentile) above \(formatDuration(region.status.degradedLatency)) can never be seen: the longest probe timeout is \(formatDuration(longest)) (a timed-out probe counts as just over its timeout). Raise timeout to at least \(formatDuration(region.status.degradedLatency))"
+                    )
+                }
+                if region.failover.triggers.latency > longest {
+                    warn(
+                        region, "trigger_latency",
+                        "\(percentile) above \(formatDuration(region.failover.triggers.latency)) can never be seen: the longest probe timeout is \(formatDuration(longest)), so this region never fails over for latency. Raise timeout to at least \(formatDuration(region.failover.triggers.latency))"
+                    )
+                }
+            }
+            if let allowed = config.allowedTargets(of: region), allowed.isEmpty, config.regions.count > 1 {
+                warn(region, "failover_to", "no other region is allowed to take this region's traffic (failover_to, failover_within), so it is never failed over")
+            }
+        }
+        return warnings
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+
+/// Operator commands (control socket): each checks what it is asked, changes the state,
+/// and returns the decision with an `operator_command` event first.
+extension FailoverEngine {
+    /// Applies an operator command. `by` is the uid that asked; `reason` is theirs.
+    public mutating func apply(_ command: OperatorCommand, by uid: UInt32, reason: String, signals: [String: RegionSignal], now: Date) throws(ControlError) -> Decision {
+        var extra: [Event] = []
+        var fields = ["uid": "\(uid)", "reason": reason, "command": command.name]
+        let message: String
+        var region: String?
+        switch command {
+        case .failover(let from, let to, let strategy, let overrideResidency):
+            message = try self.failover(
+                from: from, to: to, strategy: strategy, overrideResidency: overrideResidency, reason: reason, signals: signals, now: now, fields: &fields)
+            region = from
+        case .drain(let id):
+            let source = try self.known(id)
+            guard self.state.regions[id]!.admin != .disabled else { throw ControlError(.badRequest, "\(id) is disabled; it has no traffic to drain") }
+            try self.requireTarget(for: source, signals: signals, verb: "drain")
+            var rt = self.state.regions[id]!
+            rt.admin = .drained
+            rt.alert = nil
+            let strategy = self.strategy(of: id) == .manual ? FailoverStrategy.automatic : self.strategy(of: id)
+            rt.strategy = strategy
+            self.beginMoveAway(&rt, trigger: .manual, strategy: strategy, now: now)
+            self.state.regions[id] = rt
+            region = id
+            fields["trigger"] = Trigger.manual.rawValue
+            fields["strategy"] = strategy.rawValue
+            message = "operator drained \(id) (\(strategy.rawValue)): \(reason)"
+        case .disable(let id):
+            let source = try self.known(id)
+            let open = self.regions.filter { $0.id != id && self.state.regions[$0.id]?.admin != .disabled }
+            guard !open.isEmpty else { throw ControlError(.badRequest, "\(id) is the last region not disabled; traffic must go somewhere") }
+            guard open.contains(where: { source.mayMove(to: $0.id) }) else {
+                throw ControlError(
+                    .badRequest, "\(id)'s traffic may only go to \(source.allowedTargets!.joined(separator: ", ")), and none of them is enabled; enable one first")
+            }
+            let hadTraffic = self.state.plan.weight(id) > 0
+            self.state.regions[id]!.admin = .disabled
+            self.state.regions[id]!.share = 0
+            self.state.regions[id]!.phase = .failedOver(trigger: .manual, since: now)
+            region = id
+            if hadTraffic { fields["trigger"] = Trigger.manual.rawValue }
+            message = "operator disabled \(id): \(reason)"
+        case .enable(let id):
+            try self.known(id)
+            var rt = self.state.regions[id]!
+            rt.admin = .enabled
+            rt.cooldownUntil = nil
+            rt.alert = nil
+            if rt.phase == .serving && rt.share >= 1 {
+                message = "operator enabled \(id) (it already had its traffic): \(reason)"
+            } else if signals[id]?.status == .healthy {
+                // The operator's word replaces the recovery window, the cooldown and the lag guard.
+                self.startFailback(&rt, id: id, now: now, events: &extra)
+                message = "operator enabled \(id); traffic returns: \(reason)"
+            } else {
+                rt.phase = .failedOver(trigger: .manual, since: now)
+                message = "operator enabled \(id); it gets traffic once it has been healthy for the recovery window: \(reason)"
+            }
+            self.state.regions[id] = rt
+            region = id
+        case .setWeights(let weights):
+            let merged = try self.checkedWeights(weights)
+            self.state.weightOverride = merged
+            fields["weights"] = self.regions.compactMap { r in merged[r.id].map { "\(r.id)=\($0)" } }.joined(separator: " ")
+            message = "operator set baseline weights \(fields["weights"]!): \(reason)"
+        case .pin(let ttl):
+            let until = ttl.map { now.addingTimeInterval($0.seconds) }
+            self.state.pin = Pin(reason: reason, by: uid, since: now, until: until)
+            if let until { fields["until"] = until.formatted(Date.ISO8601FormatStyle()) }
+            message = "operator pinned traffic\(until.map { " until \($0.formatted(Date.ISO8601FormatStyle()))" } ?? ""): \(reason)"
+        case .unpin:
+            guard self.state.pin != nil else { throw ControlError(.badRequest, "nothing is pinned") }
+            self.state.pin = nil
+            message = "operator unpinned traffic: \(reason)"
+        }
+        var events = [self.event(.operatorCommand, region, message, fields, now)] + extra
+        let decision = self.finish(signals: signals, now: now, events: [])
+        events += decision.events
+        if decision.planChanged {
+            for index in events.indices { events[index].fields["plan"] = decision.plan.description(order: self.regions.map(\.id)) }
+        }
+        return Decision(plan: decision.plan, planChanged: decision.planChanged, events: events.filter { $0.kind != .planChanged })
+    }
+
+    @discardableResult
+    private func known(_ id: String) throws(ControlError) -> FailoverRegion {
+        guard let region = self.region(id), self.state.regions[id] != nil else {
+            throw ControlError(.notFound, "no region '\(id)'; known regions: \(self.regions.map(\.id).joined(separator: ", "))")
+        }
+        return region
+    }
+
+    /// Refuses a move whose traffic would have nowhere to go, naming why each candidate is out.
+    private func requireTarget(for source: FailoverRegion, signals: [String: RegionSignal], verb: String) throws(ControlError) {
+        let calculator = self.calculator(signals)
+        guard calculator.targets(for: source).isEmpty else { return }
+        let candidates = self.regions.filter { $0.id != source.id && source.mayMove(to: $0.id) }
+        let why = candidates.map { "\($0.id): \(calculator.exclusion($0.id) ?? "ok")" }.joined(separator: "; ")
+        let scope = source.allowedTargets.map { " (its traffic may only go to \($0.joined(separator: ", ")))" } ?? ""
+        throw ControlError(.badRequest, "cannot \(verb) \(source.id): no region can take its traffic now\(scope)\(why.isEmpty ? "" : ": \(why)")")
+    }
+
+    private mutating func failover(
+        from: String, to: String?, strategy: FailoverStrategy?, overrideResidency: Bool, reason: String, signals: [String: RegionSignal], now: Date,
+        fields: inout [String: String]
+    ) throws(ControlError) -> String {
+        let source = try self.known(from)
+        guard self.state.regions[from]!.admin != .disabled else { throw ControlError(.badRequest, "\(from) is disabled; it has no traffic to move") }
+        var override: String?
+        if let to {
+            try self.known(to)
+            guard to != from else { throw ControlError(.badRequest, "cannot fail \(from) over to itself") }
+            guard self.state.regions[to]?.admin == .enabled else { throw ControlError(.badRequest, "\(to) is \(self.state.regions[to]!.admin.rawValue); enable it first") }
+            if !source.mayMove(to: to) {
+                let allowed = source.allowedTargets!.joined(separator: ", ")
+                guard overrideResidency else {
+                    throw ControlError(
+                        .residency, "\(from)'s traffic may only go to \(allowed); sending it to \(to) breaks its residency. Add --override-residency with a reason to do it anyway")
+                }
+                guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+                    throw ControlError(.badRequest, "--override-residency needs a reason: it is recorded with the move")
+                }
+                override = reason
+            }
+        } else {
+            try self.requireTarget(for: source, signals: signals, verb: "fail over")
+        }
+        let chosen = strategy ?? (self.strategy(of: from) == .manual ? .automatic : self.strategy(of: from))
+        var rt = self.state.regions[from]!
+        rt.admin = .drained
+        rt.target = to
+        rt.strategy = chosen
+        rt.residencyOverride = override
+        rt.alert = nil
+        rt.cooldownUntil = now.addingTimeInterval(self.cooldown(of: from).seconds)
+        self.beginMoveAway(&rt, trigger: .manual, strategy: chosen, now: now)
+        self.state.regions[from] = rt
+        fields["trigger"] = Trigger.manual.rawValue
+        fields["strategy"] = chosen.rawValue
+        if let to { fields["target"] = to }
+        if let override { fields["residency_override"] = override }
+        return "operator failover of \(from)\(to.map { " to \($0)" } ?? "") (\(chosen.rawValue))\(override == nil ? "" : ", overriding its residency"): \(reason)"
+    }
+
+    /// The baselines `set-weights` asks for, checked: every enabled region named, each a
+    /// whole number in range, at least one above 0.
+    private func checkedWeights(_ weights: [String: Int]) throws(ControlError) -> [String: Int] {
+        for id in weights.keys.sorted() { try self.known(id) }
+        for (id, weight) in weights.sorted(by: { $0.key < $1.key }) where !(0...FailoverRegion.maximumWeight).contains(weight) {
+            throw ControlError(.badRequest, "weight of \(id) is \(weight); use a whole number from 0 to \(FailoverRegion.maximumWeight)")
+        }
+        let enabled = self.regions.filter { self.state.regions[$0.id]?.admin != .disabled }.map(\.id)
+        let missing = enabled.filter { weights[$0] == nil }
+        guard missing.isEmpty else {
+            throw ControlError(
+                .badRequest,
+                "set-weights replaces every baseline at once; name every enabled region (missing: \(missing.joined(separator: ", "))). Weights are relative: eu=1 us=2 sends a third to eu"
+            )
+        }
+        var merged = self.state.weightOverride ?? [:]
+        for region in self.regions where merged[region.id] == nil { merged[region.id] = region.weight }
+        merged.merge(weights) { _, new in new }
+        guard enabled.contains(where: { (merged[$0] ?? 0) > 0 }) else { throw ControlError(.badRequest, "at least one enabled region needs a weight above 0") }
+        return merged
+    }
+}

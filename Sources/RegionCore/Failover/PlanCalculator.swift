@@ -1,0 +1,161 @@
+/// Where traffic goes, given the engine's state and the regions' signals. Pure.
+///
+/// Each region keeps `weight x share` of its baseline. What it does not keep (its freed
+/// traffic) goes to the region an operator chose, or else to its targets: regions that
+/// are enabled, serve their whole share, are healthy, are allowed by its residency
+/// (`failover_to`, labels) and, where `max_lag` is set, report a lag below it. Automatic,
+/// gradual and graceful moves spread it over the best tier of those targets by
+/// `weight x capacity`; cascading goes down their priority chain, each taking what its
+/// spare capacity (`max_weight x capacity`) allows. If some freed traffic has no target,
+/// there is no plan (the engine keeps the last one and raises an alarm).
+struct PlanCalculator {
+    let regions: [FailoverRegion]
+    let state: EngineState
+    let signals: [String: RegionSignal]
+    let total: Int
+    let strategy: (String) -> FailoverStrategy
+
+    /// Traffic moved from one region to another, in plan units.
+    struct Flow: Sendable, Equatable {
+        var from: String
+        var to: String
+        var amount: Double
+    }
+
+    struct Result {
+        var plan: TrafficPlan
+        /// Every move of traffic the plan contains, for the residency property.
+        var flows: [Flow]
+        /// Cascading sources whose chain had too little spare capacity.
+        var short: [String]
+    }
+
+    func region(_ id: String) -> FailoverRegion? { self.regions.first { $0.id == id } }
+
+    func baseWeight(_ region: FailoverRegion) -> Double {
+        Double(self.state.weightOverride?[region.id] ?? region.weight)
+    }
+
+    /// Why a region cannot take moved traffic now, or nil when it can.
+    func exclusion(_ id: String) -> String? {
+        guard let rt = self.state.regions[id], let region = self.region(id) else { return "unknown region" }
+        if rt.admin != .enabled { return rt.admin.rawValue }
+        if rt.phase != .serving || rt.share < 1 { return "moving traffic itself (\(rt.phase.name))" }
+        guard let signal = self.signals[id], signal.status == .healthy else { return "not healthy" }
+        if let maxLag = region.maxLag {
+            guard let lag = signal.lag else { return "replication lag unknown (max_lag \(formatSeconds(maxLag)))" }
+            if lag >= maxLag { return "replication lag \(formatSeconds(lag)) >= max_lag \(formatSeconds(maxLag))" }
+        }
+        return nil
+    }
+
+    func isTarget(_ id: String) -> Bool { self.exclusion(id) == nil }
+
+    /// The operator's chosen target for `source`, if it may take the traffic.
+    func chosenTarget(for source: FailoverRegion) -> String? {
+        guard let rt = self.state.regions[source.id], let chosen = rt.target, chosen != source.id,
+            self.state.regions[chosen]?.admin == .enabled, source.mayMove(to: chosen) || rt.residencyOverride != nil
+        else { return nil }
+        return chosen
+    }
+
+    /// The regions `source`'s traffic may go to now, in config order.
+    func targets(for source: FailoverRegion) -> [FailoverRegion] {
+        self.regions.filter { $0.id != source.id && source.mayMove(to: $0.id) && self.isTarget($0.id) }
+    }
+
+    func hasTarget(for source: FailoverRegion) -> Bool {
+        self.chosenTarget(for: source) != nil || !self.targets(for: source).isEmpty
+    }
+
+    func capacity(_ region: FailoverRegion) -> Double { self.signals[region.id]?.capacity ?? 1 }
+
+    /// The plan the state calls for, or nil when some traffic has nowhere to go.
+    func compute() -> Result? {
+        var value: [String: Double] = [:]
+        for region in self.regions {
+            let rt = self.state.regions[region.id] ?? RegionRuntime()
+            value[region.id] = rt.admin == .disabled ? 0 : self.baseWeight(region) * rt.share
+        }
+        var flows: [Flow] = []
+        var short: [String] = []
+        func give(_ amount: Double, from: String, to: String) {
+            guard amount > 0 else { return }
+            value[to, default: 0] += amount
+            flows.append(Flow(from: from, to: to, amount: amount))
+        }
+        for source in self.regions {
+            let freed = self.baseWeight(source) - (value[source.id] ?? 0)
+            guard freed > 1e-9 else { continue }
+            if let chosen = self.chosenTarget(for: source) {
+                give(freed, from: source.id, to: chosen)
+                continue
+            }
+            let targets = self.targets(for: source)
+            guard !targets.isEmpty else { return nil }
+            let weight = { (r: FailoverRegion) in max(0, self.baseWeight(r) * self.capacity(r)) }
+            if self.strategy(source.id) == .cascading {
+                // Down the chain by priority (config order within a tier), each taking its spare capacity.
+                let chain = targets.enumerated().sorted { ($0.element.priority, $0.offset) < ($1.element.priority, $1.offset) }.map(\.element)
+                var remaining = freed
+                for target in chain where remaining > 0 {
+                    let spare = max(0, Double(target.maxWeight) * self.capacity(target) - (value[target.id] ?? 0))
+                    let share = min(spare, remaining)
+                    give(share, from: source.id, to: target.id)
+                    remaining -= share
+                }
+                if remaining > 1e-9 {
+                    short.append(source.id)
+                    for (target, amount) in Self.spread(remaining, over: chain, weight: weight) { give(amount, from: source.id, to: target) }
+                }
+            } else {
+                let best = targets.map(\.priority).min()!
+                for (target, amount) in Self.spread(freed, over: targets.filter { $0.priority == best }, weight: weight) {
+                    give(amount, from: source.id, to: target)
+                }
+            }
+        }
+        let shares = self.regions.map { ($0.id, value[$0.id] ?? 0) }
+        guard shares.contains(where: { $0.1 > 0 }) else { return nil }
+        return Result(plan: TrafficPlan.apportion(shares, total: self.total), flows: flows, short: short)
+    }
+
+    /// `amount` in proportion to `weight` (equally when all weights are 0).
+    static func spread(_ amount: Double, over targets: [FailoverRegion], weight: (FailoverRegion) -> Double) -> [(String, Double)] {
+        let weights = targets.map(weight)
+        let sum = weights.reduce(0, +)
+        return zip(targets, weights).map { target, w in (target.id, sum > 0 ? amount * w / sum : amount / Double(targets.count)) }
+    }
+
+    /// Failing regions that keep their share only because nothing may take it.
+    func stranded() -> [String] {
+        self.regions.compactMap { region in
+            guard let rt = self.state.regions[region.id], rt.admin == .enabled, rt.phase == .serving, rt.share > 0,
+                self.signals[region.id]?.failing == true, !self.hasTarget(for: region)
+            else { return nil }
+            return region.id
+        }
+    }
+
+    /// The last plan, except that an operator's `disable` always wins: a disabled region's
+    /// weight goes to the regions that already have traffic and may take it (or else, by
+    /// baseline, to any it may go to). Residency holds here too.
+    func keptPlanWithoutDisabled() -> TrafficPlan {
+        var plan = self.state.plan
+        for region in self.regions where self.state.regions[region.id]?.admin == .disabled && plan.weight(region.id) > 0 {
+            let open = self.regions.filter { $0.id != region.id && self.state.regions[$0.id]?.admin != .disabled && region.mayMove(to: $0.id) }
+            var receivers = open.filter { plan.weight($0.id) > 0 }.map { ($0.id, Double(plan.weight($0.id))) }
+            if receivers.isEmpty { receivers = open.map { ($0.id, self.baseWeight($0)) } }
+            guard receivers.contains(where: { $0.1 > 0 }) else { continue }
+            let moved = Double(plan.weight(region.id))
+            let sum = receivers.reduce(0) { $0 + $1.1 }
+            var shares = self.regions.map { ($0.id, Double(plan.weight($0.id))) }
+            for index in shares.indices {
+                if shares[index].0 == region.id { shares[index].1 = 0 }
+                if let receiver = receivers.first(where: { $0.0 == shares[index].0 }) { shares[index].1 += moved * receiver.1 / sum }
+            }
+            plan = TrafficPlan.apportion(shares, total: self.total)
+        }
+        return plan
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+
+/// The result of `simulate`: each moment something happened, what, and the plan after it.
+public struct SimulationReport: Sendable, Codable, Equatable {
+    public struct Row: Sendable, Codable, Equatable {
+        /// Seconds after the start.
+        public var offset: Double
+        public var time: Date
+        /// The scripted steps applied at this moment (empty: a deadline came due).
+        public var steps: [String]
+        public var events: [Event]
+        /// Region id to weight after this moment.
+        public var plan: [String: Int]
+        /// A scripted command the engine refused, and why.
+        public var refused: String?
+    }
+
+    /// Region ids in config order, for the plan columns.
+    public var regions: [String]
+    public var start: Date
+    public var rows: [Row]
+    /// The simulation stopped at `until` or the round limit with deadlines still ahead.
+    public var truncated: Bool
+}
+
+extension Simulation {
+    /// Runs `steps` (any order) on a copy of `engine` from `start`, with `signals` as the
+    /// regions' statuses at the start. Stops when no deadline is left, or at `until`.
+    public static func run(
+        engine: FailoverEngine, signals: [String: RegionSignal], steps: [Step], start: Date, until: Duration? = nil
+    ) -> SimulationReport {
+        var engine = engine
+        engine.assumeWarm()
+        var signals = signals
+        for region in engine.regions where signals[region.id] == nil {
+            signals[region.id] = RegionSignal(status: .healthy, passing: true)
+        }
+        let order = engine.regions.map(\.id)
+        let steps = steps.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
+        let lastStep = steps.last?.at ?? .zero
+        let end = start.addingTimeInterval(min(until ?? Self.longest, Self.longest).seconds)
+        var rows: [SimulationReport.Row] = []
+        var rounds = 0
+        var now = start
+        var index = 0
+
+        func record(_ at: Date, steps texts: [String], events: [Event], refused: String?) {
+            guard !events.isEmpty || !texts.isEmpty || refused != nil else { return }
+            let plan = Dictionary(uniqueKeysWithValues: order.map { ($0, engine.state.plan.weight($0)) })
+            rows.append(SimulationReport.Row(offset: at.timeIntervalSince(start), time: at, steps: texts, events: events, plan: plan, refused: refused))
+        }
+
+        // The live state as it stands, then each moment: the steps due, or the next deadline.
+        record(start, steps: [], events: engine.step(signals, now: start).events, refused: nil)
+        while rounds < Self.maxRounds {
+            rounds += 1
+            let nextStep = index < steps.count ? start.addingTimeInterval(steps[index].at.seconds) : nil
+            let deadline = engine.nextDeadline().flatMap { $0 > now ? $0 : nil }
+            guard let moment = [nextStep, deadline].compactMap({ $0 }).min(), moment <= end else { break }
+            now = moment
+            var texts: [String] = []
+            var events: [Event] = []
+            var refused: [String] = []
+            while index < steps.count, start.addingTimeInterval(steps[index].at.seconds) <= now {
+                let step = steps[index]
+                index += 1
+                texts.append(step.text)
+                switch step.action {
+                case .command(let command):
+                    do throws(ControlError) {
+                        events += try engine.apply(command, by: 0, reason: "simulated: \(step.text)", signals: signals, now: now).events
+                    } catch {
+                        refused.append("\(step.text): \(error.message)")
+                    }
+                    continue
+                case .status(let id, let status, let passing, let trigger):
+                    signals[id, default: RegionSignal(status: .unknown, passing: false)].status = status
+                    signals[id]!.passing = passing
+                    signals[id]!.trigger = trigger
+                case .flap(let id):
+                    // One evaluation that is not healthy, then healthy again.
+                    var flaky = signals[id] ?? RegionSignal(status: .healthy, passing: true)
+                    flaky.passing = false
+                    var copy = signals
+                    copy[id] = flaky
+                    events += engine.step(copy, now: now).events
+                    signals[id]?.status = .healthy
+                    signals[id]?.passing = true
+                    signals[id]?.trigger = nil
+                case .lag(let id, let lag):
+                    signals[id]?.lag = lag
+                case .capacity(let id, let capacity):
+                    signals[id]?.capacity = capacity
+                }
+                events += engine.step(signals, now: now).events
+            }
+            if texts.isEmpty { events += engine.step(signals, now: now).events }
+            record(now, steps: texts, events: events, refused: refused.isEmpty ? nil : refused.joined(separator: "; "))
+            if index >= steps.count, now >= start.addingTimeInterval(lastStep.seconds), engine.nextDeadline().map({ $0 <= now }) ?? true {
+                break
+            }
+        }
+        let pending = index < steps.count || (engine.nextDeadline().map { $0 > now } ?? false)
+        return SimulationReport(regions: order, start: start, rows: rows, truncated: pending)
+    }
+}
+
+extension FailoverEngine {
+    /// A simulation starts from a running daemon's view: decisions are allowed at once.
+    mutating func assumeWarm() { self.warm = true }
+}

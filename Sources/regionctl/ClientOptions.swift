@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import RegionCore
+
+/// `--socket` and `--json`, and one request/reply exchange with exit statuses that mean something.
+struct ClientOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: ArgumentHelp("Control socket of regiond.", valueName: "path"))
+    var socket: String = ProcessInfo.processInfo.environment["REGIOND_SOCKET"] ?? ControlProtocol.defaultSocketPath
+
+    @Flag(help: "Print the daemon's JSON reply instead of a table.")
+    var json = false
+
+    /// Sends one request and decodes the reply, or exits with a meaningful status.
+    /// With `--json` it prints the reply as regiond sent it and returns nil (an error
+    /// reply still exits non-zero); the result is then not decoded, which for a
+    /// thousand regions is most of the command's time.
+    func call<T: Codable & Sendable>(_ request: ControlRequest, as type: T.Type) throws -> T? {
+        var client: ControlClient
+        do {
+            client = try ControlClient(path: self.socket)
+        } catch {
+            throw fail(error.message, error.exitCode)
+        }
+        defer { client.close() }
+        let line: Data?
+        do {
+            try client.send(request)
+            line = try client.readLine()
+        } catch {
+            throw fail(error.message, error.exitCode)
+        }
+        guard let line else { throw fail("regiond closed the connection without answering", 69) }
+        if self.json {
+            _ = try Self.decode(line, as: Unread.self)
+            printJSON(line)
+            return nil
+        }
+        return try Self.decode(line, as: type)
+    }
+
+    /// A result that is checked for presence but not read.
+    struct Unread: Codable, Sendable {
+        init(from decoder: any Decoder) throws {}
+        func encode(to encoder: any Encoder) throws {}
+    }
+
+    static func decode<T: Codable & Sendable>(_ line: Data, as type: T.Type) throws -> T {
+        let reply: ControlReply<T>
+        do {
+            reply = try ControlProtocol.decoder().decode(ControlReply<T>.self, from: line)
+        } catch {
+            throw fail("unexpected reply from regiond: \(String(decoding: line.prefix(200), as: UTF8.self))", 1)
+        }
+        if let error = reply.error {
+            throw fail("\(error.message) [\(error.code.rawValue)]", Self.exitCode(error.code))
+        }
+        guard let result = reply.result else { throw fail("regiond sent an empty reply", 1) }
+        return result
+    }
+}
+
+extension ClientOptions {
+    /// The exit status for an error reply (see `regionctl --help`).
+    static func exitCode(_ code: ControlError.Code) -> Int32 {
+        switch code {
+        case .permissionDenied: 77
+        case .rateLimited: 75
+        default: 1
+        }
+    }
+}
+
+func fail(_ message: String, _ code: Int32) -> ExitCode {
+    FileHandle.standardError.write(Data("regionctl: \(message)\n".utf8))
+    return ExitCode(code)
+}
+
+func printJSON(_ data: Data) {
+    print(String(decoding: data, as: UTF8.self))
+}
