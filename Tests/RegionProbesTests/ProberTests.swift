@@ -233,6 +233,41 @@ struct HTTPVerdictTests {
         #expect(Self.judge(json, body: #"{"c": 0.5}"#, truncated: true).failure == .body)
         #expect(Self.judge(json, body: #"{"c": "50%"}"#).capacity == 0.5)
     }
+
+    @Test(arguments: [
+        ("12", 12.0), ("0.5", 0.5), (" 3 ", 3.0), ("45s", 45.0), ("2m", 120.0), ("-1", nil), ("lots", nil), ("1e300", nil), ("nan", nil),
+    ] as [(String, Double?)])
+    func lagHeaderValues(_ value: String, _ expected: Double?) {
+        var check = HTTPCheck(url: "http://x/")
+        check.lagHeader = "X-Replication-Lag"
+        let outcome = Self.judge(check, headers: ["X-Replication-Lag": value])
+        // An unreadable lag leaves the lag unknown; the probe still passes (the service answered).
+        #expect(outcome.passed)
+        #expect(outcome.lag == expected)
+        if expected == nil { #expect(outcome.detail.contains("lag unknown")) }
+    }
+
+    @Test func lagFromAJSONBody() {
+        var check = HTTPCheck(url: "http://x/")
+        check.lagJSONField = "replication.lag"
+        #expect(Self.judge(check, body: #"{"replication": {"lag": 7}}"#).lag == 7)
+        #expect(Self.judge(check, body: #"{"replication": {}}"#).lag == nil)
+        #expect(Self.judge(check, body: #"{"replication": {"lag": 7}}"#, truncated: true).lag == nil)
+        #expect(Self.judge(check, status: 503, body: #"{"replication": {"lag": 7}}"#).failure == .status)
+    }
+
+    @Test(arguments: [
+        ("0.8\n12\n", true, 0.8, 12.0),
+        ("0.8\n", true, 0.8, nil),
+        ("0.8\nsoon\n", true, 0.8, nil),
+        ("\n30s\n", false, nil, 30.0),
+    ] as [(String, Bool, Double?, Double?)])
+    func execLagIsTheSecondLine(_ stdout: String, _ capacityFromStdout: Bool, _ capacity: Double?, _ lag: Double?) {
+        let outcome = ExecVerdict.judge(.exited(0), stdout: Array(stdout.utf8), capacityFromStdout: capacityFromStdout, lagFromStdout: true)
+        #expect(outcome.passed)
+        #expect(outcome.capacity == capacity)
+        #expect(outcome.lag == lag)
+    }
 }
 
 /// Endpoint answers through the probe's own pipeline (NIOHTTP1's decoder), without a socket.
