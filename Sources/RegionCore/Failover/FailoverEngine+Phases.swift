@@ -188,8 +188,12 @@ extension FailoverEngine {
             return "cooldown until \(cooldown.formatted(Date.ISO8601FormatStyle()))"
         }
         if !targets.hasTarget(for: region) {
-            if let allowed = region.allowedTargets { return "no region it may fail over to (\(allowed.joined(separator: ", "))) can take its traffic" }
-            return "no healthy region can take its traffic"
+            // Name why each region it may go to is out, so the alert says what to fix.
+            let candidates = self.regions.filter { $0.id != id && region.mayMove(to: $0.id) }
+            let why = candidates.compactMap { c in targets.exclusion(c.id).map { "\(c.id): \($0)" } }.joined(separator: "; ")
+            let detail = why.isEmpty ? "" : " (\(why))"
+            if let allowed = region.allowedTargets { return "no region it may fail over to (\(allowed.joined(separator: ", "))) can take its traffic\(detail)" }
+            return "no healthy region can take its traffic\(detail)"
         }
         return nil
     }

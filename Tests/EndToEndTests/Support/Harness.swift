@@ -373,10 +373,13 @@ struct LineDecoder: ByteToMessageDecoder {
     }
 }
 
-/// An HTTP target whose answer the test switches: `ok`, `error` (500) or `hang`.
+/// An HTTP target whose answer the test switches: `ok`, `error` (500), `hang`, or `slow`
+/// (200 after a delay, timed by the server's event loop). A `lag`, when set, goes out as
+/// an `X-Replication-Lag` header on every 200.
 final class SwitchableTarget: Sendable {
-    enum Mode: Sendable { case ok, error, hang }
+    enum Mode: Sendable { case ok, error, hang, slow(TimeAmount) }
     let mode = Mutex(Mode.ok)
+    let lag = Mutex<String?>(nil)
     private let channel: Mutex<(any Channel)?> = Mutex(nil)
     var port: Int { self.channel.withLock { $0?.localAddress?.port ?? 0 } }
 
@@ -399,6 +402,10 @@ final class SwitchableTarget: Sendable {
         self.mode.withLock { $0 = mode }
     }
 
+    func set(lag: String?) {
+        self.lag.withLock { $0 = lag }
+    }
+
     func stop() async {
         let channel = self.channel.withLock { $0 }
         try? await channel?.close()
@@ -419,14 +426,19 @@ final class SwitchableTarget: Sendable {
             self.request += buffer.readString(length: buffer.readableBytes) ?? ""
             guard self.request.contains("\r\n\r\n") else { return }
             self.request = ""
-            let text: String
+            let lag = self.target.lag.withLock { $0 }.map { "X-Replication-Lag: \($0)\r\n" } ?? ""
+            let ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\(lag)Connection: close\r\n\r\nok"
+            let channel = context.channel
             switch self.target.mode.withLock({ $0 }) {
             case .hang: return
-            case .ok: text = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
-            case .error: text = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: close\r\n\r\nerror"
+            case .ok: Self.answer(ok, on: channel)
+            case .error: Self.answer("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: close\r\n\r\nerror", on: channel)
+            case .slow(let delay): channel.eventLoop.scheduleTask(in: delay) { Self.answer(ok, on: channel) }
             }
-            let channel = context.channel
-            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: text))).whenComplete { _ in channel.close(promise: nil) }
+        }
+
+        static func answer(_ text: String, on channel: any Channel) {
+            channel.writeAndFlush(ByteBuffer(string: text)).whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }
