@@ -144,6 +144,56 @@ struct HAProxyTrafficTests {
         }
     }
 
+    /// The graceful strategy with a live session: eu-west's weight goes to 0 at once, but
+    /// the move is complete only when HAProxy reports no session left on it (here: one
+    /// long request), not at the drain timeout (1 h).
+    @Test(.timeLimit(.minutes(2)))
+    func gracefulWaitsForTheLastLiveSession() async throws {
+        let failover = "strategy = \"graceful\"\ndrain_timeout = \"1h\""
+        try await trafficScenario(
+            regions: Self.regions, balancers: 1, withStateFile: false, config: { Self.config(backends: $0, haproxies: $1, failover: failover) }
+        ) { daemon, backends, haproxies, _ in
+            let lb = haproxies[0]
+            try await daemon.notify.wait(for: "STATUS=3 regions: 3 healthy")
+            let watch = try await ControlConnection.open(daemon.socketPath)
+            try await watch.send(#"{"cmd":"watch"}"#)
+            _ = try await watch.readLine()
+
+            // Open long sessions through HAProxy until one lands on eu-west; end the others.
+            var arrivals = backends.holds.makeAsyncIterator()
+            var session: Task<String, any Error>?
+            for _ in 0..<40 where session == nil {
+                let request = Task { try await heldRequest(port: lb.port) }
+                let region = try #require(await arrivals.next())
+                if region == "eu-west" { session = request } else { backends.release(region) }
+            }
+            let live = try #require(session, "no long request reached eu-west")
+            #expect(try await lb.currentSessions("eu-west") ?? 0 >= 1)
+
+            backends.setFailing("eu-west", true)
+            let started = try await watch.readLine(containingAll: [#""kind":"failover_started""#, #""region":"eu-west""#])
+            #expect(started.contains(#""strategy":"graceful""#), "\(started)")
+            try await Self.waitForApplied(watch, target: "haproxy:lb1", after: 1)
+            // New traffic has left; the session has not, so the move is not complete.
+            #expect(try await lb.weight("eu-west").hasPrefix("0 "))
+            #expect(try await lb.currentSessions("eu-west") ?? 0 >= 1)
+            let draining = try row(try await traffic(daemon), "eu-west")
+            #expect(draining.phase == "draining")
+            #expect(draining.weight == 0)
+            #expect(try await history(daemon).contains { $0.kind == .failoverCompleted } == false)
+
+            // The session ends (answered by eu-west itself, not cut by HAProxy).
+            backends.release("eu-west")
+            let answer = try await live.value
+            #expect(answer.hasPrefix("HTTP/1.1 200") && answer.hasSuffix("eu-west"), "\(answer)")
+            let completed = try await watch.readLine(containingAll: [#""kind":"failover_completed""#, #""region":"eu-west""#])
+            #expect(completed.contains(#""drained":"sessions""#), "\(completed)")
+            #expect(try row(try await traffic(daemon), "eu-west").phase == "failed_over")
+            backends.release()
+            await watch.close()
+        }
+    }
+
     /// Without a state file a reloaded HAProxy starts from its config's weights; the watch
     /// notices the new process and puts the plan back, after which the drained region gets
     /// nothing again. Two load balancers: one stopped and started again gets the plan back

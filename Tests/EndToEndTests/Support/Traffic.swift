@@ -8,16 +8,22 @@ import RegionTestSupport
 import Testing
 
 /// One HTTP server per region on loopback: answers `/healthz` (the probes; `ok` or
-/// `error` as the test sets it) and `/` (real traffic, counted).
+/// `error` as the test sets it) and `/` (real traffic, counted). A request for `/hold`
+/// is a long session: it gets no answer until `release()`.
 final class RegionBackends: Sendable {
     let regions: [String]
     private let channels: Mutex<[String: any Channel]> = Mutex([:])
+    private let held: Mutex<[(region: String, channel: any Channel)]> = Mutex([])
+    /// The region of each `/hold` request as it arrives.
+    let holds: AsyncStream<String>
+    private let holdArrived: AsyncStream<String>.Continuation
     private let counts: Mutex<[String: Int]> = Mutex([:])
     private let failing: Mutex<Set<String>> = Mutex([])
     private let waiters: Mutex<[(id: UUID, total: Int, continuation: CheckedContinuation<Void, Never>)]> = Mutex([])
 
     init(regions: [String]) {
         self.regions = regions
+        (self.holds, self.holdArrived) = AsyncStream.makeStream()
     }
 
     static func start(regions: [String]) async throws -> RegionBackends {
@@ -42,6 +48,26 @@ final class RegionBackends: Sendable {
     /// Makes a region's health endpoint answer 500 (true) or 200 (false); traffic is still served.
     func setFailing(_ region: String, _ failing: Bool) {
         self.failing.withLock { if failing { $0.insert(region) } else { $0.remove(region) } }
+    }
+
+    /// The regions whose `/hold` requests are open now.
+    var holding: [String] { self.held.withLock { $0.map(\.region) } }
+
+    /// Answers the held requests of `region` (every region if nil) with 200 and the region's name.
+    func release(_ region: String? = nil) {
+        let released = self.held.withLock { held in
+            defer { held.removeAll { region == nil || $0.region == region } }
+            return held.filter { region == nil || $0.region == region }
+        }
+        for (region, channel) in released {
+            let text = "HTTP/1.1 200 OK\r\nContent-Length: \(region.utf8.count)\r\nConnection: close\r\n\r\n\(region)"
+            channel.writeAndFlush(ByteBuffer(string: text)).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    fileprivate func hold(_ region: String, _ channel: any Channel) {
+        self.held.withLock { $0.append((region, channel)) }
+        self.holdArrived.yield(region)
     }
 
     /// Requests each region served since the last reset.
@@ -120,7 +146,12 @@ final class RegionBackends: Sendable {
             self.request += buffer.readString(length: buffer.readableBytes) ?? ""
             guard self.request.contains("\r\n\r\n") else { return }
             let health = self.request.hasPrefix("GET /healthz") || self.request.hasPrefix("HEAD /healthz")
+            let hold = self.request.hasPrefix("GET /hold")
             self.request = ""
+            if hold {
+                self.backends.hold(self.region, context.channel)
+                return
+            }
             let text: String
             if health {
                 text = self.backends.isFailing(self.region)
@@ -237,8 +268,8 @@ final class BalancedHAProxy: Sendable {
             defaults
                 mode http
                 timeout connect 1s
-                timeout client 5s
-                timeout server 5s
+                timeout client 30s
+                timeout server 30s
             """ + (withStateFile ? "\n    load-server-state-from-file global\n" : "\n")
         config += "frontend web\n    bind 127.0.0.1:\(port)\n    default_backend app\n"
         config += "backend app\n    balance roundrobin\n"
@@ -300,6 +331,16 @@ final class BalancedHAProxy: Sendable {
     }
 
     /// `show servers state` of this HAProxy.
+    /// HAProxy's own count of current sessions (`show stat` scur) on a server of `app`.
+    func currentSessions(_ server: String) async throws -> Int? {
+        let connection = try await ControlConnection.open(self.socket)
+        try await connection.send("show stat")
+        var text = ""
+        while let line = try await connection.readLine() { text += line + "\n" }
+        await connection.close()
+        return try HAProxyAnswer.stat(text).get().first { $0.backend == "app" && $0.server == server }?.currentSessions
+    }
+
     func serversState() async throws -> [HAProxyAnswer.ServerState] {
         let connection = try await ControlConnection.open(self.socket)
         try await connection.send("show servers state app")
@@ -338,4 +379,18 @@ func trafficScenario(
     await load?.stop()
     for haproxy in haproxies { await haproxy.stop() }
     await backends.stop()
+}
+
+/// One request through a load balancer for `/hold`: a session that stays open until the
+/// backend releases it. Returns the whole answer.
+func heldRequest(port: Int) async throws -> String {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connect(host: "127.0.0.1", port: port)
+        .flatMapThrowing { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: $0) }.get()
+    return try await channel.executeThenClose { inbound, outbound in
+        try await outbound.write(ByteBuffer(string: "GET /hold HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n"))
+        var answer = ""
+        for try await var chunk in inbound { answer += chunk.readString(length: chunk.readableBytes) ?? "" }
+        return answer
+    }
 }
