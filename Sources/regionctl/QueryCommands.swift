@@ -26,7 +26,7 @@ struct Probe: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Probe every endpoint of a region now, out of schedule, and print the results.",
         discussion: """
-            The results go into the region's window like any other probe's. Open to anyone who \\
+            The results go into the region's window like any other probe's. Open to anyone who \
             may connect, so rate-limited: once per region every 5 s (exit 75 when refused).
             """)
     @OptionGroup var options: ClientOptions

@@ -6,14 +6,14 @@ struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "What regiond would do if the scripted things happened: a dry run that touches nothing.",
         discussion: """
-            Runs the failover engine on a copy of the live state, settings and statuses, and \\
-            prints each moment something would happen and the plan after it: cooldowns, the \\
-            recovery window and gradual steps included. Statuses are set directly (detection \\
+            Runs the failover engine on a copy of the live state, settings and statuses, and \
+            prints each moment something would happen and the plan after it: cooldowns, the \
+            recovery window and gradual steps included. Statuses are set directly (detection \
             time is not simulated); a graceful drain is assumed to last its drain_timeout.
 
-            A step: REGION fails | degrades [by error_rate|capacity|latency|timeout] | recovers \\
-            | flaps | lags SECONDS | capacity PERCENT, or an operator's failover REGION [to \\
-            REGION] [strategy S] | drain REGION | enable REGION | disable REGION | pin | unpin; \\
+            A step: REGION fails | degrades [by error_rate|capacity|latency|timeout] | recovers \
+            | flaps | lags SECONDS | capacity PERCENT, or an operator's failover REGION [to \
+            REGION] [strategy S] | drain REGION | enable REGION | disable REGION | pin | unpin; \
             each optionally followed by "at +DURATION".
 
               regionctl simulate "eu fails" --at +30s "us degrades at +60s" "eu recovers at +5m"
