@@ -250,7 +250,7 @@ struct FailoverEngineTests {
         let all = fleet.at(0, ["eu": failing, "us": failing, "ap": failing])
         #expect(fleet.weights == ["eu": 5000, "us": 3000, "ap": 2000])
         #expect(all.events.map(\.kind) == [.failoverBlocked, .failoverBlocked, .failoverBlocked, .noHealthyTarget])
-        #expect(all.events.first?.fields["reason"] == "no healthy region can take its traffic")
+        #expect(all.events.first?.fields["reason"] == "no healthy region can take its traffic (us: not healthy; ap: not healthy)")
         #expect(all.events.last?.fields["regions"] == "eu,us,ap")
         #expect(all.events.last?.kind.priority == 2)
         #expect(fleet.engine.state.panic)
