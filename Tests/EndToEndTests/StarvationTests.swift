@@ -105,7 +105,10 @@ struct StarvationTests {
                 }
             }
             let grown = daemon.residentBytes - before
-            #expect(grown < 32 << 20, "resident memory grew by \(grown >> 20) MB")
+            // Under AddressSanitizer (make test-sanitize) every allocation carries redzones and
+            // freed memory sits in quarantine, so the same bounded work takes more pages.
+            let bound = (ProcessInfo.processInfo.environment["ASAN_OPTIONS"] == nil ? 32 : 96) << 20
+            #expect(grown < bound, "resident memory grew by \(grown >> 20) MB")
             #expect(try await daemon.call("status", as: StatusReport.self).regions.count == 1)
         }
     }

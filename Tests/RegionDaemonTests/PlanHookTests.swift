@@ -50,7 +50,10 @@ struct PlanHookTests {
         (["/bin/sh", "-c", "sleep 30 & wait"], "did not finish within 300ms"),
     ])
     func aFailingHookIsAnActuatorFailure(command: [String], expected: String) async throws {
-        let (actuator, bus, state) = Self.actuator(PlanHook(command: command, timeout: .milliseconds(300)))
+        // Only the hanging hook needs the short timeout; the others get room for a slow spawn
+        // (sanitizers, a loaded machine).
+        let timeout: Duration = expected.hasPrefix("did not finish") ? .milliseconds(300) : .seconds(10)
+        let (actuator, bus, state) = Self.actuator(PlanHook(command: command, timeout: timeout))
         defer { try? FileManager.default.removeItem(atPath: state) }
         let events = await bus.subscribe()
         await actuator.applyAndWait(Self.failedOver, order: Self.order)

@@ -50,6 +50,25 @@ install -m 0644 systemd/regiond.service "$ROOTFS/etc/systemd/system/regiond.serv
 install -D -m 0644 systemd/regiond.sysusers "$ROOTFS/usr/lib/sysusers.d/regiond.conf"
 install -D -m 0644 systemd/regiond.tmpfiles "$ROOTFS/usr/lib/tmpfiles.d/regiond.conf"
 install -D -m 0644 systemd/regiond.catalog "$ROOTFS/usr/lib/systemd/catalog/regiond.catalog"
+# make test-sanitize runs this with sanitized binaries: give the unit the same sanitizer
+# options as the test run (without them LeakSanitizer reports NIO's perpetual thread
+# pool at exit and the clean stop reads as a failure). The rootfs is reused: a plain run
+# removes the drop-in again.
+dropin="$ROOTFS/etc/systemd/system/regiond.service.d/sanitizer.conf"
+if [ -n "${ASAN_OPTIONS:-}${TSAN_OPTIONS:-}" ]; then
+    install -D -m 0644 Tests/sanitizers/tsan.supp "$ROOTFS/etc/regiond/tsan.supp"
+    tsan=${TSAN_OPTIONS:+$(echo "$TSAN_OPTIONS" | sed 's|suppressions=[^:]*|suppressions=/etc/regiond/tsan.supp|')}
+    mkdir -p "$(dirname "$dropin")"
+    {
+        echo "[Service]"
+        if [ -n "${ASAN_OPTIONS:-}" ]; then echo "Environment=ASAN_OPTIONS=$ASAN_OPTIONS"; fi
+        if [ -n "$tsan" ]; then echo "Environment=TSAN_OPTIONS=$tsan"; fi
+        # Sanitized binaries are several times slower to stop.
+        echo "TimeoutStopSec=60"
+    } >"$dropin"
+else
+    rm -f "$dropin"
+fi
 # Short windows so statuses move within seconds.
 sed -e 's|/tmp/regiond-demo/control.sock|/run/regiond/control.sock|' -e 's|/tmp/regiond-demo|/var/lib/regiond|' \
     etc/regiond/demo.toml >/tmp/regiond-container.toml
