@@ -60,7 +60,10 @@ public enum Daemon {
             logger.critical("\(error); failover decisions will not be recorded")
         }
         let bus = EventBus(logger: logger, history: store)
-        let statistics = ProbeStatistics()
+        // Metrics are kept only with a listener to serve them.
+        let metrics = config.metrics.listen == nil ? nil : DaemonMetrics()
+        if let metrics { await bus.addListener { metrics.record($0) } }
+        let statistics = ProbeStatistics(metrics: metrics)
         let descriptors = DescriptorBudget.raiseSoftLimit()
         let prober = Prober()
         logger.info(
@@ -72,7 +75,7 @@ public enum Daemon {
         let time = TimeBase(clock: ContinuousClock())
         let actuator = PlanActuator(
             stateDirectory: config.daemon.stateDirectory, bus: bus, logger: logger, targets: config.planTargets)
-        let controller = FailoverController(config: config, store: store, bus: bus, time: time, actuator: actuator, logger: logger)
+        let controller = FailoverController(config: config, store: store, bus: bus, time: time, actuator: actuator, logger: logger, metrics: metrics)
         let supervisor = Supervisor(
             config: config, configPath: configPath, time: time, prober: prober, bus: bus, statistics: statistics,
             notifier: notifier, logger: logger, controller: controller, gate: gate)
@@ -85,14 +88,14 @@ public enum Daemon {
         // regiond what it is doing (and stop it) while probing keeps the other loops busy.
         let controlLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let control = ControlServer(
-            settings: config.daemon, service: ControlService(supervisor: supervisor, controller: controller, store: store, adminGroupID: adminGroupID), bus: bus,
+            settings: config.daemon, service: ControlService(supervisor: supervisor, controller: controller, store: store, adminGroupID: adminGroupID, metrics: metrics), bus: bus,
             logger: logger, group: controlLoop,
             onListening: {
                 let summary = await supervisor.summary()
                 notifier.ready(status: summary)
                 logger.notice("ready", metadata: ["REGIOND_SOCKET": "\(config.daemon.controlSocket)"])
             })
-        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: WatchdogService(supervisor: supervisor, notifier: notifier, logger: logger)),
             .init(service: StatusTextService(supervisor: supervisor, bus: bus)),
             .init(service: ScheduleWatchService(statistics: statistics, lag: lag, gate: gate, controller: controller, bus: bus, time: time)),
@@ -100,6 +103,10 @@ public enum Daemon {
             .init(service: control),
             .init(service: ReloadSignalService(supervisor: supervisor, notifier: notifier, bus: bus, logger: logger)),
         ]
+        if let address = config.metrics.listen, let metrics {
+            let exporter = MetricsExporter(supervisor: supervisor, controller: controller, statistics: statistics, metrics: metrics, time: time)
+            services.append(.init(service: MetricsServer(address: address, exporter: exporter, group: controlLoop, logger: logger)))
+        }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         var status = ExitStatus.ok

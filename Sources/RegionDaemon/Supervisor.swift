@@ -151,6 +151,9 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         if new.daemon != old.daemon {
             self.logger.warning("[daemon] settings changed; they take effect at the next restart")
         }
+        if new.metrics != old.metrics {
+            self.logger.warning("[metrics] settings changed; they take effect at the next restart")
+        }
         self.config = new
         self.controller?.reconfigure(new)
         self.generation += 1

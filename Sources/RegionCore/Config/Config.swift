@@ -13,6 +13,8 @@ public struct Config: Sendable, Equatable {
     public var haproxy: [HAProxySettings] = []
     /// A command run after every plan change; nil when not configured.
     public var hook: PlanHook?
+    /// `[metrics]`: the Prometheus listener.
+    public var metrics = MetricsSettings()
     public var regions: [RegionConfig]
 
     public init(daemon: DaemonSettings = .init(), probe: ProbeDefaults = .init(), status: StatusThresholds = .init(), failover: FailoverSettings = .init(), regions: [RegionConfig]) {
@@ -58,6 +60,17 @@ public struct Config: Sendable, Equatable {
 
     public func region(_ id: String) -> RegionConfig? {
         self.regions.first(where: { $0.id == id })
+    }
+}
+
+/// `[metrics]`: where `GET /metrics` is served.
+public struct MetricsSettings: Sendable, Equatable {
+    public static let defaultListen = HostPort(host: "127.0.0.1", port: 9465)
+    /// nil: no listener (`listen = ""`).
+    public var listen: HostPort? = Self.defaultListen
+
+    public init(listen: HostPort? = Self.defaultListen) {
+        self.listen = listen
     }
 }
 

@@ -158,20 +158,12 @@ extension ConfigLoader {
     static func readTCP(_ r: inout TableReader) -> ProbeCheck? {
         guard let text = r.nonEmptyString("tcp") else { return nil }
         let stripped = text.hasPrefix("tcp://") ? String(text.dropFirst(6)) : text
-        guard let colon = stripped.lastIndex(of: ":"), let port = Int(stripped[stripped.index(after: colon)...]),
-            (1...65535).contains(port)
-        else {
+        guard let address = HostPort.parse(stripped) else {
             r.issue("tcp", "'\(text)' is not host:port (e.g. \"db.eu-west.internal:5432\")")
             return nil
         }
-        var host = String(stripped[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else {
-            r.issue("tcp", "'\(text)' has no host")
-            return nil
-        }
         self.rejectHTTPKeys(&r, kind: "tcp")
-        return .tcp(host: host, port: port)
+        return .tcp(host: address.host, port: address.port)
     }
 
     static func readExec(_ r: inout TableReader) -> ProbeCheck? {

@@ -52,6 +52,18 @@ public enum ConfigLoader {
             config.hook = self.readHook(&hook)
             root.absorb(hook)
         }
+        if var metrics = root.table("metrics") {
+            if let text = metrics.string("listen") {
+                if text.isEmpty {
+                    config.metrics.listen = nil
+                } else if let address = HostPort.parse(text) {
+                    config.metrics.listen = address
+                } else {
+                    metrics.issue("listen", "'\(clip(text, bytes: 80))' is not host:port (e.g. \"127.0.0.1:9465\"); \"\" turns the listener off")
+                }
+            }
+            root.absorb(metrics)
+        }
         if let regions = root.tables("region") {
             var seen: [String: Int] = [:]
             var servers: [String: String] = [:]

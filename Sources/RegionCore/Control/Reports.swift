@@ -178,6 +178,8 @@ public struct EndpointReport: Sendable, Codable, Equatable {
     public var probes: UInt64
     public var consecutiveFailures: Int
     public var last: ProbeResult?
+    /// How its probes ended since regiond started.
+    public var tally: ProbeTally?
 
     public init(name: String, kind: String, target: String, intervalSeconds: Double, timeoutSeconds: Double, probes: UInt64, consecutiveFailures: Int, last: ProbeResult?) {
         self.name = name

@@ -70,6 +70,9 @@ public enum RegionPhase: Sendable, Equatable, Codable {
     /// A gradual failback is in progress.
     case failingBack(nextStep: Date)
 
+    /// Every phase name, for metrics that show one series per phase.
+    public static let names = ["serving", "failing_over", "draining", "failed_over", "recovering", "awaiting_failback", "failing_back"]
+
     public var name: String {
         switch self {
         case .serving: "serving"

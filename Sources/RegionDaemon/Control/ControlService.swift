@@ -20,6 +20,16 @@ public enum ControlAction: Sendable {
     case reply(String)
     /// Write this line, then stream events until the client leaves.
     case watch(String)
+
+    /// The error code of an error reply. Replies are encoded with sorted keys, so an error
+    /// reply always starts with `{"error":{"code":"`.
+    var errorCode: String? {
+        guard case .reply(let line) = self else { return nil }
+        let prefix = #"{"error":{"code":""#
+        guard line.hasPrefix(prefix) else { return nil }
+        let rest = line.dropFirst(prefix.count)
+        return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
+    }
 }
 
 /// Answers control requests: parses the line, checks permission, asks the supervisor.
@@ -29,8 +39,12 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
     let store: StateStore?
     /// Group whose members (with root and the daemon's own user) may change state.
     let adminGroupID: UInt32?
+    let metrics: DaemonMetrics?
 
-    public init(supervisor: Supervisor<C>, controller: FailoverController<C>? = nil, store: StateStore? = nil, adminGroupID: UInt32?) {
+    public init(
+        supervisor: Supervisor<C>, controller: FailoverController<C>? = nil, store: StateStore? = nil, adminGroupID: UInt32?, metrics: DaemonMetrics? = nil
+    ) {
+        self.metrics = metrics
         self.supervisor = supervisor
         self.controller = controller
         self.store = store
@@ -38,6 +52,21 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     public func respond(to line: String, peer: PeerCredentials) async -> ControlAction {
+        let action = await self.answer(line, peer: peer)
+        if let metrics = self.metrics {
+            metrics.request(command: Self.commandLabel(line), code: action.errorCode ?? "ok")
+        }
+        return action
+    }
+
+    /// The command of a request line as a metric label: a known command, `unknown` or `invalid`
+    /// (never the client's own text, so the label set stays bounded).
+    static func commandLabel(_ line: String) -> String {
+        guard let request = try? ControlProtocol.decoder().decode(ControlRequest.self, from: Data(line.utf8)) else { return "invalid" }
+        return ControlCommand(rawValue: request.cmd)?.rawValue ?? "unknown"
+    }
+
+    func answer(_ line: String, peer: PeerCredentials) async -> ControlAction {
         let trimmed = line.trimmingCharacters(in: .whitespaces)
         if trimmed.isEmpty {
             return .reply(Self.encode(ControlReply<NoResult>(id: nil, error: ControlError(.badRequest, "empty request; send a JSON object such as {\"cmd\":\"status\"}"))))

@@ -47,8 +47,12 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     private var restored = false
     /// While true (regiond starved), no automatic decision is made: signals are noted, deadlines wait.
     private var held = false
+    private let metrics: DaemonMetrics?
 
-    public init(config: Config, store: (any DecisionStore)?, bus: EventBus, time: TimeBase<C>, actuator: PlanActuator, logger: Logger) {
+    public init(
+        config: Config, store: (any DecisionStore)?, bus: EventBus, time: TimeBase<C>, actuator: PlanActuator, logger: Logger, metrics: DaemonMetrics? = nil
+    ) {
+        self.metrics = metrics
         self.engine = FailoverEngine(settings: config.failover, regions: config.failoverRegions)
         self.store = store
         self.bus = bus
@@ -232,7 +236,9 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         do {
             // No database at all (it could not be opened) is treated like a failed write.
             guard let store = self.store else { throw StateStore.Error(description: "the state database could not be opened") }
+            let started = ContinuousClock.now
             events = try await store.commit(state: next.state, events: decision.events, now: now)
+            self.metrics?.committed(in: ContinuousClock.now - started)
             self.engine = next
             self.setRecording(true)
             self.commits += 1

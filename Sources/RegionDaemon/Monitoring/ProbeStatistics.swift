@@ -36,13 +36,19 @@ public final class ProbeStatistics: Sendable {
         }
     }
 
-    public init() {}
+    /// Where the lateness histogram of the metrics is kept, if metrics are on.
+    let metrics: DaemonMetrics?
+
+    public init(metrics: DaemonMetrics? = nil) {
+        self.metrics = metrics
+    }
 
     /// One probe ended; `counted` is false when its result was left out of the window.
     public func record(latenessMs: Double, counted: Bool = true) {
         self.runs.add(1, ordering: .relaxed)
         if !counted { self.discounted.add(1, ordering: .relaxed) }
         self.lateness.withLock { $0.add(latenessMs) }
+        self.metrics?.probeStarted(latenessMs: latenessMs)
     }
 
     public var probesRun: UInt64 { self.runs.load(ordering: .relaxed) }

@@ -46,6 +46,7 @@ extension RegionMonitor {
             if probe.own, result.notCounted == nil, var runtime = self.endpoints[probe.name], runtime.generation == probe.generation {
                 runtime.last = result
                 runtime.probes += 1
+                runtime.tally.record(result)
                 runtime.consecutiveFailures = result.passed ? 0 : runtime.consecutiveFailures + 1
                 self.endpoints[probe.name] = runtime
                 self.window.record(result)

@@ -26,6 +26,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         var last: ProbeResult?
         var probes: UInt64 = 0
         var consecutiveFailures = 0
+        var tally = ProbeTally()
     }
 
     /// The event loop this actor and its probes run on.
@@ -227,6 +228,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         runtime.inFlight = nil
         runtime.last = result
         runtime.probes += 1
+        runtime.tally.record(result)
         if result.notCounted == nil {
             runtime.consecutiveFailures = result.passed ? 0 : runtime.consecutiveFailures + 1
             self.window.record(result)
@@ -319,10 +321,12 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     public func report() -> RegionReport {
         let endpoints = self.config.endpoints.map { endpoint in
             let runtime = self.endpoints[endpoint.name]
-            return EndpointReport(
+            var report = EndpointReport(
                 name: endpoint.name, kind: endpoint.check.kind, target: endpoint.check.target,
                 intervalSeconds: endpoint.interval.seconds, timeoutSeconds: endpoint.timeout.seconds,
                 probes: runtime?.probes ?? 0, consecutiveFailures: runtime?.consecutiveFailures ?? 0, last: runtime?.last)
+            report.tally = runtime?.tally
+            return report
         }
         let held = self.gate.held.map { ["status held while regiond is overloaded (\($0.reason)); see regionctl status"] } ?? []
         return RegionReport(

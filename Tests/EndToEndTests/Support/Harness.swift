@@ -108,7 +108,10 @@ final class RunningDaemon: Sendable {
     static func start(config: String, environment: [String: String] = [:], wrapper: [String] = []) async throws -> RunningDaemon {
         let directory = try makeTempDirectory()
         let configPath = "\(directory)/regiond.toml"
-        try config.replacingOccurrences(of: "@SOCKET@", with: "\(directory)/control.sock").replacingOccurrences(of: "@DIR@", with: directory)
+        // Daemons of parallel tests must not fight over the default metrics port: off unless
+        // the test configures it (a top-level table may come last in TOML).
+        let text = config.contains("[metrics]") ? config : config + "\n\n[metrics]\nlisten = \"\"\n"
+        try text.replacingOccurrences(of: "@SOCKET@", with: "\(directory)/control.sock").replacingOccurrences(of: "@DIR@", with: directory)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
         return try await self.launch(directory: directory, environment: environment, wrapper: wrapper)
     }

@@ -1,0 +1,58 @@
+import Foundation
+import Prometheus
+
+/// The standard `process_*` metrics, read from /proc at scrape time (the names and
+/// meanings of Prometheus's client libraries).
+struct ProcessMetrics {
+    var cpuSeconds: Double?
+    var residentBytes: Double?
+    var virtualBytes: Double?
+    var startTime: Double?
+    var openFDs: Double?
+    var maxFDs: Double?
+
+    static func read() -> ProcessMetrics {
+        var m = ProcessMetrics()
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let page = Double(sysconf(Int32(_SC_PAGESIZE)))
+        // /proc/self/stat: the fields after the command name (which may hold spaces) in ")".
+        if let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") {
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            // fields[0] is state (field 3); utime is field 14, stime 15, starttime 22, vsize 23, rss 24.
+            func field(_ n: Int) -> Double? { fields.count > n - 3 ? Double(fields[n - 3]) : nil }
+            if let utime = field(14), let stime = field(15), ticks > 0 { m.cpuSeconds = (utime + stime) / ticks }
+            if let start = field(22), ticks > 0, let boot = Self.bootTime() { m.startTime = boot + start / ticks }
+            m.virtualBytes = field(23)
+            if let rss = field(24) { m.residentBytes = rss * page }
+        }
+        if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") { m.openFDs = Double(fds.count) }
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 { m.maxFDs = Double(limit.rlim_cur) }
+        return m
+    }
+
+    /// `btime` of /proc/stat: when the machine booted (Unix seconds).
+    static func bootTime() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("btime ") {
+            return Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
+        }
+        return nil
+    }
+
+    func add(to registry: PrometheusCollectorRegistry) {
+        func gauge(_ name: String, _ unit: String, _ help: String, _ value: Double?) {
+            guard let value else { return }
+            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "process", metricName: name, unitName: unit, helpText: help)).set(value)
+        }
+        if let cpu = self.cpuSeconds {
+            registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "process", metricName: "cpu_seconds", unitName: "total", helpText: "Total user and system CPU time spent in seconds."))
+                .increment(by: cpu)
+        }
+        gauge("resident_memory", "bytes", "Resident memory size in bytes.", self.residentBytes)
+        gauge("virtual_memory", "bytes", "Virtual memory size in bytes.", self.virtualBytes)
+        gauge("start_time", "seconds", "Start time of the process since unix epoch in seconds.", self.startTime)
+        gauge("open", "fds", "Number of open file descriptors.", self.openFDs)
+        gauge("max", "fds", "Maximum number of open file descriptors.", self.maxFDs)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import RegionCore
+import Testing
+
+/// One HTTP/1.1 request on a fresh connection; the whole answer (head and body).
+func httpRequest(port: Int, _ path: String, method: String = "GET") async throws -> (status: Int, body: String) {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connect(host: "127.0.0.1", port: port)
+        .flatMapThrowing { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: $0) }.get()
+    let answer = try await channel.executeThenClose { inbound, outbound in
+        try await outbound.write(ByteBuffer(string: "\(method) \(path) HTTP/1.1\r\nHost: regiond\r\nConnection: close\r\n\r\n"))
+        var answer = ""
+        for try await var chunk in inbound { answer += chunk.readString(length: chunk.readableBytes) ?? "" }
+        return answer
+    }
+    let status = Int(answer.split(separator: " ").dropFirst().first ?? "") ?? 0
+    let body = answer.range(of: "\r\n\r\n").map { String(answer[$0.upperBound...]) } ?? ""
+    return (status, body)
+}
+
+/// The value of the sample of `name` whose labels include `labels`, from Prometheus text.
+func sample(_ text: String, _ name: String, _ labels: [String: String] = [:]) -> Double? {
+    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+        guard let space = line.lastIndex(of: " ") else { continue }
+        let key = line[..<space]
+        guard key == name || key.hasPrefix(name + "{") else { continue }
+        guard labels.allSatisfy({ key.contains("\($0.key)=\"\($0.value)\"") }) else { continue }
+        return Double(line[line.index(after: space)...])
+    }
+    return nil
+}
+
+@Suite("metrics end to end", .serialized)
+struct MetricsEndToEndTests {
+    @Test func aScrapeIsValidAndFollowsAFailover() async throws {
+        let port = try BalancedHAProxy.freePort()
+        let metrics = "\n[metrics]\nlisten = \"127.0.0.1:\(port)\"\n"
+        try await failoverScenario("cooldown = \"0s\"", edit: { $0 + metrics }) { daemon, eu in
+            try await daemon.notify.wait(for: "STATUS=2 regions: 2 healthy")
+            let first = try await httpRequest(port: port, "/metrics")
+            #expect(first.status == 200)
+            #expect(sample(first.body, "regiond_build_info", ["version": RegiondVersion.string]) == 1)
+            #expect(sample(first.body, "regiond_region_status", ["region": "eu-west", "status": "healthy"]) == 1)
+            #expect(sample(first.body, "regiond_region_status", ["region": "eu-west", "status": "unhealthy"]) == 0)
+            #expect(sample(first.body, "regiond_region_plan_weight", ["region": "eu-west"]) == 6000)
+            #expect(sample(first.body, "regiond_region_failover_phase", ["region": "eu-west", "phase": "serving"]) == 1)
+            #expect((sample(first.body, "regiond_endpoint_probes_total", ["region": "eu-west", "result": "pass"]) ?? 0) >= 2)
+            #expect(sample(first.body, "regiond_plan_target_up", ["target": "state_file"]) == 1)
+            #expect((sample(first.body, "process_resident_memory_bytes") ?? 0) > 1_000_000)
+            #expect((sample(first.body, "process_open_fds") ?? 0) > 3)
+            #expect(sample(first.body, "regiond_probe_start_lateness_seconds_count").map { $0 > 0 } == true)
+
+            // promtool (Debian's prometheus package) accepts it.
+            let file = "\(daemon.directory)/scrape.txt"
+            try first.body.write(toFile: file, atomically: true, encoding: .utf8)
+            let lint = try await runProgram("/bin/sh", ["-c", "promtool check metrics < \(file)"])
+            #expect(lint.status == 0, "promtool: \(lint.stdout)\(lint.stderr)")
+
+            let watch = try await ControlConnection.open(daemon.socketPath)
+            try await watch.send(#"{"cmd":"watch"}"#)
+            _ = try await watch.readLine()
+            eu.set(.error)
+            _ = try await watch.readLine(containingAll: [#""kind":"failover_started""#, #""region":"eu-west""#])
+            await watch.close()
+            let after = try await httpRequest(port: port, "/metrics").body
+            #expect(sample(after, "regiond_region_plan_weight", ["region": "eu-west"]) == 0)
+            #expect(sample(after, "regiond_region_failover_phase", ["region": "eu-west", "phase": "failed_over"]) == 1)
+            let failovers = after.split(separator: "\n").filter { $0.hasPrefix("regiond_failovers_total{") && $0.contains(#"strategy="automatic""#) }
+            #expect(failovers.count == 1, "\(failovers)")
+            #expect(sample(after, "regiond_control_requests_total", ["command": "watch", "code": "ok"]) == 1)
+            #expect((sample(after, "regiond_endpoint_probes_total", ["region": "eu-west", "result": "status"]) ?? 0) >= 1)
+            #expect((sample(after, "regiond_state_commit_duration_seconds_count") ?? 0) >= 1)
+
+            #expect(try await httpRequest(port: port, "/nope").status == 404)
+            #expect(try await httpRequest(port: port, "/metrics", method: "POST").status == 405)
+        }
+    }
+}
