@@ -55,9 +55,10 @@ install -D -m 0644 systemd/regiond.catalog "$ROOTFS/usr/lib/systemd/catalog/regi
 # pool at exit and the clean stop reads as a failure). The rootfs is reused: a plain run
 # removes the drop-in again.
 dropin="$ROOTFS/etc/systemd/system/regiond.service.d/sanitizer.conf"
+# The suppressions as the container sees them (commands run there by in_container too).
+tsan=${TSAN_OPTIONS:+$(echo "$TSAN_OPTIONS" | sed 's|suppressions=[^:]*|suppressions=/etc/regiond/tsan.supp|')}
 if [ -n "${ASAN_OPTIONS:-}${TSAN_OPTIONS:-}" ]; then
     install -D -m 0644 Tests/sanitizers/tsan.supp "$ROOTFS/etc/regiond/tsan.supp"
-    tsan=${TSAN_OPTIONS:+$(echo "$TSAN_OPTIONS" | sed 's|suppressions=[^:]*|suppressions=/etc/regiond/tsan.supp|')}
     mkdir -p "$(dirname "$dropin")"
     {
         echo "[Service]"
@@ -104,7 +105,7 @@ if [ -z "$leader" ]; then
     echo "0 passed, 1 failed"
     exit 1
 fi
-in_container() { nsenter -t "$leader" -m -u -i -n -p -- "$@"; }
+in_container() { env ${tsan:+TSAN_OPTIONS=$tsan} nsenter -t "$leader" -m -u -i -n -p -- "$@"; }
 # Wait for boot: is-system-running --wait returns once startup finished.
 # (--wait blocks until boot finishes, but fails at once while systemd is not up yet.)
 timeout 90 bash -c "until nsenter -t $leader -m -u -i -n -p -- systemctl is-system-running --wait >/dev/null 2>&1; do case \$(nsenter -t $leader -m -u -i -n -p -- systemctl is-system-running 2>/dev/null) in running|degraded) exit 0;; esac; sleep 0.2; done"
