@@ -18,6 +18,8 @@ for sanitizer in address thread; do
     export REGIOND_BIN_DIR=$PWD/$scratch/debug
     export ASAN_OPTIONS="abort_on_error=1:detect_leaks=0:handle_abort=1"
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/Tests/sanitizers/tsan.supp"
+    # Guards against hung tests wait this many times longer (Tests/EndToEndTests/Support/Deadline.swift).
+    export REGIOND_TEST_SLOWDOWN=$([ "$sanitizer" = address ] && echo 3 || echo 6)
     if ! $SWIFT test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch"; then
         echo "== $sanitizer: FAILED"
         status=1

@@ -367,7 +367,7 @@ struct FailoverEndToEndTests {
     /// A hook that takes longer than the time between decisions holds neither of them
     /// back (their replies come while it still runs), and then gets the newest plan: the
     /// ones in between are superseded.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(2 * testSlowdown)))
     func aSlowHookDelaysNoDecisionAndGetsTheNewestPlan() async throws {
         let directory = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -82,7 +82,7 @@ struct HAProxyTrafficTests {
         return newest
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(3 * testSlowdown)))
     func sharesFollowThePlanAndADrainedRegionStaysDrainedAcrossReloadsAndRestarts() async throws {
         try await trafficScenario(
             regions: Self.regions, balancers: 1, withStateFile: true,
@@ -124,7 +124,7 @@ struct HAProxyTrafficTests {
     }
 
     /// A gradual move: at each step HAProxy carries the step's plan.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(2 * testSlowdown)))
     func aGradualStepIsWhatTheTrafficSees() async throws {
         let failover = "strategy = \"gradual\"\ngradual_step = \"50%\"\ngradual_interval = \"1h\""
         try await trafficScenario(
@@ -147,7 +147,7 @@ struct HAProxyTrafficTests {
     /// The graceful strategy with a live session: eu-west's weight goes to 0 at once, but
     /// the move is complete only when HAProxy reports no session left on it (here: one
     /// long request), not at the drain timeout (1 h).
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(2 * testSlowdown)))
     func gracefulWaitsForTheLastLiveSession() async throws {
         let failover = "strategy = \"graceful\"\ndrain_timeout = \"1h\""
         try await trafficScenario(
@@ -198,7 +198,7 @@ struct HAProxyTrafficTests {
     /// notices the new process and puts the plan back, after which the drained region gets
     /// nothing again. Two load balancers: one stopped and started again gets the plan back
     /// from the watch, the other keeps it throughout, and each is its own target.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(2 * testSlowdown)))
     func theWatchPutsThePlanBackOnEveryLoadBalancer() async throws {
         try await trafficScenario(
             regions: Self.regions, balancers: 2, withStateFile: false,

@@ -38,7 +38,7 @@ struct StarvationTests {
     /// `ulimit -n 64` with 60 endpoints that hold their sockets (the target never answers)
     /// and 20 control clients: probes that find no descriptor fail as `local` (not counted
     /// against the region), every client is answered, nothing crashes.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(2 * testSlowdown)))
     func outOfFileDescriptorsProbesFailAsLocalAndTheSocketStillAnswers() async throws {
         try await scenario(
             { port in
@@ -81,7 +81,7 @@ struct StarvationTests {
     /// A client that writes requests and never reads the replies: its replies back up,
     /// regiond drops it after `client_idle_timeout`, its memory stays bounded, and other
     /// clients are served meanwhile.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(2 * testSlowdown)))
     func aClientThatFloodsWithoutReadingIsDroppedAndOthersAreServed() async throws {
         try await scenario({ port in
             fastConfig(targets: [("eu-west", port)], daemon: "client_idle_timeout = \"1s\"\nmax_request_bytes = 2048")
@@ -159,7 +159,7 @@ extension StarvationTests {
     /// regiond starved of CPU (3% of one core, while its probes need many times that)
     /// holds: no region changes status and no traffic moves, and it says so. Once it
     /// has CPU again it resumes, and a region that really fails then fails over.
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(3 * testSlowdown)))
     func aStarvedDaemonHoldsInsteadOfFailingOverHealthyRegions() async throws {
         let steady = try await SwitchableTarget.start()
         defer { Task { await steady.stop() } }

@@ -5,7 +5,7 @@ import Testing
 /// Type=notify readiness, StatusText, journal fields, reload, watchdog, stop, exit 78.
 @Suite("regiond under systemd", .serialized)
 struct SystemdContainerTests {
-    @Test(.timeLimit(.minutes(15)))
+    @Test(.timeLimit(.minutes(15 * testSlowdown)))
     func regiondBehavesUnderARealSystemd() async throws {
         let script = Binaries.root.appendingPathComponent("Tests/systemd/container-test.sh").path
         let run = try await runProgram(script, [Binaries.directory])

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -6,7 +7,12 @@ struct DeadlineExceeded: Error, CustomStringConvertible {
     var description: String { "gave up waiting for \(self.what)" }
 }
 
-/// Runs `operation`, failing if it has not finished within `limit`.
+/// How much slower the binaries under test are than a plain debug build:
+/// `REGIOND_TEST_SLOWDOWN` (make test-sanitize sets it: ThreadSanitizer runs regiond
+/// several times slower). Guards against hung tests are scaled by it.
+let testSlowdown: Int64 = ProcessInfo.processInfo.environment["REGIOND_TEST_SLOWDOWN"].flatMap { Int64($0) }.map { min(max($0, 1), 20) } ?? 1
+
+/// Runs `operation`, failing if it has not finished within `limit` (times the slowdown).
 ///
 /// The limit is a guard against a hung test, not a timing assertion: tests wait
 /// for events (a datagram, an event line, an exit) and this only stops them
@@ -19,7 +25,7 @@ func within<T: Sendable>(
     let loop = MultiThreadedEventLoopGroup.singleton.next()
     return try await withThrowingTaskGroup(of: T?.self) { group in
         let expired = loop.makePromise(of: Void.self)
-        let timer = loop.scheduleTask(in: limit) { expired.succeed(()) }
+        let timer = loop.scheduleTask(in: .nanoseconds(limit.nanoseconds * testSlowdown)) { expired.succeed(()) }
         group.addTask { try await operation() }
         group.addTask {
             try await withTaskCancellationHandler {
