@@ -9,7 +9,7 @@ both probers are measured the same way, from the target's side.
 
 Environment: BENCH_SECONDS (default 20), BENCH_SIZES (default "1000,10000").
 """
-import json, os, shutil, signal, subprocess, sys, tempfile, time, urllib.request
+import json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, ".build", "release")
@@ -104,13 +104,35 @@ def regionctl(sock, *args, timeout=60):
     return json.loads(out.stdout)["result"]
 
 
-def bench_regiond(tmp, endpoints):
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrape_metrics(port, stop, sizes):
+    """Scrapes /metrics every 5 s, as a Prometheus would (more often than its default)."""
+    while not stop.wait(5):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+                sizes.append(len(answer.read()))
+        except Exception:
+            sizes.append(-1)
+
+
+def bench_regiond_without_metrics(tmp, endpoints):
+    return bench_regiond(tmp, endpoints, metrics=False)
+
+
+def bench_regiond(tmp, endpoints, metrics=True):
     per_region = 10
     regions = endpoints // per_region
     sock = os.path.join(tmp, f"c{endpoints}.sock")
     conf = os.path.join(tmp, f"regiond-{endpoints}.toml")
     with open(conf, "w") as f:
         f.write(f'[daemon]\ncontrol_socket = "{sock}"\nstate_directory = "{tmp}"\nmax_clients = 4096\n\n')
+        port = free_port() if metrics else None
+        f.write(f'[metrics]\nlisten = "{f"127.0.0.1:{port}" if metrics else ""}"\n\n')
         f.write('[probe]\ninterval = "1s"\ntimeout = "900ms"\njitter = "10%"\n\n')
         f.write('[status]\nwindow = "10s"\nevaluation_interval = "1s"\n\n')
         for r in range(regions):
@@ -124,8 +146,16 @@ def bench_regiond(tmp, endpoints):
         time.sleep(5)  # warm up: first probes are spread over one interval
         # Throughput and CPU come from nginx and /proc, so they are measured even when
         # the daemon is too busy to answer its control socket.
+        stop, sizes = threading.Event(), []
+        if metrics:
+            threading.Thread(target=scrape_metrics, args=(port, stop, sizes), daemon=True).start()
         cpu, requests, elapsed = measure(proc.pid, SECONDS)
-        result = {"prober": "regiond", "endpoints": endpoints, "regions": regions, **figures(proc.pid, cpu, requests, elapsed)}
+        stop.set()
+        result = {"prober": "regiond" if metrics else "regiond (metrics off)", "endpoints": endpoints, "regions": regions,
+                  **figures(proc.pid, cpu, requests, elapsed)}
+        if metrics:
+            result["scrapes"] = len([x for x in sizes if x > 0])
+            result["scrape_kb"] = round(max(sizes, default=0) / 1024, 1)
         try:
             status = regionctl(sock, "status", timeout=30)
             latencies = []
@@ -188,11 +218,11 @@ def main():
     results = []
     try:
         for n in SIZES:
-            for run in ([bench_regiond, bench_haproxy] if n == 1000 else [bench_regiond]):
+            for run in ([bench_regiond, bench_regiond_without_metrics, bench_haproxy] if n == 1000 else [bench_regiond]):
                 try:
                     result = run(tmp, n)
                 except Exception as error:  # an overloaded prober is a result too
-                    result = {"prober": run.__name__.replace("bench_", ""), "endpoints": n, "error": str(error)[:300]}
+                    result = {"prober": run.__name__.replace("bench_", "").replace("_", " "), "endpoints": n, "error": str(error)[:300]}
                 print("bench:", json.dumps(result), flush=True)
                 results.append(result)
     finally:

@@ -9,7 +9,9 @@ import Testing
 struct HAProxyTrafficTests {
     static let regions = ["eu-west", "us-east", "ap-south"]
 
-    /// regiond in front of `backends`, applying plans to each of `haproxies`.
+    /// regiond in front of `backends`, applying plans to each of `haproxies`. Under a
+    /// sanitizer regiond probes less often (`testSlowdown`), so that with the load and two
+    /// balancers on two cores it is not starved into holding its statuses.
     static func config(backends: RegionBackends, haproxies: [BalancedHAProxy], failover: String, extra: String = "") -> String {
         var text = """
             [daemon]
@@ -17,13 +19,13 @@ struct HAProxyTrafficTests {
             state_directory = "@DIR@"
 
             [probe]
-            interval = "100ms"
+            interval = "\(100 * testSlowdown)ms"
             timeout = "2s"
             jitter = 0
 
             [status]
-            window = "1s"
-            evaluation_interval = "100ms"
+            window = "\(testSlowdown)s"
+            evaluation_interval = "\(100 * testSlowdown)ms"
             min_samples = 2
             rise = 2
             fall = 2

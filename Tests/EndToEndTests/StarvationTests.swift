@@ -38,7 +38,12 @@ struct StarvationTests {
     /// `ulimit -n 64` with 60 endpoints that hold their sockets (the target never answers)
     /// and 20 control clients: probes that find no descriptor fail as `local` (not counted
     /// against the region), every client is answered, nothing crashes.
-    @Test(.timeLimit(.minutes(2 * testSlowdown)))
+    @Test(
+        .timeLimit(.minutes(2 * testSlowdown)),
+        .disabled(
+            if: ProcessInfo.processInfo.environment["TSAN_OPTIONS"] != nil,
+            "ThreadSanitizer matches its suppressions by symbol, through llvm-symbolizer, which needs descriptors this test's limit of 64 leaves none for: the known Mutex.withLock report (ProbeStatistics) goes unsymbolized and unsuppressed. Runs in make test and under ASan."
+        ))
     func outOfFileDescriptorsProbesFailAsLocalAndTheSocketStillAnswers() async throws {
         try await scenario(
             { port in
@@ -84,7 +89,9 @@ struct StarvationTests {
     @Test(.timeLimit(.minutes(2 * testSlowdown)))
     func aClientThatFloodsWithoutReadingIsDroppedAndOthersAreServed() async throws {
         try await scenario({ port in
-            fastConfig(targets: [("eu-west", port)], daemon: "client_idle_timeout = \"1s\"\nmax_request_bytes = 2048")
+            // The control loop parses the flood while others connect; under a sanitizer it can
+            // be busy for longer than 1 s, and a new client would look idle before it is read.
+            fastConfig(targets: [("eu-west", port)], daemon: "client_idle_timeout = \"\(testSlowdown)s\"\nmax_request_bytes = 2048")
         }) { daemon, _ in
             try await daemon.notify.wait(for: "READY=1")
             let before = daemon.residentBytes
@@ -164,12 +171,15 @@ extension StarvationTests {
         let steady = try await SwitchableTarget.start()
         defer { Task { await steady.stop() } }
         try await scenario({ port in
+            // Under a sanitizer (several times slower) fewer endpoints: regiond must keep its
+            // schedule when it has the CPU, and still need far more than 3% of a core.
+            let count = testSlowdown > 1 ? 10 : 30
             var text = Self.manyEndpoints(
-                port: port, regions: ["eu"], count: 30, probe: "interval = \"100ms\"\ntimeout = \"2s\"\njitter = 0",
+                port: port, regions: ["eu"], count: count, probe: "interval = \"100ms\"\ntimeout = \"2s\"\njitter = 0",
                 status: "window = \"2s\"\nevaluation_interval = \"100ms\"\nmin_samples = 2\nfall = 2\nrise = 2",
                 failover: "cooldown = \"0s\"")
             text += "\n[[region]]\nid = \"us\"\nweight = 100\n"
-            for index in 0..<30 { text += "  [[region.endpoint]]\n  name = \"e\(index)\"\n  url = \"http://127.0.0.1:\(steady.port)/healthz/\(index)\"\n" }
+            for index in 0..<count { text += "  [[region.endpoint]]\n  name = \"e\(index)\"\n  url = \"http://127.0.0.1:\(steady.port)/healthz/\(index)\"\n" }
             return text
         }) { daemon, eu in
             try await daemon.notify.wait(for: "STATUS=2 regions: 2 healthy")

@@ -10,7 +10,9 @@ import RegionTestSupport
 /// Probes against real servers and processes on this machine.
 @Suite("Probes against real targets")
 struct ProberTests {
-    static func http(_ url: String, _ configure: (inout HTTPCheck) -> Void = { _ in }, timeout: Duration = .seconds(2), maxBody: Int = 65536) -> EndpointConfig {
+    /// A probe whose outcome is not a timeout gets 10 s: the TLS handshake alone takes
+    /// seconds under ThreadSanitizer. Tests of timeouts pass their own.
+    static func http(_ url: String, _ configure: (inout HTTPCheck) -> Void = { _ in }, timeout: Duration = .seconds(10), maxBody: Int = 65536) -> EndpointConfig {
         var check = HTTPCheck(url: url)
         configure(&check)
         return EndpointConfig(name: "e", check: .http(check), interval: .seconds(5), timeout: timeout, maxBodyBytes: maxBody)
