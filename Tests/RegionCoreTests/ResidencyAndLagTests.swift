@@ -101,6 +101,11 @@ struct ResidencyAndLagTests {
                 _ = engine.step(signals, now: t(now))
             }
             let context = "seed \(seed) round \(round) t=\(now)"
+            // The precomputed eligibility and the reasons `traffic` shows agree.
+            let calculator = engine.calculator(signals)
+            for region in regions {
+                #expect(calculator.isTarget(region.id) == (calculator.exclusion(region.id) == nil), "\(region.id): \(context)")
+            }
             for flow in engine.flows(signals: signals) {
                 moves += 1
                 let source = try #require(regions.first { $0.id == flow.from })

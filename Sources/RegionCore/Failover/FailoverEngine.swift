@@ -24,6 +24,8 @@ import Foundation
 public struct FailoverEngine: Sendable {
     public private(set) var settings: FailoverSettings
     public private(set) var regions: [FailoverRegion]
+    /// Where each region is in `regions` (looked up for every region in every round).
+    private let index: [String: Int]
     public internal(set) var state: EngineState
     /// False until every enabled region has had a known status once since start. Until
     /// then no automatic decision is made: after a restart the restored plan stands
@@ -33,13 +35,15 @@ public struct FailoverEngine: Sendable {
     public init(settings: FailoverSettings, regions: [FailoverRegion], state: EngineState? = nil) {
         self.settings = settings
         self.regions = regions
+        self.index = Dictionary(regions.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
         var restored = state ?? EngineState(regions: [:], plan: TrafficPlan(weights: [:], total: settings.total))
         for region in regions where restored.regions[region.id] == nil {
             var runtime = RegionRuntime()
             if !region.enabled { runtime.admin = .disabled }
             restored.regions[region.id] = runtime
         }
-        restored.regions = restored.regions.filter { id, _ in regions.contains { $0.id == id } }
+        let ids = Set(regions.map(\.id))
+        restored.regions = restored.regions.filter { id, _ in ids.contains(id) }
         // What is read back from disk is checked like any outside input: a share is a
         // fraction of the baseline (0...1), an override a weight in range, a plan valid.
         for id in restored.regions.keys {
@@ -75,7 +79,7 @@ public struct FailoverEngine: Sendable {
 
     // MARK: - Per-region settings
 
-    func region(_ id: String) -> FailoverRegion? { self.regions.first { $0.id == id } }
+    func region(_ id: String) -> FailoverRegion? { self.index[id].map { self.regions[$0] } }
 
     /// The strategy moving `id` now: an operator's choice for this move, the region's own, or `[failover]`'s.
     public func strategy(of id: String) -> FailoverStrategy {

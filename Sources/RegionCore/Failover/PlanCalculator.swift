@@ -14,6 +14,32 @@ struct PlanCalculator {
     let signals: [String: RegionSignal]
     let total: Int
     let strategy: (String) -> FailoverStrategy
+    /// The regions that may take moved traffic now, computed once: the plan asks for
+    /// every pair of regions, and with 1,000 of them a check that built its reason text
+    /// each time made one engine round take seconds.
+    let eligible: Set<String>
+    /// Those regions in config order.
+    let open: [FailoverRegion]
+
+    init(regions: [FailoverRegion], state: EngineState, signals: [String: RegionSignal], total: Int, strategy: @escaping (String) -> FailoverStrategy) {
+        self.regions = regions
+        self.state = state
+        self.signals = signals
+        self.total = total
+        self.strategy = strategy
+        self.open = regions.filter { Self.mayTakeTraffic($0, state: state, signals: signals) }
+        self.eligible = Set(self.open.map(\.id))
+    }
+
+    /// The same rule as ``exclusion(_:)``, without its text.
+    static func mayTakeTraffic(_ region: FailoverRegion, state: EngineState, signals: [String: RegionSignal]) -> Bool {
+        guard let rt = state.regions[region.id], rt.admin == .enabled, rt.phase == .serving, rt.share >= 1,
+            let signal = signals[region.id], signal.status == .healthy
+        else { return false }
+        guard let maxLag = region.maxLag else { return true }
+        guard let lag = signal.lag else { return false }
+        return lag < maxLag
+    }
 
     /// Traffic moved from one region to another, in plan units.
     struct Flow: Sendable, Equatable {
@@ -24,7 +50,9 @@ struct PlanCalculator {
 
     struct Result {
         var plan: TrafficPlan
-        /// Every move of traffic the plan contains, for the residency property.
+        /// Every move of traffic from a region with an allow-list (or to an operator's
+        /// chosen target), for the residency property. Regions that may send traffic
+        /// anywhere are pooled and not listed.
         var flows: [Flow]
         /// Cascading sources whose chain had too little spare capacity.
         var short: [String]
@@ -49,7 +77,7 @@ struct PlanCalculator {
         return nil
     }
 
-    func isTarget(_ id: String) -> Bool { self.exclusion(id) == nil }
+    func isTarget(_ id: String) -> Bool { self.eligible.contains(id) }
 
     /// The operator's chosen target for `source`, if it may take the traffic.
     func chosenTarget(for source: FailoverRegion) -> String? {
@@ -61,7 +89,10 @@ struct PlanCalculator {
 
     /// The regions `source`'s traffic may go to now, in config order.
     func targets(for source: FailoverRegion) -> [FailoverRegion] {
-        self.regions.filter { $0.id != source.id && source.mayMove(to: $0.id) && self.isTarget($0.id) }
+        if source.allowedTargets == nil {
+            return self.eligible.contains(source.id) ? self.open.filter { $0.id != source.id } : self.open
+        }
+        return self.open.filter { $0.id != source.id && source.mayMove(to: $0.id) }
     }
 
     func hasTarget(for source: FailoverRegion) -> Bool {
@@ -84,6 +115,19 @@ struct PlanCalculator {
             value[to, default: 0] += amount
             flows.append(Flow(from: from, to: to, amount: amount))
         }
+        let weight = { (r: FailoverRegion) in max(0, self.baseWeight(r) * self.capacity(r)) }
+        // Sources without an allow-list that spread by tier all spread over the same
+        // regions in the same proportions: their freed traffic is pooled and spread once
+        // (with 1,000 regions, per-source spreading was a million additions a round).
+        var pooled = 0.0
+        let best = self.open.map(\.priority).min()
+        let bestTier = self.open.filter { $0.priority == best }
+        func flushPool() {
+            // Before a cascading source reads spare capacity, as if spread in order.
+            guard pooled > 0 else { return }
+            for (target, amount) in Self.spread(pooled, over: bestTier, weight: weight) { value[target, default: 0] += amount }
+            pooled = 0
+        }
         for source in self.regions {
             let freed = self.baseWeight(source) - (value[source.id] ?? 0)
             guard freed > 1e-9 else { continue }
@@ -93,8 +137,13 @@ struct PlanCalculator {
             }
             let targets = self.targets(for: source)
             guard !targets.isEmpty else { return nil }
-            let weight = { (r: FailoverRegion) in max(0, self.baseWeight(r) * self.capacity(r)) }
-            if self.strategy(source.id) == .cascading {
+            let cascading = self.strategy(source.id) == .cascading
+            if !cascading, source.allowedTargets == nil, !self.eligible.contains(source.id) {
+                pooled += freed
+                continue
+            }
+            if cascading {
+                flushPool()
                 // Down the chain by priority (config order within a tier), each taking its spare capacity.
                 let chain = targets.enumerated().sorted { ($0.element.priority, $0.offset) < ($1.element.priority, $1.offset) }.map(\.element)
                 var remaining = freed
@@ -115,6 +164,7 @@ struct PlanCalculator {
                 }
             }
         }
+        flushPool()
         let shares = self.regions.map { ($0.id, value[$0.id] ?? 0) }
         guard shares.contains(where: { $0.1 > 0 }) else { return nil }
         return Result(plan: TrafficPlan.apportion(shares, total: self.total), flows: flows, short: short)

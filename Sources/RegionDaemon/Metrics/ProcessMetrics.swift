@@ -1,5 +1,4 @@
 import Foundation
-import Prometheus
 
 /// The standard `process_*` metrics, read from /proc at scrape time (the names and
 /// meanings of Prometheus's client libraries).
@@ -40,14 +39,13 @@ struct ProcessMetrics {
         return nil
     }
 
-    func add(to registry: PrometheusCollectorRegistry) {
+    func add(to out: inout ExpositionText) {
         func gauge(_ name: String, _ unit: String, _ help: String, _ value: Double?) {
             guard let value else { return }
-            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "process", metricName: name, unitName: unit, helpText: help)).set(value)
+            out.add("process_\(name)_\(unit)", .gauge, help, [], value)
         }
         if let cpu = self.cpuSeconds {
-            registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "process", metricName: "cpu_seconds", unitName: "total", helpText: "Total user and system CPU time spent in seconds."))
-                .increment(by: cpu)
+            out.add("process_cpu_seconds_total", .counter, "Total user and system CPU time spent in seconds.", [], cpu)
         }
         gauge("resident_memory", "bytes", "Resident memory size in bytes.", self.residentBytes)
         gauge("virtual_memory", "bytes", "Virtual memory size in bytes.", self.virtualBytes)
