@@ -87,7 +87,7 @@ def haproxy_config(tmp, port, backends, state_file):
 
 
 def regionctl(sock, *args):
-    out = subprocess.run([os.path.join(BIN, "regionctl"), "--socket", sock, *args], capture_output=True, text=True, timeout=30)
+    out = subprocess.run([os.path.join(BIN, "regionctl"), *args, "--socket", sock], capture_output=True, text=True, timeout=30)
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
     return out.stdout
