@@ -80,7 +80,7 @@ public enum Daemon {
             config: config, configPath: configPath, time: time, prober: prober, bus: bus, statistics: statistics,
             notifier: notifier, logger: logger, controller: controller, gate: gate)
         // Readiness order: valid config, restored failover state, every probe loop scheduled,
-        // the socket bound, then READY=1.
+        // the metrics listener and the control socket bound, then READY=1.
         await controller.restore()
         await supervisor.start()
 
@@ -95,6 +95,9 @@ public enum Daemon {
                 notifier.ready(status: summary)
                 logger.notice("ready", metadata: ["REGIOND_SOCKET": "\(config.daemon.controlSocket)"])
             })
+        // Bound before the services start, so READY=1 also means the metrics are served.
+        var metricsListener: MetricsServer<ContinuousClock>.Listener?
+        if let address = config.metrics.listen { metricsListener = await MetricsServer<ContinuousClock>.bind(address, group: controlLoop, logger: logger) }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: WatchdogService(supervisor: supervisor, notifier: notifier, logger: logger)),
             .init(service: StatusTextService(supervisor: supervisor, bus: bus)),
@@ -103,9 +106,9 @@ public enum Daemon {
             .init(service: control),
             .init(service: ReloadSignalService(supervisor: supervisor, notifier: notifier, bus: bus, logger: logger)),
         ]
-        if let address = config.metrics.listen, let metrics {
+        if let address = config.metrics.listen, let listener = metricsListener, let metrics {
             let exporter = MetricsExporter(supervisor: supervisor, controller: controller, statistics: statistics, metrics: metrics, time: time)
-            services.append(.init(service: MetricsServer(address: address, exporter: exporter, group: controlLoop, logger: logger)))
+            services.append(.init(service: MetricsServer(listener: listener, address: address, exporter: exporter, logger: logger)))
         }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -179,6 +179,17 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         return result
     }
 
+    /// Every region's report as of its last evaluation, in config order: one hop, none to
+    /// the monitors' loops (a metrics scrape must not wait on a busy prober).
+    public func latestReports() async -> [RegionReport] {
+        let phases = await self.controller?.phases() ?? [:]
+        return self.config.regions.compactMap { region in
+            guard var report = self.monitors[region.id]?.latestReport else { return nil }
+            report.brief = report.brief.inPhase(phases[region.id])
+            return report
+        }
+    }
+
     /// `probe REGION`; nil when there is no such region.
     public func probe(region id: String) async -> Result<ProbeReport, ControlError>? {
         guard let monitor = self.monitors[id] else { return nil }

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import RegionCore
+import Subprocess
 import Testing
 
 /// One HTTP/1.1 request on a fresh connection; the whole answer (head and body).
@@ -75,6 +76,32 @@ struct MetricsEndToEndTests {
 
             #expect(try await httpRequest(port: port, "/nope").status == 404)
             #expect(try await httpRequest(port: port, "/metrics", method: "POST").status == 405)
+        }
+    }
+
+    /// Prometheus keeps its connection open between scrapes. Such a connection used to
+    /// hold the stop open: `make bench` saw regiond ignore SIGTERM for 30 s.
+    @Test func aKeepAliveScraperDoesNotHoldTheStop() async throws {
+        let port = try BalancedHAProxy.freePort()
+        try await scenario({ target in fastConfig(targets: [("eu-west", target)]) + "\n[metrics]\nlisten = \"127.0.0.1:\(port)\"\n" }) { daemon, _ in
+            try await daemon.notify.wait(for: "READY=1")
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port)
+                .flatMapThrowing { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: $0) }.get()
+            try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(string: "GET /metrics HTTP/1.1\r\nHost: regiond\r\n\r\n"))
+                var answer = ""
+                var iterator = inbound.makeAsyncIterator()
+                while !answer.contains("regiond_build_info{"), var chunk = try await iterator.next() {
+                    answer += chunk.readString(length: chunk.readableBytes) ?? ""
+                }
+                #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(200))")
+                #expect(!answer.lowercased().contains("connection: close"), "the scrape's connection stays open")
+                daemon.signal(SIGTERM)
+                #expect(try await daemon.waitForExit(limit: .seconds(10)) == .exited(0), "\(daemon.stderr.suffix(600))")
+                // The daemon closed the scraper's connection on its way out.
+                while try await iterator.next() != nil {}
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOEmbedded
+import NIOHTTP1
 import Testing
 
 @testable import RegionDaemon
@@ -10,7 +11,7 @@ import Testing
 struct IdleDisconnectorTests {
     static func channel() throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(IdleDisconnector())
+        try channel.pipeline.syncOperations.addHandler(LineIdleDisconnector())
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
     }
@@ -47,5 +48,23 @@ struct IdleDisconnectorTests {
         channel.pipeline.fireUserInboundEventTriggered(IdleStateHandler.IdleStateEvent.write)
         channel.embeddedEventLoop.run()
         #expect(channel.isActive)
+    }
+
+    /// The metrics listener's: a scrape is pending from its request's `.end` until the reply's.
+    @Test func anHTTPScrapeInProgressIsNotIdleButAKeptAliveConnectionIs() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(HTTPIdleDisconnector())
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try channel.writeInbound(HTTPServerRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/metrics")))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        Self.idle(channel)
+        #expect(channel.isActive, "the scrape is being answered")
+        try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok)))
+        try channel.writeOutbound(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: "x 1\n"))))
+        Self.idle(channel)
+        #expect(channel.isActive, "the reply has not ended")
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        Self.idle(channel)
+        #expect(!channel.isActive, "answered, then idle past the timeout")
     }
 }

@@ -21,30 +21,7 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
     let group: any EventLoopGroup
     /// Called once the socket is bound and listening (sends `READY=1`).
     let onListening: @Sendable () async -> Void
-    private let connections = Connections()
-
-    /// The open client connections: counted for `max_clients`, closed at shutdown
-    /// (a watcher or an idle client would otherwise hold the shutdown open).
-    final class Connections: Sendable {
-        let count = Atomic<Int>(0)
-        private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
-        private let closing = Atomic<Bool>(false)
-
-        func add(_ channel: any Channel) {
-            self.open.withLock { $0[ObjectIdentifier(channel)] = channel }
-            if self.closing.load(ordering: .sequentiallyConsistent) { channel.close(promise: nil) }
-        }
-
-        func remove(_ channel: any Channel) {
-            self.open.withLock { $0[ObjectIdentifier(channel)] = nil }
-        }
-
-        func closeAll() {
-            self.closing.store(true, ordering: .sequentiallyConsistent)
-            let all = self.open.withLock { Array($0.values) }
-            for channel in all { channel.close(promise: nil) }
-        }
-    }
+    private let connections = OpenConnections()
 
     public init(settings: DaemonSettings, service: ControlService<C>, bus: EventBus, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, onListening: @escaping @Sendable () async -> Void) {
         self.settings = settings
@@ -72,7 +49,7 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
                 return credentials.flatMapThrowing { cred in
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(readTimeout: idle), name: "idle")
-                    try sync.addHandler(IdleDisconnector(), name: "idle-disconnect")
+                    try sync.addHandler(LineIdleDisconnector(), name: "idle-disconnect")
                     try sync.addHandler(StalledReaderDisconnector(limit: idle))
                     try sync.addHandler(ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: maxBytes))
                     // socat and `nc -N` close their sending side after the request: answer anyway
@@ -235,71 +212,4 @@ final class AcceptedConnection: Sendable {
 struct ControlServerError: Error, CustomStringConvertible {
     var message: String
     var description: String { self.message }
-}
-
-/// Closes a connection whose client has been idle past the timeout: nothing read, and
-/// no request of its waiting for a reply. A request that takes long to answer (a large
-/// `analytics`, a loaded machine) does not make its client idle.
-/// Removable: a `watch` client takes it out of its pipeline, since watchers send nothing.
-final class IdleDisconnector: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    /// Request lines read and replies written; more lines than replies: a request is pending.
-    private var lines = 0
-    private var replies = 0
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = self.unwrapInboundIn(data)
-        self.lines += buffer.readableBytesView.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
-        context.fireChannelRead(data)
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        self.replies += 1
-        context.write(data, promise: promise)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            if self.replies >= self.lines { context.close(promise: nil) }
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
-    }
-}
-
-/// Closes a connection whose client stopped reading: once its replies have backed up
-/// (the channel is not writable) for longer than `limit`, it is closed. A client that
-/// floods requests without reading then holds no more than the socket buffers and
-/// NIO's write high-water mark (64 KiB), and its slot is freed for others.
-final class StalledReaderDisconnector: ChannelInboundHandler {
-    typealias InboundIn = NIOAny
-    let limit: TimeAmount
-    private var timer: Scheduled<Void>?
-
-    init(limit: TimeAmount) {
-        self.limit = limit
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if !context.channel.isWritable {
-            if self.timer == nil {
-                let channel = context.channel
-                self.timer = context.eventLoop.scheduleTask(in: self.limit) { channel.close(promise: nil) }
-            }
-        } else {
-            self.timer?.cancel()
-            self.timer = nil
-        }
-        context.fireChannelWritabilityChanged()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        self.timer?.cancel()
-        self.timer = nil
-        context.fireChannelInactive()
-    }
 }

@@ -38,8 +38,8 @@ public struct MetricsExporter<C: Clock>: Sendable where C.Duration == Duration {
         let alarms = self.supervisor.alarms
         gauge("decisions_held", "", "1 while regiond holds automatic decisions because it is overloaded.", [], alarms.held == nil ? 0 : 1)
 
-        for brief in await self.supervisor.briefs() {
-            guard let report = await self.supervisor.report(region: brief.id) else { continue }
+        for report in await self.supervisor.latestReports() {
+            let brief = report.brief
             let region = [("region", brief.id)]
             for status in RegionStatus.allCases {
                 gauge("region_status", "", "1 for the region's current status, 0 for the others.", region + [("status", status.rawValue)], brief.status == status ? 1 : 0)

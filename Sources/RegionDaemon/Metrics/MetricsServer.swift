@@ -8,43 +8,54 @@ import Synchronization
 
 /// The `[metrics]` HTTP listener: `GET /metrics` for Prometheus. Read-only; loopback by
 /// default. A listener that cannot bind is logged and left off: monitoring regiond must
-/// never be the reason it stops moving traffic.
+/// never be the reason it stops moving traffic. Prometheus keeps its connection open
+/// between scrapes; one idle for `idleTimeout` with no request pending is closed, and
+/// every connection is closed at shutdown so that none holds the stop open.
 struct MetricsServer<C: Clock>: Service where C.Duration == Duration {
+    typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    typealias Listener = NIOAsyncChannel<Connection, Never>
+
+    let listener: Listener
     let address: HostPort
     let exporter: MetricsExporter<C>
-    let group: any EventLoopGroup
     let logger: Logger
     /// Connections at once; more are closed at once (a scraper needs one).
     var maxConnections = 64
-    private let connections = ConnectionCount()
+    private let connections = OpenConnections()
 
-    typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
-
-    init(address: HostPort, exporter: MetricsExporter<C>, group: any EventLoopGroup, logger: Logger) {
-        self.address = address
-        self.exporter = exporter
-        self.group = group
-        self.logger = logger
-    }
-
-    func run() async throws {
-        let server: NIOAsyncChannel<Connection, Never>
+    /// Binds before the services start, so `READY=1` means the metrics are up too. Nil,
+    /// logged, when the address cannot be bound.
+    /// - Parameter idleTimeout: longer than any sensible scrape interval, so a scraper keeps its connection.
+    static func bind(_ address: HostPort, group: any EventLoopGroup, idleTimeout: TimeAmount = .seconds(150), logger: Logger) async -> Listener? {
         do {
-            server = try await ServerBootstrap(group: self.group)
+            return try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.allowRemoteHalfClosure, value: false)
-                .bind(host: self.address.host, port: self.address.port) { channel in
+                .bind(host: address.host, port: address.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                        try sync.configureHTTPServerPipeline(withErrorHandling: true)
+                        try sync.addHandler(HTTPIdleDisconnector())
                         return try Connection(wrappingChannelSynchronously: channel)
                     }
                 }
         } catch {
-            self.logger.error("metrics listener on \(self.address) failed: \(error); regiond runs on without it. Fix [metrics] listen and reload or restart")
-            try? await gracefulShutdown()
-            return
+            logger.error("metrics listener on \(address) failed: \(error); regiond runs on without it. Fix [metrics] listen and reload or restart")
+            return nil
         }
+    }
+
+    init(listener: Listener, address: HostPort, exporter: MetricsExporter<C>, logger: Logger) {
+        self.listener = listener
+        self.address = address
+        self.exporter = exporter
+        self.logger = logger
+    }
+
+    func run() async throws {
         self.logger.info("metrics listening", metadata: ["metrics.listen": "\(self.address)"])
+        let server = self.listener
         try? await withGracefulShutdownHandler {
             try await server.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { tasks in
@@ -55,12 +66,17 @@ struct MetricsServer<C: Clock>: Service where C.Duration == Duration {
             }
         } onGracefulShutdown: {
             server.channel.close(promise: nil)
+            self.connections.closeAll()
         }
     }
 
     private func serve(_ connection: Connection) async {
-        let active = self.connections.value.wrappingAdd(1, ordering: .relaxed).newValue
-        defer { self.connections.value.wrappingSubtract(1, ordering: .relaxed) }
+        let active = self.connections.count.wrappingAdd(1, ordering: .relaxed).newValue
+        self.connections.add(connection.channel)
+        defer {
+            self.connections.remove(connection.channel)
+            self.connections.count.wrappingSubtract(1, ordering: .relaxed)
+        }
         guard active <= self.maxConnections else {
             try? await connection.channel.close()
             return
@@ -100,8 +116,4 @@ struct MetricsServer<C: Clock>: Service where C.Duration == Duration {
             return (.notFound, "text/plain; charset=utf-8", Array("not found; metrics are at /metrics\n".utf8))
         }
     }
-}
-
-final class ConnectionCount: Sendable {
-    let value = Atomic<Int>(0)
 }

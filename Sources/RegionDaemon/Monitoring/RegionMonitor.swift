@@ -45,13 +45,13 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     private var generation = 0
     /// Jitter and first-probe spread; seeded once (no system call per probe).
     private var random = JitterRandom(seed: UInt64.random(in: .min ... .max))
-    /// What readers outside the actor see: the region's brief and when its evaluation tick
+    /// What readers outside the actor see: the region's report and when its evaluation tick
     /// last ran (the supervisor's liveness check). Refreshed after every evaluation and
-    /// update, so `status`, `STATUS=` and the watchdog read every region without a hop to
-    /// its event loop.
+    /// update, so `status`, `STATUS=`, a metrics scrape and the watchdog read every region
+    /// without a hop to its event loop, however busy that loop is.
     private nonisolated let published: Mutex<Published>
     struct Published: Sendable {
-        var brief: RegionBrief
+        var report: RegionReport
         /// When the evaluation tick was (re)started and when it last ran.
         var startedAt: C.Instant?
         var evaluatedAt: C.Instant?
@@ -84,18 +84,20 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         self.statistics = statistics
         self.gate = gate
         self.metrics = .empty(windowSeconds: config.status.window.seconds)
-        self.published = Mutex(Published(brief: Self.brief(config: config, evaluator: self.evaluator, metrics: self.metrics)))
+        self.published = Mutex(Published(report: Self.report(config: config, evaluator: self.evaluator, metrics: self.metrics, endpoints: [:], gate: gate)))
     }
 
     /// The region's brief as of its last evaluation or update.
-    public nonisolated var latestBrief: RegionBrief { self.published.withLock { $0.brief } }
+    public nonisolated var latestBrief: RegionBrief { self.published.withLock { $0.report.brief } }
+    /// The region's report as of its last evaluation or update (`report()` is the live one).
+    public nonisolated var latestReport: RegionReport { self.published.withLock { $0.report } }
     /// When the evaluation tick started (nil: not started) and when it last ran, for the watchdog.
     public nonisolated var ticks: (started: C.Instant?, evaluated: C.Instant?) { self.published.withLock { ($0.startedAt, $0.evaluatedAt) } }
 
     private func publish(evaluatedAt: C.Instant? = nil) {
-        let brief = self.brief()
+        let report = self.report()
         self.published.withLock { published in
-            published.brief = brief
+            published.report = report
             if let evaluatedAt { published.evaluatedAt = evaluatedAt }
         }
     }
@@ -319,8 +321,14 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     }
 
     public func report() -> RegionReport {
-        let endpoints = self.config.endpoints.map { endpoint in
-            let runtime = self.endpoints[endpoint.name]
+        Self.report(config: self.config, evaluator: self.evaluator, metrics: self.metrics, endpoints: self.endpoints, gate: self.gate)
+    }
+
+    private static func report(
+        config: RegionConfig, evaluator: StatusEvaluator, metrics: RegionMetrics, endpoints runtimes: [String: EndpointRuntime], gate: ScheduleGate
+    ) -> RegionReport {
+        let endpoints = config.endpoints.map { endpoint in
+            let runtime = runtimes[endpoint.name]
             var report = EndpointReport(
                 name: endpoint.name, kind: endpoint.check.kind, target: endpoint.check.target,
                 intervalSeconds: endpoint.interval.seconds, timeoutSeconds: endpoint.timeout.seconds,
@@ -328,9 +336,9 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
             report.tally = runtime?.tally
             return report
         }
-        let held = self.gate.held.map { ["status held while regiond is overloaded (\($0.reason)); see regionctl status"] } ?? []
+        let held = gate.held.map { ["status held while regiond is overloaded (\($0.reason)); see regionctl status"] } ?? []
         return RegionReport(
-            brief: self.brief(), metrics: self.metrics, reasons: held + self.evaluator.reasons, pending: self.evaluator.pending,
-            thresholds: ThresholdsReport(self.config.status), endpoints: endpoints)
+            brief: Self.brief(config: config, evaluator: evaluator, metrics: metrics), metrics: metrics, reasons: held + evaluator.reasons,
+            pending: evaluator.pending, thresholds: ThresholdsReport(config.status), endpoints: endpoints)
     }
 }
