@@ -168,6 +168,9 @@ def bench_regiond(tmp, endpoints, metrics=True):
                 "lateness_p50_ms": round(status.get("probeLatenessP50Ms") or 0, 2),
                 "lateness_p99_ms": round(status.get("probeLatenessP99Ms") or 0, 2),
                 "regions_healthy": status["counts"].get("healthy", 0),
+                # Not healthy: the rest by status (an overloaded regiond holds them `unknown`).
+                "regions_other": {k: v for k, v in status["counts"].items() if k != "healthy"},
+                "decisions_held": bool(status.get("decisionsHeld")),
                 "regionctl_status_p50_ms": round(latencies[len(latencies) // 2], 2),
                 "regionctl_status_p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
             })

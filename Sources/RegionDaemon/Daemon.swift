@@ -69,8 +69,8 @@ public enum Daemon {
         logger.info(
             "file descriptors: limit \(descriptors), probes may hold \(prober.descriptors.limit) at once",
             metadata: ["REGIOND_NOFILE": "\(descriptors)"])
-        let gate = ScheduleGate()
         let lag = LoopLag()
+        let gate = ScheduleGate(lag: lag)
         lag.start(on: MultiThreadedEventLoopGroup.singleton)
         let time = TimeBase(clock: ContinuousClock())
         let actuator = PlanActuator(

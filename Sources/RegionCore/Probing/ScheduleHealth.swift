@@ -79,4 +79,21 @@ public struct ScheduleHealth: Sendable, Equatable {
         self.calmSince = nil
         return .released(heldSeconds: now.timeIntervalSince(held.since))
     }
+
+    /// Whether one region's evaluation may move its status, judged at the evaluation
+    /// itself: the watch reads the schedule only every half second, and a burst (10,000
+    /// first probes at start) can starve regiond in between. An evaluation waits when
+    /// the daemon holds, when the evaluation itself ran late (its loop was starved, so
+    /// answers may sit unread), or when the loops have already fallen behind since the
+    /// watch's last reading. Returns why it waits, or nil to evaluate.
+    public static func evaluationWaits(
+        held: Hold?, evaluationLateness: Duration, loopLagSinceReadingMs: Double, holdAboveMs: Double = 200
+    ) -> String? {
+        if let held { return "regiond holds: \(held.reason)" }
+        if evaluationLateness > ProbeEvidence.starvedAfter {
+            return "the evaluation ran \(formatMs(evaluationLateness.milliseconds)) late: regiond is starved"
+        }
+        if loopLagSinceReadingMs > holdAboveMs { return "its event loops run \(formatMs(loopLagSinceReadingMs)) behind" }
+        return nil
+    }
 }

@@ -122,6 +122,7 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
                 if active > self.settings.maxClients {
                     let error = ControlError(.busy, "too many control clients (\(self.settings.maxClients)); try again shortly")
                     try await outbound.write(Self.line(ControlService<C>.encode(ControlReply<NoResult>(id: nil, error: error))))
+                    await connection.channel.flushThenShutdownOutput()
                     return
                 }
                 do {
@@ -140,6 +141,9 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
                     let error = ControlError(.tooLarge, "request line longer than \(self.settings.maxRequestBytes) bytes; connection closed")
                     try? await outbound.write(Self.line(ControlService<C>.encode(ControlReply<NoResult>(id: nil, error: error))))
                 }
+                // The client is done sending (or too large to hear): what is still
+                // queued for it goes out before the close.
+                await connection.channel.flushThenShutdownOutput()
             }
         } catch {
             // A client that vanished mid-reply: nothing to tell it.

@@ -95,7 +95,10 @@ struct MetricsServer<C: Clock>: Service where C.Duration == Duration {
                     try await outbound.write(.head(HTTPResponseHead(version: request.version, status: status, headers: headers)))
                     if request.method != .HEAD { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
                     try await outbound.write(.end(nil))
-                    if !request.isKeepAlive { return }
+                    if !request.isKeepAlive {
+                        await connection.channel.flushThenShutdownOutput()
+                        return
+                    }
                     head = nil
                 }
             }

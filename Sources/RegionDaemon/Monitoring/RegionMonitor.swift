@@ -258,7 +258,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
                 } catch {
                     return
                 }
-                await self.evaluate()
+                await self.evaluate(due: next)
                 next = next.advanced(by: interval)
                 let now = time.clock.now
                 if next < now { next = now.advanced(by: interval) }
@@ -267,11 +267,13 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     }
 
     /// One evaluation round; publishes a `status_changed` event when the status moves.
-    func evaluate() async {
+    /// - Parameter due: when the tick was due (nil: now), to tell a starved evaluation.
+    func evaluate(due: C.Instant? = nil) async {
         let instant = self.time.clock.now
         let now = self.time.date(instant)
         self.metrics = self.window.metrics(now: now)
-        guard !self.gate.isHeld else {
+        let lateness = due.map { max(.zero, $0.duration(to: instant)) } ?? .zero
+        guard self.gate.evaluationWaits(lateness: lateness) == nil else {
             // regiond itself is starved: what it sees now says nothing about the region.
             self.publish(evaluatedAt: instant)
             return

@@ -7,11 +7,21 @@ import Synchronization
 /// (see ``ScheduleHealth``). Read by every region monitor at each evaluation, without a hop.
 public final class ScheduleGate: Sendable {
     private let hold = Mutex<ScheduleHealth.Hold?>(nil)
+    /// The loops' lag since the watch last read it (nil: not watched, as in unit tests).
+    private let lag: LoopLag?
 
-    public init() {}
+    public init(lag: LoopLag? = nil) {
+        self.lag = lag
+    }
 
     public var held: ScheduleHealth.Hold? { self.hold.withLock { $0 } }
     public var isHeld: Bool { self.held != nil }
+
+    /// Why an evaluation that ran `lateness` after its tick must keep the status as it
+    /// is, or nil (``ScheduleHealth/evaluationWaits(held:evaluationLateness:loopLagSinceReadingMs:holdAboveMs:)``).
+    public func evaluationWaits(lateness: Duration) -> String? {
+        ScheduleHealth.evaluationWaits(held: self.held, evaluationLateness: lateness, loopLagSinceReadingMs: self.lag?.peekWorstMs() ?? 0)
+    }
 
     func set(_ hold: ScheduleHealth.Hold?) {
         self.hold.withLock { $0 = hold }
@@ -46,6 +56,11 @@ public final class LoopLag: Sendable {
             self.beat(on: loop, expected: .now() + Self.period)
         }
         self.timers.withLock { $0[ObjectIdentifier(loop)] = scheduled }
+    }
+
+    /// The worst lag since the last drain, in milliseconds, leaving it in place.
+    public func peekWorstMs() -> Double {
+        Double(self.worstNanoseconds.load(ordering: .relaxed)) / 1e6
     }
 
     /// The worst lag since the last call, in milliseconds.

@@ -29,6 +29,15 @@ final class OpenConnections: Sendable {
     }
 }
 
+extension Channel {
+    /// Sends what was written so far, then shuts the sending side: the full close that
+    /// follows would otherwise drop the writes still queued (a large reply to a client
+    /// that reads more slowly than regiond writes). Errors are the peer's to see.
+    func flushThenShutdownOutput() async {
+        try? await self.close(mode: .output).get()
+    }
+}
+
 /// Closes a connection whose client has been idle past the timeout (an
 /// `IdleStateHandler` read event): nothing read, and no request of its waiting for a
 /// reply. A request that takes long to answer (a large `analytics`, a loaded machine)
