@@ -87,9 +87,10 @@ public enum Daemon {
         // The control socket has an event loop of its own, so an operator can still ask
         // regiond what it is doing (and stop it) while probing keeps the other loops busy.
         let controlLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let controlClients = OpenConnections()
         let control = ControlServer(
             settings: config.daemon, service: ControlService(supervisor: supervisor, controller: controller, store: store, adminGroupID: adminGroupID, metrics: metrics), bus: bus,
-            logger: logger, group: controlLoop,
+            logger: logger, group: controlLoop, connections: controlClients,
             onListening: {
                 let summary = await supervisor.summary()
                 notifier.ready(status: summary)
@@ -107,7 +108,7 @@ public enum Daemon {
             .init(service: ReloadSignalService(supervisor: supervisor, notifier: notifier, bus: bus, logger: logger)),
         ]
         if let address = config.metrics.listen, let listener = metricsListener, let metrics {
-            let exporter = MetricsExporter(supervisor: supervisor, controller: controller, statistics: statistics, metrics: metrics, time: time)
+            let exporter = MetricsExporter(supervisor: supervisor, controller: controller, statistics: statistics, metrics: metrics, time: time, controlClients: controlClients)
             services.append(.init(service: MetricsServer(listener: listener, address: address, exporter: exporter, logger: logger)))
         }
         let group = ServiceGroup(

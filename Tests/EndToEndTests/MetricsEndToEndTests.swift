@@ -6,19 +6,21 @@ import Subprocess
 import Testing
 
 /// One HTTP/1.1 request on a fresh connection; the whole answer (head and body).
-func httpRequest(port: Int, _ path: String, method: String = "GET") async throws -> (status: Int, body: String) {
+func httpRequest(port: Int, _ path: String, method: String = "GET", headers: String = "") async throws -> (status: Int, body: String, head: String) {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .connect(host: "127.0.0.1", port: port)
         .flatMapThrowing { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: $0) }.get()
     let answer = try await channel.executeThenClose { inbound, outbound in
-        try await outbound.write(ByteBuffer(string: "\(method) \(path) HTTP/1.1\r\nHost: regiond\r\nConnection: close\r\n\r\n"))
+        try await outbound.write(ByteBuffer(string: "\(method) \(path) HTTP/1.1\r\nHost: regiond\r\nConnection: close\r\n\(headers)\r\n"))
         var answer = ""
         for try await var chunk in inbound { answer += chunk.readString(length: chunk.readableBytes) ?? "" }
         return answer
     }
     let status = Int(answer.split(separator: " ").dropFirst().first ?? "") ?? 0
-    let body = answer.range(of: "\r\n\r\n").map { String(answer[$0.upperBound...]) } ?? ""
-    return (status, body)
+    let split = answer.range(of: "\r\n\r\n")
+    let body = split.map { String(answer[$0.upperBound...]) } ?? ""
+    let head = split.map { String(answer[..<$0.lowerBound]) } ?? answer
+    return (status, body, head)
 }
 
 /// The value of the sample of `name` whose labels include `labels`, from Prometheus text.
@@ -62,6 +64,8 @@ struct MetricsEndToEndTests {
             let watch = try await ControlConnection.open(daemon.socketPath)
             try await watch.send(#"{"cmd":"watch"}"#)
             _ = try await watch.readLine()
+            let watching = try await httpRequest(port: port, "/metrics").body
+            #expect(sample(watching, "regiond_control_clients") == 1, "the watcher")
             eu.set(.error)
             _ = try await watch.readLine(containingAll: [#""kind":"failover_started""#, #""region":"eu-west""#])
             await watch.close()
@@ -73,6 +77,13 @@ struct MetricsEndToEndTests {
             #expect(sample(after, "regiond_control_requests_total", ["command": "watch", "code": "ok"]) == 1)
             #expect((sample(after, "regiond_endpoint_probes_total", ["region": "eu-west", "result": "status"]) ?? 0) >= 1)
             #expect((sample(after, "regiond_state_commit_duration_seconds_count") ?? 0) >= 1)
+
+            // OpenMetrics, when the scraper asks for it as Prometheus does.
+            let open = try await httpRequest(port: port, "/metrics", headers: "Accept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5\r\n")
+            #expect(open.head.lowercased().contains("content-type: application/openmetrics-text; version=1.0.0"), "\(open.head)")
+            #expect(open.body.hasSuffix("# EOF\n"))
+            #expect(open.body.contains("# TYPE regiond_failovers counter\n"))
+            #expect(sample(open.body, "regiond_region_plan_weight", ["region": "eu-west"]) == 0)
 
             #expect(try await httpRequest(port: port, "/nope").status == 404)
             #expect(try await httpRequest(port: port, "/metrics", method: "POST").status == 405)

@@ -21,9 +21,14 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
     let group: any EventLoopGroup
     /// Called once the socket is bound and listening (sends `READY=1`).
     let onListening: @Sendable () async -> Void
-    private let connections = OpenConnections()
+    /// The clients connected now (also `regiond_control_clients`).
+    let connections: OpenConnections
 
-    public init(settings: DaemonSettings, service: ControlService<C>, bus: EventBus, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, onListening: @escaping @Sendable () async -> Void) {
+    public init(
+        settings: DaemonSettings, service: ControlService<C>, bus: EventBus, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        connections: OpenConnections = OpenConnections(), onListening: @escaping @Sendable () async -> Void
+    ) {
+        self.connections = connections
         self.settings = settings
         self.service = service
         self.bus = bus

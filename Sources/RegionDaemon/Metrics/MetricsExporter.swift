@@ -14,8 +14,13 @@ public struct MetricsExporter<C: Clock>: Sendable where C.Duration == Duration {
     let statistics: ProbeStatistics
     let metrics: DaemonMetrics
     let time: TimeBase<C>
+    let controlClients: OpenConnections
 
-    public init(supervisor: Supervisor<C>, controller: FailoverController<C>?, statistics: ProbeStatistics, metrics: DaemonMetrics, time: TimeBase<C>) {
+    public init(
+        supervisor: Supervisor<C>, controller: FailoverController<C>?, statistics: ProbeStatistics, metrics: DaemonMetrics, time: TimeBase<C>,
+        controlClients: OpenConnections
+    ) {
+        self.controlClients = controlClients
         self.supervisor = supervisor
         self.controller = controller
         self.statistics = statistics
@@ -35,6 +40,7 @@ public struct MetricsExporter<C: Clock>: Sendable where C.Duration == Duration {
         gauge("build", "info", "regiond's version; always 1.", [("version", RegiondVersion.string)], 1)
         counter("probes", "Probes run since start.", [], self.statistics.probesRun)
         counter("probes_not_counted", "Probe results left out of their region's window because regiond itself was starved or short of descriptors.", [], self.statistics.probesNotCounted)
+        gauge("control_clients", "", "Control socket connections open now, watchers included.", [], Double(self.controlClients.open))
         let alarms = self.supervisor.alarms
         gauge("decisions_held", "", "1 while regiond holds automatic decisions because it is overloaded.", [], alarms.held == nil ? 0 : 1)
 

@@ -112,7 +112,11 @@ struct MetricsServer<C: Clock>: Service where C.Duration == Duration {
         }
         switch path {
         case "/metrics":
-            return (.ok, "text/plain; version=0.0.4; charset=utf-8", await self.exporter.scrape())
+            let text = await self.exporter.scrape()
+            if OpenMetricsText.isAsked(byAccept: request.headers.first(name: "accept")) {
+                return (.ok, OpenMetricsText.contentType, OpenMetricsText.convert(text))
+            }
+            return (.ok, "text/plain; version=0.0.4; charset=utf-8", text)
         case "/":
             return (.ok, "text/plain; charset=utf-8", Array("regiond \(RegiondVersion.string): metrics at /metrics\n".utf8))
         default:

@@ -8,23 +8,28 @@ import Synchronization
 /// A listener's open connections: counted for its connection limit, and closed at
 /// shutdown (a watcher, an idle client or a keep-alive scraper would otherwise hold
 /// the shutdown open).
-final class OpenConnections: Sendable {
+public final class OpenConnections: Sendable {
     let count = Atomic<Int>(0)
-    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    public init() {}
+
+    /// Connections open now.
+    public var open: Int { self.count.load(ordering: .relaxed) }
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
     private let closing = Atomic<Bool>(false)
 
     func add(_ channel: any Channel) {
-        self.open.withLock { $0[ObjectIdentifier(channel)] = channel }
+        self.channels.withLock { $0[ObjectIdentifier(channel)] = channel }
         if self.closing.load(ordering: .sequentiallyConsistent) { channel.close(promise: nil) }
     }
 
     func remove(_ channel: any Channel) {
-        self.open.withLock { $0[ObjectIdentifier(channel)] = nil }
+        self.channels.withLock { $0[ObjectIdentifier(channel)] = nil }
     }
 
     func closeAll() {
         self.closing.store(true, ordering: .sequentiallyConsistent)
-        let all = self.open.withLock { Array($0.values) }
+        let all = self.channels.withLock { Array($0.values) }
         for channel in all { channel.close(promise: nil) }
     }
 }
