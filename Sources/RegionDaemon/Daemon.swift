@@ -111,6 +111,9 @@ public enum Daemon {
             let exporter = MetricsExporter(supervisor: supervisor, controller: controller, statistics: statistics, metrics: metrics, time: time, controlClients: controlClients)
             services.append(.init(service: MetricsServer(listener: listener, address: address, exporter: exporter, logger: logger)))
         }
+        if !config.alerts.isEmpty {
+            services.append(.init(service: AlertService(rules: config.alerts, bus: bus, metrics: metrics, logger: logger, time: time)))
+        }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         var status = ExitStatus.ok

@@ -154,6 +154,9 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         if new.metrics != old.metrics {
             self.logger.warning("[metrics] settings changed; they take effect at the next restart")
         }
+        if new.alerts != old.alerts {
+            self.logger.warning("[[alert]] settings changed; they take effect at the next restart")
+        }
         self.config = new
         self.controller?.reconfigure(new)
         self.generation += 1

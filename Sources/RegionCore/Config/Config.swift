@@ -15,6 +15,8 @@ public struct Config: Sendable, Equatable {
     public var hook: PlanHook?
     /// `[metrics]`: the Prometheus listener.
     public var metrics = MetricsSettings()
+    /// `[[alert]]`: commands run for the events an operator must hear about.
+    public var alerts: [AlertRule] = []
     public var regions: [RegionConfig]
 
     public init(daemon: DaemonSettings = .init(), probe: ProbeDefaults = .init(), status: StatusThresholds = .init(), failover: FailoverSettings = .init(), regions: [RegionConfig]) {

@@ -48,6 +48,7 @@ public enum ConfigLoader {
             root.absorb(failover)
         }
         config.haproxy = self.readHAProxies(&root)
+        config.alerts = self.readAlerts(&root)
         if var hook = root.table("hook") {
             config.hook = self.readHook(&hook)
             root.absorb(hook)

@@ -75,6 +75,8 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case decisionsResumed = "decisions_resumed"
     /// A committed plan reached one of its targets (state file, an HAProxy, the hook).
     case planApplied = "plan_applied"
+    /// An `[[alert]]` command failed every attempt for an event.
+    case alertFailed = "alert_failed"
 
     /// 128-bit id for `journalctl MESSAGE_ID=...`.
     public var messageID: String {
@@ -111,6 +113,7 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .decisionsHeld: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b15"
         case .decisionsResumed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b16"
         case .planApplied: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b17"
+        case .alertFailed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b18"
         }
     }
 
@@ -120,7 +123,7 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .reloadFailed: 3
         case .statusChanged: 5
         case .noHealthyTarget, .historyUnavailable: 2
-        case .capacityExhausted, .actuatorFailed: 3
+        case .capacityExhausted, .actuatorFailed, .alertFailed: 3
         case .failoverStarted, .failoverCompleted, .failoverBlocked, .failoverHalted, .recoveryFailed, .decisionsHeld: 4
         case .failoverStep, .recoveryStarted, .recoveryRestarted, .recoveryCompleted, .failbackHeld, .failbackStep, .failbackCompleted, .operatorCommand, .pinExpired, .panicCleared, .planChanged, .actuatorRecovered, .decisionsResumed: 5
 

@@ -35,6 +35,14 @@ public final class DaemonMetrics: Sendable {
     static var blocked: MetricNameDescriptor { metricName("failovers_blocked", "total", "Failovers held: the manual strategy, a pin, a cooldown, or no allowed healthy target.") }
     static var applyFailures: MetricNameDescriptor { metricName("plan_apply_failures", "total", "Plans that did not reach a target (state file, HAProxy, hook).") }
     static var events: MetricNameDescriptor { metricName("events", "total", "Events recorded, by kind.") }
+    static var alerts: MetricNameDescriptor {
+        metricName("alert_deliveries", "total", "[[alert]] deliveries by rule and result: ok, failed (every attempt), rate_limited, dropped (queue full or stopping).")
+    }
+
+    /// One event an `[[alert]]` rule took: delivered, failed, held back or dropped.
+    public func alert(_ rule: String, result: AlertDeliveryResult) {
+        self.count(Self.alerts, [("alert", rule), ("result", result.rawValue)])
+    }
 
     /// One probe ended, `latenessMs` after it was due.
     public func probeStarted(latenessMs: Double) {
