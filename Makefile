@@ -4,7 +4,7 @@ BIN        := .build/debug
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Build needs libsystemd's headers; the systemd test boots a container.
 BUILD_DEPS := libsystemd-dev pkg-config
-TEST_DEPS  := $(BUILD_DEPS) systemd-container debootstrap haproxy python3 prometheus curl
+TEST_DEPS  := $(BUILD_DEPS) systemd-container debootstrap haproxy python3 prometheus curl chromium
 BENCH_DEPS := $(BUILD_DEPS) haproxy nginx-light
 DEMO_DIR   := /tmp/regiond-demo
 

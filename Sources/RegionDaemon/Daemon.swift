@@ -109,7 +109,8 @@ public enum Daemon {
         ]
         if let address = config.metrics.listen, let listener = metricsListener, let metrics {
             let exporter = MetricsExporter(supervisor: supervisor, controller: controller, statistics: statistics, metrics: metrics, time: time, controlClients: controlClients)
-            services.append(.init(service: MetricsServer(listener: listener, address: address, exporter: exporter, logger: logger)))
+            let page = StatusPage(supervisor: supervisor, controller: controller, bus: bus)
+            services.append(.init(service: MetricsServer(listener: listener, address: address, exporter: exporter, page: page, logger: logger)))
         }
         if !config.alerts.isEmpty {
             services.append(.init(service: AlertService(rules: config.alerts, bus: bus, metrics: metrics, logger: logger, time: time)))

@@ -6,8 +6,8 @@ import RegionCore
 import ServiceLifecycle
 import Synchronization
 
-/// The `[metrics]` HTTP listener: `GET /metrics` for Prometheus. Read-only; loopback by
-/// default. A listener that cannot bind is logged and left off: monitoring regiond must
+/// The `[metrics]` HTTP listener: `GET /metrics` for Prometheus, and the status page
+/// (`GET /`, `/api/status`, `/events`: ``StatusPage``). Read-only; loopback by default. A listener that cannot bind is logged and left off: monitoring regiond must
 /// never be the reason it stops moving traffic. Prometheus keeps its connection open
 /// between scrapes; one idle for `idleTimeout` with no request pending is closed, and
 /// every connection is closed at shutdown so that none holds the stop open.
@@ -18,6 +18,7 @@ struct MetricsServer<C: Clock>: Service where C.Duration == Duration {
     let listener: Listener
     let address: HostPort
     let exporter: MetricsExporter<C>
+    let page: StatusPage<C>
     let logger: Logger
     /// Connections at once; more are closed at once (a scraper needs one).
     var maxConnections = 64
@@ -46,10 +47,11 @@ struct MetricsServer<C: Clock>: Service where C.Duration == Duration {
         }
     }
 
-    init(listener: Listener, address: HostPort, exporter: MetricsExporter<C>, logger: Logger) {
+    init(listener: Listener, address: HostPort, exporter: MetricsExporter<C>, page: StatusPage<C>, logger: Logger) {
         self.listener = listener
         self.address = address
         self.exporter = exporter
+        self.page = page
         self.logger = logger
     }
 
@@ -89,8 +91,13 @@ struct MetricsServer<C: Clock>: Service where C.Duration == Duration {
                 case .body: break
                 case .end:
                     guard let request = head else { continue }
-                    let (status, type, body) = await self.answer(request)
+                    let reply = await self.answer(request)
+                    guard case .whole(let status, let type, let body) = reply else {
+                        try await self.streamEvents(to: outbound, version: request.version, channel: connection.channel)
+                        return
+                    }
                     var headers = HTTPHeaders([("Content-Type", type), ("Content-Length", "\(body.count)")])
+                    headers.add(name: "Cache-Control", value: "no-store")
                     if !request.isKeepAlive { headers.add(name: "Connection", value: "close") }
                     try await outbound.write(.head(HTTPResponseHead(version: request.version, status: status, headers: headers)))
                     if request.method != .HEAD { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
@@ -105,22 +112,57 @@ struct MetricsServer<C: Clock>: Service where C.Duration == Duration {
         }
     }
 
-    func answer(_ request: HTTPRequestHead) async -> (HTTPResponseStatus, String, [UInt8]) {
+    enum Reply {
+        case whole(HTTPResponseStatus, String, [UInt8])
+        /// `GET /events`: server-sent events until the client or regiond goes.
+        case eventStream
+    }
+
+    func answer(_ request: HTTPRequestHead) async -> Reply {
         let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
         guard request.method == .GET || request.method == .HEAD else {
-            return (.methodNotAllowed, "text/plain; charset=utf-8", Array("only GET and HEAD\n".utf8))
+            return .whole(.methodNotAllowed, "text/plain; charset=utf-8", Array("only GET and HEAD: this listener is read-only\n".utf8))
         }
         switch path {
         case "/metrics":
             let text = await self.exporter.scrape()
             if OpenMetricsText.isAsked(byAccept: request.headers.first(name: "accept")) {
-                return (.ok, OpenMetricsText.contentType, OpenMetricsText.convert(text))
+                return .whole(.ok, OpenMetricsText.contentType, OpenMetricsText.convert(text))
             }
-            return (.ok, "text/plain; version=0.0.4; charset=utf-8", text)
-        case "/":
-            return (.ok, "text/plain; charset=utf-8", Array("regiond \(RegiondVersion.string): metrics at /metrics\n".utf8))
+            return .whole(.ok, "text/plain; version=0.0.4; charset=utf-8", text)
+        case "/", "/index.html":
+            return .whole(.ok, "text/html; charset=utf-8", StatusPage<C>.html)
+        case "/api/status":
+            return .whole(.ok, "application/json", await self.page.snapshot())
+        case "/events" where request.method == .GET:
+            return .eventStream
         default:
-            return (.notFound, "text/plain; charset=utf-8", Array("not found; metrics are at /metrics\n".utf8))
+            return .whole(.notFound, "text/plain; charset=utf-8", Array("not found: the status page is at /, metrics at /metrics\n".utf8))
+        }
+    }
+
+    /// Writes each event as it is published, and a heartbeat after 15 quiet seconds so
+    /// a client that vanished frees its connection.
+    private func streamEvents(to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, version: HTTPVersion, channel: any Channel) async throws {
+        let headers = HTTPHeaders([("Content-Type", "text/event-stream"), ("Cache-Control", "no-store")])
+        try await outbound.write(.head(HTTPResponseHead(version: version, status: .ok, headers: headers)))
+        let events = await self.page.bus.subscribe()
+        let (frames, sink) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(256))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in events { sink.yield(StatusPage<C>.frame(event)) }
+                sink.finish()
+            }
+            group.addTask {
+                while (try? await Task.sleep(for: .seconds(15))) != nil { sink.yield(StatusPage<C>.heartbeat) }
+            }
+            group.addTask {
+                // Closed by the client, or by regiond at shutdown: stop at once.
+                try? await channel.closeFuture.get()
+                sink.finish()
+            }
+            for await frame in frames { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: frame)))) }
+            group.cancelAll()
         }
     }
 }
