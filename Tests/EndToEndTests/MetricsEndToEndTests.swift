@@ -77,6 +77,7 @@ struct MetricsEndToEndTests {
             #expect(sample(after, "regiond_control_requests_total", ["command": "watch", "code": "ok"]) == 1)
             #expect((sample(after, "regiond_endpoint_probes_total", ["region": "eu-west", "result": "status"]) ?? 0) >= 1)
             #expect((sample(after, "regiond_state_commit_duration_seconds_count") ?? 0) >= 1)
+            #expect(sample(after, "regiond_failover_detection_seconds_count") == 1, "time to detect, observed once")
 
             // OpenMetrics, when the scraper asks for it as Prometheus does.
             let open = try await httpRequest(port: port, "/metrics", headers: "Accept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5\r\n")

@@ -10,7 +10,7 @@ public enum Analytics {
         var report = AnalyticsReport(
             from: events.first?.time, to: events.last?.time, failovers: 0, failoversByStrategy: [:], failoversByTrigger: [:], blocked: 0,
             failbacks: 0, secondsInStatus: [:])
-        var leftHealthy: [String: Date] = [:]
+        var detection = DetectionClock()
         var failedAt: [String: Date] = [:]
         var statusSince: [String: (RegionStatus, Date)] = [:]
         var detect: [Double] = []
@@ -42,6 +42,7 @@ public enum Analytics {
                 for done in pending where done.waiting.isEmpty { report.strategies[done.strategy, default: .init()].applied += 1 }
                 pending.removeAll { $0.waiting.isEmpty }
             }
+            if let seconds = detection.observe(event) { detect.append(seconds) }
             guard let region = event.region else { continue }
             switch event.kind {
             case .statusChanged:
@@ -50,15 +51,8 @@ public enum Analytics {
                     report.secondsInStatus[status.rawValue, default: 0] += event.time.timeIntervalSince(since)
                 }
                 statusSince[region] = (to, event.time)
-                if to == .degraded || to == .unhealthy {
-                    if leftHealthy[region] == nil { leftHealthy[region] = event.time }
-                } else {
-                    leftHealthy[region] = nil
-                }
             case .failoverStarted:
-                let first = failedAt[region] == nil
                 moved(region, event, strategy: event.fields["strategy"] ?? "unknown", trigger: event.fields["trigger"] ?? "unknown")
-                if first, let since = leftHealthy.removeValue(forKey: region) { detect.append(event.time.timeIntervalSince(since)) }
             case .operatorCommand where event.fields["trigger"] == Trigger.manual.rawValue:
                 moved(region, event, strategy: event.fields["strategy"] ?? "operator", trigger: Trigger.manual.rawValue)
             case .failoverBlocked:

@@ -1,6 +1,7 @@
 import Foundation
 import Prometheus
 import RegionCore
+import Synchronization
 
 /// The counters and histograms regiond keeps as things happen: decisions from the event
 /// stream (the same `Event`s as the history and `watch`), control requests, commits and
@@ -14,6 +15,8 @@ public final class DaemonMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     private let lateness: ValueHistogram
     private let commit: DurationHistogram
+    private let detection: ValueHistogram
+    private let detectionClock = Mutex(DetectionClock())
 
     public init() {
         self.lateness = self.registry.makeValueHistogram(
@@ -22,6 +25,9 @@ public final class DaemonMetrics: Sendable {
         self.commit = self.registry.makeDurationHistogram(
             descriptor: metricName("state_commit_duration", "seconds", "Time to commit one failover decision to the state database (fsync included)."),
             buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)])
+        self.detection = self.registry.makeValueHistogram(
+            descriptor: metricName("failover_detection", "seconds", "Time to detect: from a region leaving healthy to its failover (as regionctl analytics counts it)."),
+            buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300])
         // Counters operators alert on start at 0, so rate() and increase() work from the first scrape.
         for strategy in FailoverStrategy.allCases {
             _ = self.registry.makeCounter(descriptor: Self.blocked, labels: [("strategy", strategy.rawValue)])
@@ -60,6 +66,7 @@ public final class DaemonMetrics: Sendable {
 
     /// Counts the decisions an event records.
     public func record(_ event: Event) {
+        if let seconds = self.detectionClock.withLock({ $0.observe(event) }) { self.detection.record(seconds) }
         let strategy = event.fields["strategy"] ?? "unknown"
         let trigger = event.fields["trigger"] ?? "unknown"
         switch event.kind {
