@@ -137,4 +137,14 @@ struct ConfigPolicyTests {
         let long = try ConfigLoader.parse(text.replacingOccurrences(of: "timeout = \"2s\"", with: "timeout = \"6s\""), file: "f")
         #expect(!ConfigAdvice.warnings(long, file: "f").map(\.message).contains { $0.contains("latency") })
     }
+
+    /// A shared default that is wrong for every region is one warning, not one per
+    /// region (1,000 regions used to log 2,000 lines at every start and reload).
+    @Test func theSameAdviceForManyRegionsIsSaidOnce() throws {
+        var text = "[probe]\ntimeout = \"900ms\"\n"
+        for region in 0..<5 { text += "[[region]]\nid = \"r\(region)\"\nweight = 1\n\(Self.endpoint.replacingOccurrences(of: "  timeout = \"2s\"\n", with: ""))\n" }
+        let warnings = ConfigAdvice.warnings(try ConfigLoader.parse(text, file: "f"), file: "f")
+        #expect(warnings.map(\.key) == ["regions r0, r1, r2 and 2 more: degraded_latency", "regions r0, r1, r2 and 2 more: trigger_latency"], "\(warnings)")
+        #expect(warnings.allSatisfy { $0.line == 3 }, "at the first region's [[region]] line: \(warnings)")
+    }
 }

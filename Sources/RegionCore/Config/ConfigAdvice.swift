@@ -3,10 +3,12 @@ import Foundation
 /// What a valid configuration does that its author probably did not mean: `check-config`
 /// prints these as warnings (exit 0), and the daemon logs them at start and reload.
 public enum ConfigAdvice {
+    /// One warning per cause: the same advice for many regions (a shared `[probe]` or
+    /// `[status]` default) is said once, naming the first regions and how many more.
     public static func warnings(_ config: Config, file: String) -> [ConfigIssue] {
-        var warnings: [ConfigIssue] = []
+        var found: [(region: RegionConfig, key: String, message: String)] = []
         func warn(_ region: RegionConfig, _ key: String, _ message: String) {
-            warnings.append(ConfigIssue(file: file, line: region.line, key: "region \(region.id): \(key)", message: "warning: \(message)"))
+            found.append((region, key, message))
         }
         for region in config.regions {
             // A probe that times out counts as "more than its timeout", so a latency above
@@ -30,6 +32,18 @@ public enum ConfigAdvice {
                 warn(region, "failover_to", "no other region is allowed to take this region's traffic (failover_to, failover_within), so it is never failed over")
             }
         }
-        return warnings
+        var order: [String] = []
+        var groups: [String: [(region: RegionConfig, key: String, message: String)]] = [:]
+        for warning in found {
+            let cause = warning.key + "\u{0}" + warning.message
+            if groups[cause] == nil { order.append(cause) }
+            groups[cause, default: []].append(warning)
+        }
+        return order.compactMap { groups[$0] }.map { group in
+            let first = group[0]
+            let names = group.prefix(3).map(\.region.id).joined(separator: ", ")
+            let regions = group.count == 1 ? "region \(names)" : group.count <= 3 ? "regions \(names)" : "regions \(names) and \(group.count - 3) more"
+            return ConfigIssue(file: file, line: first.region.line, key: "\(regions): \(first.key)", message: "warning: \(first.message)")
+        }
     }
 }
