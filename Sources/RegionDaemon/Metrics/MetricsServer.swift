@@ -7,8 +7,9 @@ import ServiceLifecycle
 import Synchronization
 
 /// The `[metrics]` HTTP listener: `GET /metrics` for Prometheus, and the status page
-/// (`GET /`, `/api/status`, `/events`: ``StatusPage``). Read-only; loopback by default. A listener that cannot bind is logged and left off: monitoring regiond must
-/// never be the reason it stops moving traffic. Prometheus keeps its connection open
+/// (`GET /`, `/api/status`, `/events`: ``StatusPage``). Read-only; loopback by default.
+/// A listener that cannot bind is logged and left off: monitoring regiond must never be
+/// the reason it stops moving traffic. Prometheus keeps its connection open
 /// between scrapes; one idle for `idleTimeout` with no request pending is closed, and
 /// every connection is closed at shutdown so that none holds the stop open.
 struct MetricsServer<C: Clock>: Service where C.Duration == Duration {
