@@ -86,6 +86,12 @@ struct MetricsEndToEndTests {
             #expect(open.body.contains("# TYPE regiond_failovers counter\n"))
             #expect(sample(open.body, "regiond_region_plan_weight", ["region": "eu-west"]) == 0)
 
+            // Every family a scrape has is in docs/observability.md's table.
+            let documented = try String(contentsOf: Binaries.root.appendingPathComponent("docs/observability.md"), encoding: .utf8)
+            let families = after.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) }
+            let undocumented = families.filter { !documented.contains("`\($0)`") }
+            #expect(undocumented.isEmpty, "not in docs/observability.md: \(undocumented)")
+
             #expect(try await httpRequest(port: port, "/nope").status == 404)
             #expect(try await httpRequest(port: port, "/metrics", method: "POST").status == 405)
         }

@@ -1,27 +1,7 @@
 extension ConfigLoader {
-    /// `[[alert]]` tables (a single `[alert]` is taken as one).
+    /// `[[alert]]` sections (a single `[alert]` is taken as one).
     static func readAlerts(_ root: inout TableReader) -> [AlertRule] {
-        guard root.has("alert") else { return [] }
-        var readers: [TableReader]
-        if case .tableArray? = root.table["alert"]?.value {
-            readers = root.tables("alert") ?? []
-        } else {
-            readers = root.table("alert").map { [$0] } ?? []
-        }
-        var rules: [AlertRule] = []
-        var names: [String: Int] = [:]
-        for index in readers.indices {
-            if let rule = self.readAlert(&readers[index], number: index + 1) {
-                if let first = names[rule.name] {
-                    readers[index].issue("name", "another [[alert]] (on line \(first)) has the name '\(rule.name)'; give each a different name")
-                } else {
-                    names[rule.name] = readers[index].line(of: "name")
-                    rules.append(rule)
-                }
-            }
-            root.absorb(readers[index])
-        }
-        return rules
+        self.readNamedSections(&root, "alert", name: \.name) { reader, number, _ in self.readAlert(&reader, number: number) }
     }
 
     static func readAlert(_ r: inout TableReader, number: Int) -> AlertRule? {

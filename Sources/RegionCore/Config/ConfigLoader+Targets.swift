@@ -4,22 +4,30 @@ import Foundation
 extension ConfigLoader {
     /// One `[haproxy]` table, or several `[[haproxy]]` sections (each with a distinct `name`).
     static func readHAProxies(_ root: inout TableReader) -> [HAProxySettings] {
-        guard root.has("haproxy") else { return [] }
+        self.readNamedSections(&root, "haproxy", name: \.name) { reader, _, count in self.readHAProxy(&reader, several: count > 1) }
+    }
+
+    /// `[KEY]` or `[[KEY]]` sections, each read by `read` (given its reader, its 1-based
+    /// number and how many there are); two with the same name are an error at the second.
+    static func readNamedSections<T>(
+        _ root: inout TableReader, _ key: String, name: (T) -> String, read: (inout TableReader, Int, Int) -> T?
+    ) -> [T] {
+        guard root.has(key) else { return [] }
         var readers: [TableReader]
-        if case .tableArray? = root.table["haproxy"]?.value {
-            readers = root.tables("haproxy") ?? []
+        if case .tableArray? = root.table[key]?.value {
+            readers = root.tables(key) ?? []
         } else {
-            readers = root.table("haproxy").map { [$0] } ?? []
+            readers = root.table(key).map { [$0] } ?? []
         }
-        var result: [HAProxySettings] = []
+        var result: [T] = []
         var names: [String: Int] = [:]
         for index in readers.indices {
-            if let settings = self.readHAProxy(&readers[index], several: readers.count > 1) {
-                if let first = names[settings.name] {
-                    readers[index].issue("name", "another [[haproxy]] (on line \(first)) has the name '\(settings.name)'; give each a different name")
+            if let section = read(&readers[index], index + 1, readers.count) {
+                if let first = names[name(section)] {
+                    readers[index].issue("name", "another [[\(key)]] (on line \(first)) has the name '\(name(section))'; give each a different name")
                 } else {
-                    names[settings.name] = readers[index].line(of: "name")
-                    result.append(settings)
+                    names[name(section)] = readers[index].line(of: "name")
+                    result.append(section)
                 }
             }
             root.absorb(readers[index])
