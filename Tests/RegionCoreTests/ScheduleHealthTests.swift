@@ -49,11 +49,13 @@ struct ScheduleHealthTests {
     @Test(arguments: [
         // On time, loops keeping up: evaluate. The bounds themselves still evaluate.
         (nil, 0, 0, nil),
-        (nil, 100, 200, nil),
+        (nil, 200, 200, nil),
         // Held by the watch: wait, whatever this evaluation saw.
         ("probes start 450 ms late (p99)", 0, 0, "regiond holds: probes start 450 ms late (p99)"),
-        // The evaluation itself ran late: its loop was starved.
-        (nil, 150, 0, "the evaluation ran 150 ms late: regiond is starved"),
+        // The evaluation itself ran late: its loop was starved. 150 ms is not late enough
+        // (the watch would not hold for it either, and a status must not freeze unsaid).
+        (nil, 150, 0, nil),
+        (nil, 250, 0, "the evaluation ran 250 ms late: regiond is starved"),
         // The loops fell behind since the last reading.
         (nil, 20, 236, "its event loops run 236 ms behind"),
     ] as [(String?, Int, Double, String?)])

@@ -94,6 +94,6 @@ public struct AlertGate: Sendable, Equatable {
 public enum AlertDeliveryResult: String, Sendable, CaseIterable {
     case ok, failed
     case rateLimited = "rate_limited"
-    /// Its queue was full, or regiond stopped before it ran.
+    /// Its queue was full, or regiond stopped before or while it ran.
     case dropped
 }

@@ -85,12 +85,14 @@ public struct ScheduleHealth: Sendable, Equatable {
     /// first probes at start) can starve regiond in between. An evaluation waits when
     /// the daemon holds, when the evaluation itself ran late (its loop was starved, so
     /// answers may sit unread), or when the loops have already fallen behind since the
-    /// watch's last reading. Returns why it waits, or nil to evaluate.
+    /// watch's last reading, by more than the bound that makes the watch hold (so a wait
+    /// here is followed by a hold that says so, not a silent freeze: the daemon feeds a
+    /// late evaluation to the watch's lag reading). Returns why it waits, or nil.
     public static func evaluationWaits(
         held: Hold?, evaluationLateness: Duration, loopLagSinceReadingMs: Double, holdAboveMs: Double = 200
     ) -> String? {
         if let held { return "regiond holds: \(held.reason)" }
-        if evaluationLateness > ProbeEvidence.starvedAfter {
+        if evaluationLateness.milliseconds > holdAboveMs {
             return "the evaluation ran \(formatMs(evaluationLateness.milliseconds)) late: regiond is starved"
         }
         if loopLagSinceReadingMs > holdAboveMs { return "its event loops run \(formatMs(loopLagSinceReadingMs)) behind" }

@@ -43,7 +43,8 @@ struct AlertService<C: Clock>: Service where C.Duration == Duration {
                 }
             }
             // Stopping: a command still running is killed with its process group (a stop must
-            // not wait for an alert's timeout), and what waits is dropped; both are counted.
+            // not wait for an alert's timeout) and counted as dropped; what still waits is
+            // dropped with it.
             stopping.set()
             for queue in queues { queue.finish() }
             group.cancelAll()

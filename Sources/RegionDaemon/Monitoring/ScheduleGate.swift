@@ -19,8 +19,11 @@ public final class ScheduleGate: Sendable {
 
     /// Why an evaluation that ran `lateness` after its tick must keep the status as it
     /// is, or nil (``ScheduleHealth/evaluationWaits(held:evaluationLateness:loopLagSinceReadingMs:holdAboveMs:)``).
+    /// A late evaluation is loop lag too: it goes into the watch's next reading, so a
+    /// status kept here is followed by a hold that says so (`decisions_held`).
     public func evaluationWaits(lateness: Duration) -> String? {
-        ScheduleHealth.evaluationWaits(held: self.held, evaluationLateness: lateness, loopLagSinceReadingMs: self.lag?.peekWorstMs() ?? 0)
+        self.lag?.note(lateness)
+        return ScheduleHealth.evaluationWaits(held: self.held, evaluationLateness: lateness, loopLagSinceReadingMs: self.lag?.peekWorstMs() ?? 0)
     }
 
     func set(_ hold: ScheduleHealth.Hold?) {
@@ -46,16 +49,26 @@ public final class LoopLag: Sendable {
     private func beat(on loop: any EventLoop, expected: NIODeadline) {
         guard !self.stopped.load(ordering: .relaxed) else { return }
         let scheduled = loop.scheduleTask(deadline: expected) {
-            let lag = Int64(clamping: (NIODeadline.now() - expected).nanoseconds)
-            var current = self.worstNanoseconds.load(ordering: .relaxed)
-            while lag > current {
-                let (done, seen) = self.worstNanoseconds.compareExchange(expected: current, desired: lag, ordering: .relaxed)
-                if done { break }
-                current = seen
-            }
+            self.raise(to: Int64(clamping: (NIODeadline.now() - expected).nanoseconds))
             self.beat(on: loop, expected: .now() + Self.period)
         }
         self.timers.withLock { $0[ObjectIdentifier(loop)] = scheduled }
+    }
+
+    private func raise(to lag: Int64) {
+        var current = self.worstNanoseconds.load(ordering: .relaxed)
+        while lag > current {
+            let (done, seen) = self.worstNanoseconds.compareExchange(expected: current, desired: lag, ordering: .relaxed)
+            if done { break }
+            current = seen
+        }
+    }
+
+    /// Counts a late timer seen elsewhere (a region's evaluation tick) as lag.
+    public func note(_ lateness: Duration) {
+        let nanoseconds = lateness.components.seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !nanoseconds.overflow else { return self.raise(to: .max) }
+        self.raise(to: nanoseconds.partialValue.addingReportingOverflow(lateness.components.attoseconds / 1_000_000_000).partialValue)
     }
 
     /// The worst lag since the last drain, in milliseconds, leaving it in place.
