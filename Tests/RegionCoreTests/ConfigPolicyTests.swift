@@ -147,4 +147,18 @@ struct ConfigPolicyTests {
         #expect(warnings.map(\.key) == ["regions r0, r1, r2 and 2 more: degraded_latency", "regions r0, r1, r2 and 2 more: trigger_latency"], "\(warnings)")
         #expect(warnings.allSatisfy { $0.line == 3 }, "at the first region's [[region]] line: \(warnings)")
     }
+
+    /// A hung endpoint yields one result per timeout. With a 3 s window, a 2 s timeout
+    /// and min_samples 3, a region whose endpoint hangs could never be judged (found when
+    /// a sanitizer run scaled a test's timeout up: the region stayed healthy).
+    @Test(arguments: [
+        ("window = \"3s\"\nmin_samples = 3", "2s", true),
+        ("window = \"6s\"\nmin_samples = 3", "2s", false),  // three results of 2 s fit
+        ("window = \"3s\"\nmin_samples = 1", "2s", false),
+    ])
+    func aWindowTooShortForAHungEndpointIsSaid(status: String, timeout: String, warned: Bool) throws {
+        let text = "[status]\n\(status)\n[[region]]\nid = \"a\"\nweight = 1\n  [[region.endpoint]]\n  tcp = \"db:1\"\n  timeout = \"\(timeout)\"\n"
+        let warnings = ConfigAdvice.warnings(try ConfigLoader.parse(text, file: "f"), file: "f")
+        #expect(warnings.contains { $0.key == "region a: window" && $0.message.contains("if every endpoint hangs") } == warned, "\(warnings)")
+    }
 }
