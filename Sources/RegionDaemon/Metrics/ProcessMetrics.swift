@@ -30,13 +30,14 @@ struct ProcessMetrics {
         return m
     }
 
-    /// `btime` of /proc/stat: when the machine booted (Unix seconds).
+    /// When the machine booted (Unix seconds): the wall clock less the time since boot.
+    /// (Not `btime` of /proc/stat, which the unit's `ProcSubset=pid` hides; /proc/self/stat's
+    /// start time counts from boot on the same clock as CLOCK_BOOTTIME.)
     static func bootTime() -> Double? {
-        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("btime ") {
-            return Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
-        }
-        return nil
+        var wall = timespec()
+        var sinceBoot = timespec()
+        guard clock_gettime(CLOCK_REALTIME, &wall) == 0, clock_gettime(CLOCK_BOOTTIME, &sinceBoot) == 0 else { return nil }
+        return (Double(wall.tv_sec) - Double(sinceBoot.tv_sec)) + (Double(wall.tv_nsec) - Double(sinceBoot.tv_nsec)) / 1e9
     }
 
     func add(to out: inout ExpositionText) {
