@@ -15,21 +15,7 @@ struct ClientOptions: ParsableArguments {
     /// reply still exits non-zero); the result is then not decoded, which for a
     /// thousand regions is most of the command's time.
     func call<T: Codable & Sendable>(_ request: ControlRequest, as type: T.Type) throws -> T? {
-        var client: ControlClient
-        do {
-            client = try ControlClient(path: self.socket)
-        } catch {
-            throw fail(error.message, error.exitCode)
-        }
-        defer { client.close() }
-        let line: Data?
-        do {
-            try client.send(request)
-            line = try client.readLine()
-        } catch {
-            throw fail(error.message, error.exitCode)
-        }
-        guard let line else { throw fail("regiond closed the connection without answering", 69) }
+        let line = try self.exchange(request)
         if self.json {
             _ = try Self.decode(line, as: Unread.self)
             printJSON(line)
@@ -37,6 +23,40 @@ struct ClientOptions: ParsableArguments {
         }
         return try Self.decode(line, as: type)
     }
+
+    /// One request, one reply line. A regiond that stops (a restart, an upgrade) closes
+    /// the connections it has not answered; a request that changes nothing is then sent
+    /// again, and under regiond.socket the new connection waits in systemd's socket for
+    /// the next regiond. A state-changing request is not repeated (it may have been
+    /// done): its error says so.
+    func exchange(_ request: ControlRequest) throws -> Data {
+        let repeatable = ControlCommand(rawValue: request.cmd).map { !$0.mutatesState } ?? false
+        var attempt = 1
+        while true {
+            var client: ControlClient
+            do {
+                client = try ControlClient(path: self.socket)
+            } catch {
+                throw fail(error.message, error.exitCode)
+            }
+            defer { client.close() }
+            var lost: String
+            do {
+                try client.send(request)
+                if let line = try client.readLine() { return line }
+                lost = "regiond closed the connection without answering"
+            } catch {
+                lost = error.message
+            }
+            guard repeatable, attempt < Self.attempts else {
+                throw fail(repeatable ? lost : "\(lost); it may be restarting, and the command may or may not have been done: check with `regionctl history`", 69)
+            }
+            attempt += 1
+        }
+    }
+
+    /// How often a request that changes nothing is sent before giving up.
+    static let attempts = 5
 
     /// A result that is checked for presence but not read.
     struct Unread: Codable, Sendable {

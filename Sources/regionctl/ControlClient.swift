@@ -53,7 +53,9 @@ struct ControlClient {
         bytes.append(UInt8(ascii: "\n"))
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(self.fd, $0.baseAddress, $0.count) }
+            // MSG_NOSIGNAL: a regiond that closed the connection (stopping) is EPIPE, a
+            // clean error or a retry, not a SIGPIPE that kills regionctl without a word.
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(self.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if written < 0 {
                 if errno == EINTR { continue }
                 throw Failure(message: "lost the connection to regiond: \(String(cString: strerror(errno)))", exitCode: 69)
