@@ -46,7 +46,10 @@ public enum Daemon {
             }
             adminGroupID = group.pointee.gr_gid
         }
-        if let problem = Self.socketInUse(config.daemon.controlSocket) {
+        // Under regiond.socket systemd holds the socket (and answers connect(): that is not
+        // another regiond). Otherwise refuse to steal the socket of one that still runs.
+        let inherited = InheritedSocket.takeControlSocket()
+        if inherited == nil, let problem = Self.socketInUse(config.daemon.controlSocket) {
             logger.error("\(problem)")
             return ExitStatus.unavailable
         }
@@ -90,7 +93,7 @@ public enum Daemon {
         let controlClients = OpenConnections()
         let control = ControlServer(
             settings: config.daemon, service: ControlService(supervisor: supervisor, controller: controller, store: store, adminGroupID: adminGroupID, metrics: metrics), bus: bus,
-            logger: logger, group: controlLoop, connections: controlClients,
+            logger: logger, group: controlLoop, connections: controlClients, inherited: inherited,
             onListening: {
                 let summary = await supervisor.summary()
                 notifier.ready(status: summary)
@@ -112,6 +115,9 @@ public enum Daemon {
             let page = StatusPage(supervisor: supervisor, controller: controller, bus: bus)
             services.append(.init(service: MetricsServer(listener: listener, address: address, exporter: exporter, page: page, logger: logger)))
         }
+        #if DEBUG
+        services.append(.init(service: FaultSignalService(logger: logger)))
+        #endif
         if !config.alerts.isEmpty {
             services.append(.init(service: AlertService(rules: config.alerts, bus: bus, metrics: metrics, logger: logger, time: time)))
         }

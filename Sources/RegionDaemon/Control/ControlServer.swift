@@ -23,11 +23,15 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
     let onListening: @Sendable () async -> Void
     /// The clients connected now (also `regiond_control_clients`).
     let connections: OpenConnections
+    /// The socket systemd holds for regiond (`regiond.socket`), if it passed one: served
+    /// as it is (its mode and group are the socket unit's) and left in place at stop.
+    let inherited: InheritedSocket?
 
     public init(
         settings: DaemonSettings, service: ControlService<C>, bus: EventBus, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        connections: OpenConnections = OpenConnections(), onListening: @escaping @Sendable () async -> Void
+        connections: OpenConnections = OpenConnections(), inherited: InheritedSocket? = nil, onListening: @escaping @Sendable () async -> Void
     ) {
+        self.inherited = inherited
         self.connections = connections
         self.settings = settings
         self.service = service
@@ -40,33 +44,43 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
     typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
     public func run() async throws {
-        let path = self.settings.controlSocket
-        try Self.prepareDirectory(for: path)
+        let path = self.inherited?.path ?? self.settings.controlSocket
         let idle = TimeAmount.nanoseconds(Int64(self.settings.clientIdleTimeout.seconds * 1e9))
         let maxBytes = self.settings.maxRequestBytes
-        let server = try await ServerBootstrap(group: self.group)
+        let bootstrap = ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: 512)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
-                let options = channel as! any SocketOptionProvider
-                let credentials: EventLoopFuture<regiond_peer_credentials> = options.unsafeGetSocketOption(
-                    level: .socket, name: .init(rawValue: regiond_so_peercred))
-                return credentials.flatMapThrowing { cred in
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(IdleStateHandler(readTimeout: idle), name: "idle")
-                    try sync.addHandler(LineIdleDisconnector(), name: "idle-disconnect")
-                    try sync.addHandler(StalledReaderDisconnector(limit: idle))
-                    try sync.addHandler(ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: maxBytes))
-                    // socat and `nc -N` close their sending side after the request: answer anyway
-                    // (the inbound stream ends at EOF; the reply is still written).
-                    let connection = try Connection(
-                        wrappingChannelSynchronously: channel,
-                        configuration: .init(isOutboundHalfClosureEnabled: true))
-                    return AcceptedConnection(connection, peer: PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid))
-                }
+        @Sendable func initialize(_ channel: any Channel) -> EventLoopFuture<AcceptedConnection> {
+            let options = channel as! any SocketOptionProvider
+            let credentials: EventLoopFuture<regiond_peer_credentials> = options.unsafeGetSocketOption(
+                level: .socket, name: .init(rawValue: regiond_so_peercred))
+            return credentials.flatMapThrowing { cred in
+                let sync = channel.pipeline.syncOperations
+                try sync.addHandler(IdleStateHandler(readTimeout: idle), name: "idle")
+                try sync.addHandler(LineIdleDisconnector(), name: "idle-disconnect")
+                try sync.addHandler(StalledReaderDisconnector(limit: idle))
+                try sync.addHandler(ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: maxBytes))
+                // socat and `nc -N` close their sending side after the request: answer anyway
+                // (the inbound stream ends at EOF; the reply is still written).
+                let connection = try Connection(
+                    wrappingChannelSynchronously: channel,
+                    configuration: .init(isOutboundHalfClosureEnabled: true))
+                return AcceptedConnection(connection, peer: PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid))
             }
-        try self.applyPermissions(path)
-        self.logger.info("control socket listening", metadata: ["socket.path": "\(path)"])
+        }
+        let server: NIOAsyncChannel<AcceptedConnection, Never>
+        if let inherited = self.inherited {
+            server = try await bootstrap.bind(NIOBSDSocket.Handle(inherited.descriptor), childChannelInitializer: initialize)
+            if inherited.path != self.settings.controlSocket {
+                self.logger.warning("systemd passed the control socket \(inherited.path), but [daemon] control_socket is \(self.settings.controlSocket): serving on \(inherited.path); make the two agree (regiond.socket's ListenStream=)")
+            }
+            self.logger.info("control socket listening (held by systemd: regiond.socket)", metadata: ["socket.path": "\(path)"])
+        } else {
+            try Self.prepareDirectory(for: path)
+            server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initialize)
+            try self.applyPermissions(path)
+            self.logger.info("control socket listening", metadata: ["socket.path": "\(path)"])
+        }
         await self.onListening()
 
         try await withGracefulShutdownHandler {
@@ -90,7 +104,8 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
             server.channel.close(promise: nil)
             self.connections.closeAll()
         }
-        try? FileManager.default.removeItem(atPath: path)
+        // systemd's socket stays, with the clients that arrive before the next regiond.
+        if self.inherited == nil { try? FileManager.default.removeItem(atPath: path) }
     }
 
     static func prepareDirectory(for path: String) throws {
