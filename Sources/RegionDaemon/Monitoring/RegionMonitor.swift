@@ -269,6 +269,9 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     /// One evaluation round; publishes a `status_changed` event when the status moves.
     /// - Parameter due: when the tick was due (nil: now), to tell a starved evaluation.
     func evaluate(due: C.Instant? = nil) async {
+        #if DEBUG
+        if FaultSwitch.evaluationsStalled.load(ordering: .relaxed) { return }
+        #endif
         let instant = self.time.clock.now
         let now = self.time.date(instant)
         self.metrics = self.window.metrics(now: now)
