@@ -4,14 +4,15 @@ BIN        := .build/debug
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Build needs libsystemd's headers; the systemd test boots a container.
 BUILD_DEPS := libsystemd-dev pkg-config
-TEST_DEPS  := $(BUILD_DEPS) systemd-container debootstrap haproxy python3 prometheus curl chromium
+TEST_DEPS  := $(BUILD_DEPS) systemd-container debootstrap haproxy python3 prometheus curl chromium debhelper fakeroot patchelf lintian
 BENCH_DEPS := $(BUILD_DEPS) haproxy nginx-light
+DEB_DEPS   := $(BUILD_DEPS) debhelper fakeroot patchelf lintian
 DEMO_DIR   := /tmp/regiond-demo
 
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS := control probe-answer config durations exec-output haproxy-answer
 
-.PHONY: all build run test bench deps test-deps bench-deps clean demo-break help fuzz fuzz-build test-sanitize
+.PHONY: all build run test bench deps test-deps bench-deps deb-deps clean demo-break help fuzz fuzz-build test-sanitize install deb
 
 all: build
 
@@ -21,6 +22,8 @@ help:
 	@echo "make bench  probe throughput and cost against nginx, side by side with HAProxy"
 	@echo "make fuzz   libFuzzer on every input surface, FUZZ_SECONDS each (default 300)"
 	@echo "make test-sanitize   every test under AddressSanitizer, then ThreadSanitizer"
+	@echo "make deb   a Debian package (release build, Swift runtime bundled): apt install ./regiond_*.deb"
+	@echo "make install PREFIX=/usr DESTDIR=...   install the built binaries (BIN=.build/release) and their files"
 
 # Installs Debian packages that are missing (apt-get update runs once, only if needed).
 define apt_install
@@ -39,6 +42,9 @@ test-deps:
 
 bench-deps:
 	$(call apt_install,$(BENCH_DEPS))
+
+deb-deps:
+	$(call apt_install,$(DEB_DEPS))
 
 build: deps
 	$(SWIFT) build
@@ -73,6 +79,41 @@ bench: bench-deps
 
 demo-break:
 	@curl -s -X POST 127.0.0.1:18080/$(REGION)/$(MODE)
+
+# Where Debian puts each file (PREFIX=/usr): binaries, the units, sysusers, tmpfiles, the
+# journal catalog, man pages, completions generated from the built regionctl, and the
+# example config. INSTALL_BIN is the build to install from. The Debian package (make deb,
+# debian/rules) is this plus the Swift runtime under /usr/lib/regiond.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+INSTALL_BIN ?= .build/release
+
+install:
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/regiond $(DESTDIR)$(PREFIX)/share/regiond
+	install -m 0755 $(INSTALL_BIN)/regiond $(INSTALL_BIN)/regionctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(INSTALL_BIN)/demo-fleet $(DESTDIR)$(PREFIX)/lib/regiond/
+	install -m 0755 contrib/alert-webhook $(DESTDIR)$(PREFIX)/share/regiond/
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/bin/|$(PREFIX)/bin/|g; s|/etc/regiond/|$(SYSCONFDIR)/regiond/|g' systemd/regiond.service >$(DESTDIR)$(UNITDIR)/regiond.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/regiond.service
+	install -m 0644 systemd/regiond.socket $(DESTDIR)$(UNITDIR)/regiond.socket
+	install -D -m 0644 systemd/regiond.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/regiond.conf
+	install -D -m 0644 systemd/regiond.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/regiond.conf
+	install -D -m 0644 systemd/regiond.catalog $(DESTDIR)$(PREFIX)/lib/systemd/catalog/regiond.catalog
+	install -D -m 0644 man/regiond.8 $(DESTDIR)$(PREFIX)/share/man/man8/regiond.8
+	install -D -m 0644 man/regionctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/regionctl.1
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	$(INSTALL_BIN)/regionctl --generate-completion-script bash | sed "1{/^#!/d}" >$(DESTDIR)$(PREFIX)/share/bash-completion/completions/regionctl
+	$(INSTALL_BIN)/regionctl --generate-completion-script zsh >$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_regionctl
+	$(INSTALL_BIN)/regionctl --generate-completion-script fish >$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/regionctl.fish
+	install -D -m 0644 etc/regiond/regiond.toml $(DESTDIR)$(SYSCONFDIR)/regiond/regiond.toml
+
+# regiond_VERSION_ARCH.deb in the current folder, from a release build (scripts/deb.sh).
+deb: deb-deps
+	$(SWIFT) build -c release
+	deb=$$(scripts/deb.sh .build/release) && echo "built $$deb" && lintian --fail-on error,warning "$$deb"
 
 clean:
 	rm -rf .build

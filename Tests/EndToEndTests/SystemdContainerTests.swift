@@ -1,8 +1,11 @@
 import Foundation
 import Testing
 
-/// regiond under a real systemd, booted in a container (see Tests/systemd/container-test.sh):
-/// Type=notify readiness, StatusText, journal fields, reload, watchdog, stop, exit 78.
+/// regiond under a real systemd, booted in a container without the Swift toolchain (see
+/// Tests/systemd/container-test.sh): its .deb built, linted, installed, upgraded, removed
+/// and purged; the hardening score; Type=notify readiness, StatusText, journal fields,
+/// reload, the watchdog restarting a frozen and a stalled regiond, the socket unit holding
+/// clients through a restart, stop, exit 78.
 @Suite("regiond under systemd", .serialized)
 struct SystemdContainerTests {
     @Test(
