@@ -40,13 +40,15 @@ struct ClientOptions: ParsableArguments {
                 throw fail(error.message, error.exitCode)
             }
             defer { client.close() }
-            var lost: String
+            let lost: String
             do {
                 try client.send(request)
                 if let line = try client.readLine() { return line }
                 lost = "regiond closed the connection without answering"
+            } catch where error.exitCode == 69 {
+                lost = error.message  // the connection broke (EPIPE, ECONNRESET)
             } catch {
-                lost = error.message
+                throw fail(error.message, error.exitCode)
             }
             guard repeatable, attempt < Self.attempts else {
                 throw fail(repeatable ? lost : "\(lost); it may be restarting, and the command may or may not have been done: check with `regionctl history`", 69)
