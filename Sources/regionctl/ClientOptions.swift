@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import RegionCore
 
 /// `--socket` and `--json`, and one request/reply exchange with exit statuses that mean something.
@@ -93,8 +94,19 @@ extension ClientOptions {
 }
 
 func fail(_ message: String, _ code: Int32) -> ExitCode {
-    FileHandle.standardError.write(Data("regionctl: \(message)\n".utf8))
+    writeAll(STDERR_FILENO, "regionctl: \(message)\n")
     return ExitCode(code)
+}
+
+/// Writes the whole text to a descriptor now, past stdio's buffer.
+func writeAll(_ fd: Int32, _ text: String) {
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { return }  // a closed pipe: nobody is reading
+        bytes = bytes.dropFirst(written)
+    }
 }
 
 func printJSON(_ data: Data) {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RegionCore
 
 /// A blocking client for the control socket. regionctl is a short-lived CLI

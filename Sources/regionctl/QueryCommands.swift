@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import RegionCore
 
 struct Best: ParsableCommand {
@@ -61,7 +62,7 @@ struct AnalyticsCommand: ParsableCommand {
     }
 
     static func print(_ a: AnalyticsReport) {
-        func seconds(_ value: Double?) -> String { value.map { String(format: "%.1f s", $0) } ?? "-" }
+        func seconds(_ value: Double?) -> String { value.map { cFormat("%.1f s", $0) } ?? "-" }
         func counts(_ map: [String: Int]) -> String { map.isEmpty ? "none" : map.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") }
         func durations(_ d: AnalyticsReport.Durations?) -> String {
             guard let d else { return "-" }

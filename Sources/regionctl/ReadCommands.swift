@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import RegionCore
 
 struct Status: ParsableCommand {
@@ -118,7 +119,7 @@ struct Watch: ParsableCommand {
 
     /// Writes one line unbuffered, so `regionctl watch | grep` sees each event at once.
     static func emit(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        writeAll(STDOUT_FILENO, line + "\n")
     }
 }
 

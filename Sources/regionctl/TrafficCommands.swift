@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import RegionCore
 
 struct Traffic: ParsableCommand {
@@ -64,7 +65,7 @@ struct Failover: TrafficCommand {
 
     func validate() throws {
         if self.overrideResidency, self.to == nil { throw ValidationError("--override-residency needs TO: the region to send the traffic to") }
-        if self.overrideResidency, (self.reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+        if self.overrideResidency, (self.reason ?? "").trimmingSpaces.isEmpty {
             throw ValidationError("--override-residency needs --reason: it is recorded with the move")
         }
     }

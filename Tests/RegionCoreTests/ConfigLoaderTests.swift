@@ -240,7 +240,25 @@ struct ConfigLoaderTests {
             Issue.record("expected an error")
         } catch {
             #expect(error.issues.count == 1)
-            #expect(error.description.hasPrefix("/nonexistent/regiond.toml: cannot read the file"))
+            #expect(error.description.hasPrefix("/nonexistent/regiond.toml: cannot read the file: No such file or directory"))
+        }
+    }
+
+    /// The reason is the system's (errno) or the text's, never a generic one.
+    @Test func unreadableFilesSayWhy() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let latin1 = directory.appendingPathComponent("latin1.toml")
+        try Data([0x23, 0x20, 0xE9, 0x0A]).write(to: latin1)  // "# é" in Latin-1
+        let cases = [(latin1.path, "not valid UTF-8"), (directory.path, "Is a directory")]
+        for (path, reason) in cases {
+            #expect(throws: ConfigError.self) { try ConfigLoader.load(path: path) }
+            do {
+                _ = try ConfigLoader.load(path: path)
+            } catch {
+                #expect(error.description.contains("cannot read the file: \(reason)"), "\(error.description)")
+            }
         }
     }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One `[[alert]]`: a command run for the events an operator must hear about.
 ///

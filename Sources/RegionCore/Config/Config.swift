@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The whole, validated configuration of a regiond instance.
 ///

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What a valid configuration does that its author probably did not mean: `check-config`
 /// prints these as warnings (exit 0), and the daemon logs them at start and reload.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `[failover]`, a region's own `[region.failover]`, and where its traffic may go.
 extension ConfigLoader {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `[[region]]` and its endpoints.
 extension ConfigLoader {
@@ -107,7 +107,7 @@ extension ConfigLoader {
         switch check {
         case .http(let h): URLComponents(string: h.url).flatMap { c in c.host.map { "\($0)\(c.port.map { ":\($0)" } ?? "")" } } ?? "http"
         case .tcp(let host, let port): "\(host):\(port)"
-        case .exec(let e): (e.arguments.first.map { ($0 as NSString).lastPathComponent } ?? "exec")
+        case .exec(let e): (e.arguments.first.map { lastPathComponent($0) } ?? "exec")
         }
     }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `[[haproxy]]` and `[hook]`: where committed plans are applied.
 extension ConfigLoader {

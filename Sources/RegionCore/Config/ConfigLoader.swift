@@ -1,4 +1,8 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reads and validates a regiond configuration file.
 ///
@@ -8,13 +12,39 @@ public enum ConfigLoader {
     /// Reads `path` and validates it.
     public static func load(path: String) throws(ConfigError) -> Config {
         let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            let reason = (error as NSError).localizedFailureReason ?? "\(error.localizedDescription)"
-            throw ConfigError(issues: [ConfigIssue(file: path, line: 0, key: "", message: "cannot read the file: \(reason)")])
+        switch self.readFile(path) {
+        case .success(let read): text = read
+        case .failure(let reason):
+            throw ConfigError(issues: [ConfigIssue(file: path, line: 0, key: "", message: "cannot read the file: \(reason.message)")])
         }
         return try self.parse(text, file: path)
+    }
+
+    /// Why a config file could not be read, as the system says it ("No such file or directory").
+    public struct ReadFailure: Error, Sendable { public let message: String }
+
+    /// The largest config file read; 10,000 regions take about 2 MB.
+    public static let maxFileBytes = 64 << 20
+
+    /// The file's text: its bytes through read(2), so a failure says what errno says.
+    static func readFile(_ path: String) -> Result<String, ReadFailure> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(ReadFailure(message: String(cString: strerror(errno)))) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return .failure(ReadFailure(message: String(cString: strerror(errno))))
+            }
+            if count == 0 { break }
+            bytes.append(contentsOf: chunk[..<count])
+            if bytes.count > Self.maxFileBytes { return .failure(ReadFailure(message: "larger than \(Self.maxFileBytes >> 20) MB")) }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else { return .failure(ReadFailure(message: "not valid UTF-8")) }
+        return .success(text)
     }
 
     /// Validates configuration text; `file` is used in messages only.
@@ -169,7 +199,7 @@ public enum ConfigLoader {
     }
 
     static func isValidName(_ s: String) -> Bool {
-        !s.isEmpty && s.count <= 64 && s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }
+        !s.isEmpty && s.count <= 64 && s.unicodeScalars.allSatisfy { (("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)) || "-_.".unicodeScalars.contains($0) }
             && s.unicodeScalars.allSatisfy(\.isASCII)
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Reads typed keys out of one TOML table and collects every problem with its
 /// file, line and full key. At the end, ``finish()`` reports keys nobody read
@@ -46,7 +46,7 @@ struct TableReader {
 
     mutating func nonEmptyString(_ key: String) -> String? {
         guard let value = self.string(key) else { return nil }
-        guard !value.trimmingCharacters(in: .whitespaces).isEmpty else {
+        guard !value.trimmingSpaces.isEmpty else {
             self.issue(key, "must not be empty")
             return nil
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Every command of the control protocol, and whether it changes state.
 ///
@@ -67,7 +67,7 @@ extension ControlRequest {
         guard let text = self.status, !text.isEmpty else { return .success(nil) }
         var wanted: Set<RegionStatus> = []
         for name in text.split(separator: ",") {
-            guard let status = RegionStatus(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+            guard let status = RegionStatus(rawValue: name.trimmingSpaces) else {
                 let known = RegionStatus.allCases.map(\.rawValue).joined(separator: ", ")
                 return .failure(ControlError(.badRequest, "status '\(clip(String(name), bytes: 40))' is not one of \(known)"))
             }
@@ -141,7 +141,7 @@ extension ControlRequest {
             }
             return .success(.setWeights(weights))
         case .pin:
-            guard self.reason.map({ !$0.trimmingCharacters(in: .whitespaces).isEmpty }) ?? false else {
+            guard self.reason.map({ !$0.trimmingSpaces.isEmpty }) ?? false else {
                 return .failure(ControlError(.badRequest, "'pin' needs a \"reason\": say why automatic failover is frozen"))
             }
             return self.pinTTL().map { .pin(ttl: $0) }

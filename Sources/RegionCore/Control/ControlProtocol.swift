@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The control protocol: newline-delimited JSON over a Unix stream socket.
 /// See `docs/control-protocol.md`.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Result of `status`: the daemon at a glance.
 public struct StatusReport: Sendable, Codable, Equatable {

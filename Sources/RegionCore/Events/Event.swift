@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Everything regiond reports happens as an `Event`: one type, many sinks
 /// (journal, `regionctl watch`, metrics, `STATUS=`, and the history database).

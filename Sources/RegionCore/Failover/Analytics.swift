@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Result of `analytics`: what the history says about failovers.
 public struct AnalyticsReport: Sendable, Codable, Equatable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Computes ``AnalyticsReport`` from recorded events (oldest first). Pure.
 public enum Analytics {

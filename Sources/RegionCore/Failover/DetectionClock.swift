@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Time to detect (MTTD), one definition for `regionctl analytics` and the
 /// `regiond_failover_detection_seconds` histogram: seconds from a region leaving

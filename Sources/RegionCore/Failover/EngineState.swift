@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A region as the failover engine sees it (from `[[region]]`).
 public struct FailoverRegion: Sendable, Equatable, Codable {

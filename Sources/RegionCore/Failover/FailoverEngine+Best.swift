@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 extension FailoverEngine {
     /// `best`: where new traffic should go now. The plan already says how traffic is

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Operator commands (control socket): each checks what it is asked, changes the state,
 /// and returns the decision with an `operator_command` event first.
@@ -121,7 +121,7 @@ extension FailoverEngine {
                     throw ControlError(
                         .residency, "\(from)'s traffic may only go to \(allowed); sending it to \(to) breaks its residency. Add --override-residency with a reason to do it anyway")
                 }
-                guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+                guard !reason.trimmingSpaces.isEmpty else {
                     throw ControlError(.badRequest, "--override-residency needs a reason: it is recorded with the move")
                 }
                 override = reason

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One method per phase: what a round does to a region in that phase.
 extension FailoverEngine {

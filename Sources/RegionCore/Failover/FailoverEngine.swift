@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The failover state machine: where traffic goes, when it moves, and why.
 ///
@@ -214,5 +214,5 @@ public struct FailoverEngine: Sendable {
 }
 
 func fraction(_ value: Double) -> String {
-    String(format: "%.4f", value)
+    cFormat("%.4f", value)
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// How traffic moves away from a failing region.
 public enum FailoverStrategy: String, Sendable, Codable, CaseIterable {

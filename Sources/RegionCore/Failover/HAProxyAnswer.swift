@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// HAProxy's runtime API answers, read as outside input: every number is checked, and
 /// anything unexpected is an error that says what was expected, never a trap.
@@ -10,7 +10,7 @@ public enum HAProxyAnswer {
     /// The non-empty lines of an answer to commands that print nothing when they work
     /// (`set weight`, `set server`): each is a refusal, in HAProxy's words.
     public static func complaints(_ answer: String) -> [String] {
-        answer.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        answer.split(whereSeparator: \.isNewline).map { $0.trimmingSpaces }.filter { !$0.isEmpty }
     }
 
     /// What `show info` says about the running process.

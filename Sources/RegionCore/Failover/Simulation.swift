@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `simulate`: what the engine would do, from the live state, if the scripted things
 /// happened. Pure: it runs a copy of the engine on made-up signals and times, and

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The result of `simulate`: each moment something happened, what, and the plan after it.
 public struct SimulationReport: Sendable, Codable, Equatable {

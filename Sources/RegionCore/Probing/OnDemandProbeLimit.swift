@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// How often `probe REGION` may probe a region out of schedule. Anyone who may connect
 /// may ask (it changes no decision by itself), so it is rate-limited per region: at most

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Why a probe failed, in a few stable words that operators can grep for.
 public enum ProbeFailure: String, Sendable, Codable, CaseIterable {
@@ -87,7 +87,7 @@ public func parseCapacity(_ text: String) -> Double? {
 /// Parses a replication lag: seconds as a plain number (`12`, `0.5`) or a duration with
 /// its unit (`1500ms`, `2m`). Negative, not finite, or over a year: `nil` (unknown).
 public func parseLag(_ text: String) -> Double? {
-    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    let trimmed = text.trimmingSpaces
     guard !trimmed.isEmpty, trimmed.utf8.count <= 64 else { return nil }
     let seconds: Double
     if let number = Double(trimmed) {

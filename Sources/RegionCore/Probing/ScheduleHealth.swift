@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Whether regiond keeps its own schedule, and so whether what it sees of the regions
 /// can be trusted. A pure rule: it is given readings and `now`.

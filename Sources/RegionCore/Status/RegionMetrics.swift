@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Where a region's capacity figure comes from.
 public enum CapacitySource: String, Sendable, Codable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A sliding window of probe results for one region.
 ///

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Which latency percentile the degraded-latency threshold looks at.
 public enum LatencyPercentile: String, Sendable, Codable, CaseIterable {

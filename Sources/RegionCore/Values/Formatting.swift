@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 // Numbers for people: in reasons, events, errors and tables. None of them may trap,
 // whatever the value (a fraction from a hostile config, a date from a damaged state
@@ -10,27 +10,27 @@ let wholeNumberLimit = 1e15
 /// `0.1` → `10%`, `0.125` → `12.5%`.
 public func percent(_ value: Double) -> String {
     let p = value * 100
-    guard p.isFinite, abs(p) < wholeNumberLimit else { return String(format: "%g%%", p) }
-    return p == p.rounded() ? "\(Int(p))%" : String(format: "%.1f%%", p)
+    guard p.isFinite, abs(p) < wholeNumberLimit else { return cFormat("%g%%", p) }
+    return p == p.rounded() ? "\(Int(p))%" : cFormat("%.1f%%", p)
 }
 
 /// `12.3456` → `12 ms`, `1.25` → `1.2 ms`.
 public func formatMs(_ ms: Double) -> String {
-    guard ms.isFinite, abs(ms) < wholeNumberLimit else { return String(format: "%g ms", ms) }
-    return ms >= 10 ? "\(Int(ms.rounded())) ms" : String(format: "%.1f ms", ms)
+    guard ms.isFinite, abs(ms) < wholeNumberLimit else { return cFormat("%g ms", ms) }
+    return ms >= 10 ? "\(Int(ms.rounded())) ms" : cFormat("%.1f ms", ms)
 }
 
 /// `6` → `6 s`, `0.25` → `0.25 s`, `6.0999` → `6.1 s`.
 public func formatSeconds(_ s: Double) -> String {
-    guard s.isFinite, abs(s) < wholeNumberLimit else { return String(format: "%g s", s) }
+    guard s.isFinite, abs(s) < wholeNumberLimit else { return cFormat("%g s", s) }
     if s == s.rounded() { return "\(Int(s)) s" }
-    let text = String(format: s < 1 ? "%.2f" : "%.1f", s)
+    let text = cFormat(s < 1 ? "%.2f" : "%.1f", s)
     return (text.hasSuffix("0") && text.contains(".") ? String(text.dropLast()) : text) + " s"
 }
 
 /// A number rounded toward zero for a message (`Int(x)` would trap on a value that does not fit).
 public func wholeNumber(_ s: Double) -> String {
-    guard s.isFinite, abs(s) < wholeNumberLimit else { return String(format: "%g", s) }
+    guard s.isFinite, abs(s) < wholeNumberLimit else { return cFormat("%g", s) }
     return "\(Int(s))"
 }
 
@@ -39,7 +39,7 @@ public enum FractionText {
     /// `"75%"` → 0.75, `"0.75"` → 0.75 (spaces around are ignored); nil for anything else,
     /// and for values that are not finite. Not clamped: callers check their own range.
     public static func parse(_ text: String) -> Double? {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = text.trimmingSpacesAndNewlines
         guard trimmed.utf8.count <= 64 else { return nil }
         let isPercent = trimmed.hasSuffix("%")
         let digits = isPercent ? String(trimmed.dropLast()) : trimmed
