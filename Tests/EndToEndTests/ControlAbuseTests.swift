@@ -74,7 +74,10 @@ struct ControlAbuseTests {
                 #expect(reply.contains(message), "\(request) -> \(reply)")
             }
             await connection.close()
-            #expect(try await daemon.call("traffic", as: TrafficReport.self).regions.map(\.weight) == [5000, 5000])
+            // It runs on with a whole plan. (Not "still 5000 each": a probe that misses its
+            // 500 ms timeout on a loaded machine, under ASan say, may move traffic meanwhile.)
+            let weights = try await daemon.call("traffic", as: TrafficReport.self).regions.map(\.weight)
+            #expect(weights.count == 2 && weights.reduce(0, +) == 10_000, "\(weights)")
             #expect(try await daemon.call("version", as: VersionReport.self).protocolVersion == 1)
         }
     }

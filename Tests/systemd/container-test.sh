@@ -290,6 +290,14 @@ in_container mkdir -p /etc/systemd/system/regiond.service.d
 in_container bash -c "printf '[Service]\nWatchdogSec=%ss\n' $((3 * SLOW)) >/etc/systemd/system/regiond.service.d/watchdog-test.conf"
 in_container systemctl daemon-reload
 in_container systemctl restart regiond
+check_watchdog_restart() {  # check_watchdog_restart CASE CURSOR RESTARTS: what systemd must do next
+    check "systemd kills the $1 regiond with SIGABRT" \
+        wait_journal '"MESSAGE":"regiond.service: Main process exited, code=[a-z]*, status=6/ABRT"' "$2"
+    check "systemd restarts the $1 regiond" wait_journal '"MESSAGE":"regiond.service: Scheduled restart job' "$2"
+    check "NRestarts counts the restart of the $1 regiond" test "$(in_container systemctl show -p NRestarts --value regiond)" = $(($3 + 1))
+    check "the restarted regiond is ready" timeout $((60 * SLOW)) nsenter -t "$leader" -m -u -i -n -p -- \
+        bash -c 'until systemctl is-active -q regiond; do sleep 0.2; done'
+}
 restarts=$(in_container systemctl show -p NRestarts --value regiond)
 frozen=$(journal_cursor)
 # (Never `kill -STOP 0`: with no main PID that would stop this script's process group.)
@@ -297,11 +305,7 @@ main_pid=$(in_container systemctl show -p MainPID --value regiond)
 check "regiond has a main PID to freeze" test "${main_pid:-0}" -gt 0
 [ "${main_pid:-0}" -gt 0 ] && in_container bash -c "kill -STOP $main_pid"
 check "a frozen regiond hits the watchdog" wait_journal '"MESSAGE":"regiond.service: Watchdog timeout' "$frozen"
-check "systemd kills it with SIGABRT" wait_journal '"MESSAGE":"regiond.service: Main process exited, code=[a-z]*, status=6/ABRT"' "$frozen"
-check "systemd restarts it" wait_journal '"MESSAGE":"regiond.service: Scheduled restart job' "$frozen"
-check "NRestarts counts the restart" test "$(in_container systemctl show -p NRestarts --value regiond)" = $((restarts + 1))
-check "the restarted regiond is ready" timeout $((60 * SLOW)) nsenter -t "$leader" -m -u -i -n -p -- \
-    bash -c 'until systemctl is-active -q regiond; do sleep 0.2; done'
+check_watchdog_restart "frozen" "$frozen" "$restarts"
 # The other case: the process is alive and answers, but its supervisor has stopped
 # making progress. The debug build's fault switch (SIGUSR2, Systemd/FaultSwitch.swift;
 # not in release builds) stalls every region's evaluation; the liveness check then
@@ -312,11 +316,7 @@ if grep -q 'FAULT INJECTED' "$BIN/regiond"; then
     in_container systemctl kill -s SIGUSR2 --kill-who=main regiond
     check "the fault switch stalls the evaluations (debug build)" wait_journal 'FAULT INJECTED' "$stalled"
     check "a stalled supervisor withholds the watchdog" wait_journal 'region evaluation has stalled' "$stalled"
-    check "systemd kills the stalled regiond with SIGABRT" wait_journal '"MESSAGE":"regiond.service: Main process exited, code=[a-z]*, status=6/ABRT"' "$stalled"
-    check "systemd restarts the stalled regiond" wait_journal '"MESSAGE":"regiond.service: Scheduled restart job' "$stalled"
-    check "NRestarts counts that restart too" test "$(in_container systemctl show -p NRestarts --value regiond)" = $((restarts + 1))
-    check "the regiond restarted after the stall is ready" timeout $((60 * SLOW)) nsenter -t "$leader" -m -u -i -n -p -- \
-        bash -c 'until systemctl is-active -q regiond; do sleep 0.2; done'
+    check_watchdog_restart "stalled" "$stalled" "$restarts"
 else
     echo "# skipped: the stalled-supervisor watchdog checks need the fault switch of a debug build ($BIN is not one)"
 fi
