@@ -1,16 +1,19 @@
+import NIOConcurrencyHelpers
 import RegionCore
 import Synchronization
 
 /// Counters shared by every probe loop: how many probes ran, how many were left out of
 /// their window, and how late they started.
 ///
-/// Written from many tasks at once, so it uses a `Mutex` and atomics rather than an
-/// actor hop per probe. Lateness keeps the most recent 8192 values for percentiles,
+/// Written from many tasks at once, so it uses a lock and atomics rather than an
+/// actor hop per probe. The lock is NIO's (a pthread mutex), not `Synchronization.Mutex`:
+/// ThreadSanitizer sees its ordering and checks what it guards, where it reports every
+/// access inside `Mutex.withLock` as a race (docs/reliability.md). Lateness keeps the most recent 8192 values for percentiles,
 /// and the values since the schedule watch last looked (at most 16384).
 public final class ProbeStatistics: Sendable {
     private let runs = Atomic<UInt64>(0)
     private let discounted = Atomic<UInt64>(0)
-    private let lateness = Mutex<Lateness>(Lateness(capacity: 8192))
+    private let lateness = NIOLockedValueBox<Lateness>(Lateness(capacity: 8192))
 
     struct Lateness {
         var values: [Double]
@@ -47,7 +50,7 @@ public final class ProbeStatistics: Sendable {
     public func record(latenessMs: Double, counted: Bool = true) {
         self.runs.add(1, ordering: .relaxed)
         if !counted { self.discounted.add(1, ordering: .relaxed) }
-        self.lateness.withLock { $0.add(latenessMs) }
+        self.lateness.withLockedValue { $0.add(latenessMs) }
         self.metrics?.probeStarted(latenessMs: latenessMs)
     }
 
@@ -57,12 +60,12 @@ public final class ProbeStatistics: Sendable {
 
     /// Percentile (0...1) of recent lateness, in milliseconds.
     public func latenessPercentile(_ p: Double) -> Double? {
-        Percentile.of(self.lateness.withLock { $0.values }, p)
+        Percentile.of(self.lateness.withLockedValue { $0.values }, p)
     }
 
     /// The lateness values recorded since the last call (for the schedule watch).
     public func drainPeriod() -> [Double] {
-        self.lateness.withLock { state in
+        self.lateness.withLockedValue { state in
             defer { state.period.removeAll(keepingCapacity: true) }
             return state.period
         }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -15,21 +16,22 @@ public final class OpenConnections: Sendable {
 
     /// Connections open now.
     public var open: Int { self.count.load(ordering: .relaxed) }
-    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// NIO's lock, which ThreadSanitizer understands (see ``ProbeStatistics``).
+    private let channels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     private let closing = Atomic<Bool>(false)
 
     func add(_ channel: any Channel) {
-        self.channels.withLock { $0[ObjectIdentifier(channel)] = channel }
+        self.channels.withLockedValue { $0[ObjectIdentifier(channel)] = channel }
         if self.closing.load(ordering: .sequentiallyConsistent) { channel.close(promise: nil) }
     }
 
     func remove(_ channel: any Channel) {
-        self.channels.withLock { $0[ObjectIdentifier(channel)] = nil }
+        self.channels.withLockedValue { $0[ObjectIdentifier(channel)] = nil }
     }
 
     func closeAll() {
         self.closing.store(true, ordering: .sequentiallyConsistent)
-        let all = self.channels.withLock { Array($0.values) }
+        let all = self.channels.withLockedValue { Array($0.values) }
         for channel in all { channel.close(promise: nil) }
     }
 }
