@@ -76,14 +76,15 @@ let package = Package(
                 "RegionCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            // The Swift runtime and FoundationEssentials linked in: regionctl starts in 6 ms
-            // instead of 11 (it loads no Swift library; docs/performance.md). regiond, which
-            // needs all of Foundation, stays dynamic.
+            // Release builds link the Swift runtime and FoundationEssentials in: regionctl starts
+            // in 6 ms instead of 11 (it loads no Swift library; docs/performance.md). regiond,
+            // which needs all of Foundation, stays dynamic. Debug builds stay dynamic too:
+            // ThreadSanitizer's allocator fails a CHECK in a statically linked runtime.
             // Linked statically, FoundationEssentials needs these named: its static archive does
             // not carry them (SwiftPM's --static-swift-stdlib would, but for every product).
-            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
                 + ["_FoundationCShims", "_FoundationCollections", "swiftSynchronization", "swift_Concurrency", "swift_StringProcessing", "swift_RegexParser", "swiftGlibc", "util"]
-                .map { .linkedLibrary($0) }
+                .map { .linkedLibrary($0, .when(configuration: .release)) }
         ),
         .executableTarget(
             name: "demo-fleet",
