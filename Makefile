@@ -23,7 +23,7 @@ help:
 	@echo "make fuzz   libFuzzer on every input surface, FUZZ_SECONDS each (default 300)"
 	@echo "make test-sanitize   every test under AddressSanitizer, then ThreadSanitizer"
 	@echo "make deb   a Debian package (release build, Swift runtime bundled): apt install ./regiond_*.deb"
-	@echo "make install PREFIX=/usr DESTDIR=...   install the built binaries (BIN=.build/release) and their files"
+	@echo "make install PREFIX=/usr DESTDIR=...   install built binaries (INSTALL_BIN=.build/release) and their files"
 
 # Installs Debian packages that are missing (apt-get update runs once, only if needed).
 define apt_install
