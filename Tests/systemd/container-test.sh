@@ -42,7 +42,7 @@ flock -w 600 9 || { echo "another run holds $ROOTFS.lock"; echo "0 passed, 1 fai
 if [ ! -x "$ROOTFS/usr/lib/systemd/systemd" ]; then
     echo "building the test rootfs in $ROOTFS (once)"
     rm -rf "$ROOTFS"
-    debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,libsqlite3-0,procps bookworm "$ROOTFS" >/tmp/regiond-debootstrap.log 2>&1 || {
+    debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,libsqlite3-0 bookworm "$ROOTFS" >/tmp/regiond-debootstrap.log 2>&1 || {
         tail -20 /tmp/regiond-debootstrap.log
         echo "0 passed, 1 failed"
         exit 1
