@@ -152,8 +152,7 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
                         case .reply(let line):
                             try await outbound.write(Self.line(line))
                         case .watch(let line):
-                            try await outbound.write(Self.line(line))
-                            try await self.streamEvents(to: outbound, channel: connection.channel)
+                            try await self.streamEvents(to: outbound, channel: connection.channel, acknowledging: line)
                             return
                         }
                     }
@@ -172,7 +171,11 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
     }
 
     /// Streams events until the client leaves or the daemon stops.
-    func streamEvents(to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel) async throws {
+    /// Subscribes first, then acknowledges: a client that has the acknowledgement sees
+    /// every event published after it. (Acknowledging first lost the events published in
+    /// between; a regiond starved of CPU took long enough for a `decisions_held` to fall
+    /// in that gap, and a CI run of the starvation test waited for it in vain.)
+    func streamEvents(to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel, acknowledging ack: String) async throws {
         // A watcher sends nothing; it must not be dropped as idle.
         do {
             try await channel.pipeline.removeHandler(name: "idle-disconnect").get()
@@ -180,6 +183,7 @@ public struct ControlServer<C: Clock>: Service where C.Duration == Duration {
             self.logger.error("cannot exempt a watch client from the idle timeout: \(error)")
         }
         let events = await self.bus.subscribe()
+        try await outbound.write(Self.line(ack))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await event in events {
