@@ -32,13 +32,15 @@ public enum ConfigAdvice {
             // window cannot hold min_samples of those, a region whose endpoints all hang
             // never has enough samples to be judged, and keeps the status it had.
             let window = region.status.window.seconds
-            let hungResults = region.endpoints.reduce(0) { total, endpoint in
-                total + Int((window / max(endpoint.timeout.seconds, 0.001)).rounded(.down))
+            // Counted in Double: window and timeouts come from the config, and Int(...) of
+            // a quotient that does not fit would trap.
+            let hungResults = region.endpoints.reduce(0.0) { total, endpoint in
+                total + (window / max(endpoint.timeout.seconds, 0.001)).rounded(.down)
             }
-            if !region.endpoints.isEmpty, hungResults < region.status.minSamples {
+            if !region.endpoints.isEmpty, hungResults < Double(region.status.minSamples) {
                 warn(
                     region, "window",
-                    "if every endpoint hangs, the \(formatDuration(region.status.window)) window holds at most \(hungResults) results (one per probe timeout), fewer than min_samples \(region.status.minSamples), so the region would keep its status. Lengthen window or shorten timeout"
+                    "if every endpoint hangs, the \(formatDuration(region.status.window)) window holds at most \(wholeNumber(hungResults)) results (one per probe timeout), fewer than min_samples \(region.status.minSamples), so the region would keep its status. Lengthen window or shorten timeout"
                 )
             }
             if let allowed = config.allowedTargets(of: region), allowed.isEmpty, config.regions.count > 1 {
