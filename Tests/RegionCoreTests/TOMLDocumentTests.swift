@@ -166,3 +166,23 @@ struct TOMLDocumentTests {
         #expect(x.keys == ["y", "w", "v"])
     }
 }
+
+/// Found by `make fuzz`: each nested array is a recursive call, and 100,000 `[` overflowed
+/// the stack. Nesting is limited; within the limit nothing changes.
+@Suite("TOML nesting limit")
+struct TOMLNestingTests {
+    @Test func deepNestingIsAnErrorNotACrash() {
+        let text = "x = " + String(repeating: "[", count: 100_000)
+        #expect(throws: TOMLSyntaxError.self) { try TOMLDocument(parsing: text) }
+        do {
+            _ = try TOMLDocument(parsing: text)
+        } catch {
+            #expect(error.message.contains("nested more than 64 deep"), "\(error.message)")
+        }
+    }
+
+    @Test func nestingUpToTheLimitIsRead() throws {
+        let text = "x = " + String(repeating: "[", count: 64) + String(repeating: "]", count: 64) + "\ny = " + String(repeating: "{ a = ", count: 63) + "1" + String(repeating: " }", count: 63)
+        _ = try TOMLDocument(parsing: text)
+    }
+}

@@ -116,6 +116,8 @@ extension TOMLScanner {
     /// `[ value, value, ]`, over several lines if need be, with comments.
     mutating func parseArray() throws(TOMLSyntaxError) -> TOMLValue {
         let start = self.pos
+        try self.enterNesting(at: start)
+        defer { self.nesting -= 1 }
         self.pos += 1
         var items: [TOMLValue] = []
         try self.skipArraySpace()
@@ -146,6 +148,8 @@ extension TOMLScanner {
     /// `{ key = value, a.b = value }` on one line; it cannot be extended later.
     mutating func parseInlineTable() throws(TOMLSyntaxError) -> TOMLValue {
         let start = self.pos
+        try self.enterNesting(at: start)
+        defer { self.nesting -= 1 }
         self.pos += 1
         let table = TOMLNode(line: self.line(at: start))
         self.skipSpaces()
@@ -185,5 +189,15 @@ extension TOMLScanner {
             self.pos += 1
             self.skipSpaces()
         }
+    }
+}
+
+extension TOMLScanner {
+    /// One more level of arrays and inline tables, refused beyond ``maxNesting``.
+    mutating func enterNesting(at start: Int) throws(TOMLSyntaxError) {
+        guard self.nesting < Self.maxNesting else {
+            throw self.fail("arrays and inline tables nested more than \(Self.maxNesting) deep", at: start)
+        }
+        self.nesting += 1
     }
 }

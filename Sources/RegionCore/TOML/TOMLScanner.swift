@@ -6,6 +6,10 @@
 struct TOMLScanner {
     let s: [Unicode.Scalar]
     var pos = 0
+    /// Arrays and inline tables open around the value being read. Each level is a
+    /// recursive call: a config of 100,000 `[` overflowed the stack (found by make fuzz).
+    var nesting = 0
+    static let maxNesting = 64
     /// Offsets at which lines start, for line numbers.
     private let lineStarts: [Int]
 
