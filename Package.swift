@@ -30,11 +30,12 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        .systemLibrary(name: "CProbeSockets"),
         .target(name: "RegionCore"),
         .target(
             name: "RegionProbes",
             dependencies: [
-                "RegionCore",
+                "RegionCore", "CProbeSockets",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

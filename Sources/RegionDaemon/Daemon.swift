@@ -74,7 +74,10 @@ public enum Daemon {
             metadata: ["REGIOND_NOFILE": "\(descriptors)"])
         let lag = LoopLag()
         let gate = ScheduleGate(lag: lag)
-        lag.start(on: MultiThreadedEventLoopGroup.singleton)
+        // Monitors and their socket probes run on the probe loops; TLS and host-name probes,
+        // and the metrics listener, on NIO's. A late heartbeat on either is lag.
+        lag.start(on: ProbeLoopGroup.forMonitors)
+        if ProbeLoopGroup.shared != nil { lag.start(on: MultiThreadedEventLoopGroup.singleton) }
         let time = TimeBase(clock: ContinuousClock())
         let actuator = PlanActuator(
             stateDirectory: config.daemon.stateDirectory, bus: bus, logger: logger, targets: config.planTargets)

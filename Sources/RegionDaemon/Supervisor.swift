@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
 import RegionCore
 import RegionProbes
@@ -25,10 +26,14 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
     public let startedAt: Date
     /// Last summary sent as `STATUS=`, to send only changes.
     private var lastSummary = ""
+    /// The loops monitors run on, and which region is on which.
+    private let loops: [any EventLoop]
+    private var placement: LoopPlacement
 
     public init(
         config: Config, configPath: String, time: TimeBase<C>, prober: Prober, bus: EventBus, statistics: ProbeStatistics, notifier: SystemdNotifier,
-        logger: Logger, controller: FailoverController<C>? = nil, gate: ScheduleGate = ScheduleGate()
+        logger: Logger, controller: FailoverController<C>? = nil, gate: ScheduleGate = ScheduleGate(),
+        loops: any EventLoopGroup = ProbeLoopGroup.forMonitors
     ) {
         self.controller = controller
         self.gate = gate
@@ -41,6 +46,8 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         self.notifier = notifier
         self.logger = logger
         self.startedAt = time.now
+        self.loops = Array(loops.makeIterator())
+        self.placement = LoopPlacement(loops: self.loops.count)
     }
 
     /// Creates and starts a monitor per region. Returns once every probe loop is scheduled.
@@ -60,9 +67,10 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
 
     private func makeMonitor(_ region: RegionConfig) -> RegionMonitor<C> {
         let controller = self.controller
+        let loop = self.loops[self.placement.place(region.id, rate: region.probesPerSecond)]
         return RegionMonitor(
             config: region, time: self.time, prober: self.prober, bus: self.bus, statistics: self.statistics,
-            gate: self.gate, signals: { id, signal in controller?.submit(region: id, signal: signal) })
+            gate: self.gate, loop: loop, signals: { id, signal in controller?.submit(region: id, signal: signal) })
     }
 
     /// Stops every monitor.
@@ -128,6 +136,7 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         for region in old.regions where new.region(region.id) == nil {
             removed.append(region.id)
             if let monitor = self.monitors.removeValue(forKey: region.id) { await monitor.stop() }
+            self.placement.remove(region.id)
             await self.bus.publish(Event(time: now, kind: .regionRemoved, region: region.id, message: "region \(region.id) removed by reload"))
         }
         for region in new.regions {
@@ -136,6 +145,7 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
                     unchanged += 1
                 } else {
                     updated.append(region.id)
+                    _ = self.placement.place(region.id, rate: region.probesPerSecond)  // same loop, new rate
                     await monitor.update(region)
                     await self.bus.publish(
                         Event(time: now, kind: .regionUpdated, region: region.id, message: "region \(region.id) updated by reload"))

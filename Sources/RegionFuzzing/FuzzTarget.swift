@@ -12,6 +12,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case control
     /// Bytes a probed HTTP endpoint answers, through the probe's own framing, checked against NIOHTTP1's decoder.
     case probeAnswer = "probe-answer"
+    /// The same bytes sent over a loopback connection to a probe loop's raw socket, checked against the framing alone.
+    case probeSocket = "probe-socket"
     /// A configuration file, to a config or errors, then applied as a reload.
     case config
     /// Duration, fraction and time texts (config values and control fields).
@@ -33,6 +35,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         switch self {
         case .control: ControlHarness.run(input)
         case .probeAnswer: ProbeAnswerHarness.run(input)
+        case .probeSocket: ProbeSocketHarness.run(input)
         case .config: ValueHarnesses.config(input)
         case .durations: ValueHarnesses.durations(input)
         case .execOutput: ValueHarnesses.execOutput(input)

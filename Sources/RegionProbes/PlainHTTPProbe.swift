@@ -98,34 +98,31 @@ enum PlainHTTPProbe {
         }
     }
 
-    /// Feeds the answer to an ``HTTPResponseFramer`` and judges it once it is complete.
+    /// Feeds the answer to an ``HTTPAnswer`` and reports its outcome.
     /// Lives on one event loop; its promise completes exactly once.
     final class ResponseCollector: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
 
-        let check: HTTPCheck
         let promise: EventLoopPromise<ProbeOutcome>
-        private let framer: HTTPResponseFramer
+        private let answer: HTTPAnswer
         private var done = false
 
         init(check: HTTPCheck, isHead: Bool, maxBody: Int, promise: EventLoopPromise<ProbeOutcome>) {
-            self.check = check
             self.promise = promise
-            self.framer = HTTPResponseFramer(isHead: isHead, maxBody: maxBody, wantedHeaders: [check.capacityHeader, check.lagHeader].compactMap { $0 })
+            self.answer = HTTPAnswer(check: check, isHead: isHead, maxBody: maxBody)
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard !self.done else { return }
             let buffer = self.unwrapInboundIn(data)
-            let progress = buffer.withUnsafeReadableBytes { self.framer.feed($0) }
-            if progress != .needMore {
-                self.settle(progress)
+            if let outcome = buffer.withUnsafeReadableBytes({ self.answer.feed($0) }) {
+                self.finish(outcome)
                 context.close(promise: nil)
             }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
-            if !self.done { self.settle(self.framer.finish()) }
+            if !self.done { self.finish(self.answer.finish()) }
             context.fireChannelInactive()
         }
 
@@ -139,27 +136,6 @@ enum PlainHTTPProbe {
             guard !self.done else { return }
             self.done = true
             self.promise.succeed(outcome)
-        }
-
-        private func settle(_ progress: HTTPResponseFramer.Progress) {
-            switch progress {
-            case .needMore:
-                return
-            case .complete:
-                let framer = self.framer
-                self.finish(
-                    HTTPVerdict.judge(
-                        check: self.check, status: framer.status, header: { framer.headerValue($0) },
-                        body: framer.body, truncated: framer.truncated, maxBody: framer.maxBody))
-            case .failed(.nothing):
-                self.finish(.fail(.refused, "connection closed by the server before a response"))
-            case .failed(.cutShort(let bytes)):
-                self.finish(.fail(.body, "connection closed before the end of the response (\(bytes) body bytes read)"))
-            case .failed(.headersTooLarge):
-                self.finish(.fail(.body, "response headers larger than \(HTTPResponseFramer.headerLimit) bytes"))
-            case .failed(.invalid(let why)):
-                self.finish(.fail(.body, "not a valid HTTP response: \(why)"))
-            }
         }
     }
 }

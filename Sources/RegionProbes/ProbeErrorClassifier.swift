@@ -8,6 +8,20 @@ import RegionCore
 
 /// Maps the errors of NIO, NIOSSL and AsyncHTTPClient onto ``ProbeFailure``.
 enum ProbeErrorClassifier {
+    /// A failed system call on a probe's socket: `code` is its errno, `call` names it
+    /// for the message (NIO's `IOError` text, or a probe loop's "connect: Connection refused").
+    static func classify(errno code: Int32, call: String) -> (ProbeFailure, String) {
+        switch code {
+        case ECONNREFUSED: return (.refused, "connection refused")
+        case ECONNRESET, EPIPE: return (.refused, "connection reset")
+        case ETIMEDOUT: return (.timeout, "connect timed out")
+        case EHOSTUNREACH, ENETUNREACH: return (.refused, "host unreachable")
+        case EMFILE, ENFILE: return (.local, "regiond is out of file descriptors (\(call)); raise LimitNOFILE= / ulimit -n")
+        case ENOBUFS, ENOMEM: return (.local, "regiond is out of memory for sockets (\(call))")
+        default: return (.other, "\(call)")
+        }
+    }
+
     static func classify(_ error: any Error) -> (ProbeFailure, String) {
         switch error {
         case is CancellationError:
@@ -35,15 +49,7 @@ enum ProbeErrorClassifier {
         case is SocketAddressError:
             return (.dns, "cannot resolve: \(error)")
         case let e as IOError:
-            switch e.errnoCode {
-            case ECONNREFUSED: return (.refused, "connection refused")
-            case ECONNRESET, EPIPE: return (.refused, "connection reset")
-            case ETIMEDOUT: return (.timeout, "connect timed out")
-            case EHOSTUNREACH, ENETUNREACH: return (.refused, "host unreachable")
-            case EMFILE, ENFILE: return (.local, "regiond is out of file descriptors (\(e)); raise LimitNOFILE= / ulimit -n")
-            case ENOBUFS, ENOMEM: return (.local, "regiond is out of memory for sockets (\(e))")
-            default: return (.other, "\(e)")
-            }
+            return self.classify(errno: e.errnoCode, call: "\(e)")
         case let e as HTTPParserError:
             if e == .headerOverflow { return (.body, "response headers larger than \(PlainHTTPProbe.headerLimit) bytes") }
             return (.body, "not a valid HTTP response: \(e)")

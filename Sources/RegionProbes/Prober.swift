@@ -9,9 +9,11 @@ import Synchronization
 
 /// Runs one probe of one endpoint and says how it went.
 ///
-/// All probe kinds share one event loop group; HTTP clients are shared per TLS
-/// setting. Every probe is bounded by its timeout: when the deadline passes the
-/// probe is cancelled and reported as `timeout`, whatever it was doing.
+/// TCP and plain-http probes of an IP address run on the raw sockets of the
+/// ``ProbeLoop`` the region's monitor runs on; the rest (TLS, host names, commands)
+/// share NIO's event loop group, with HTTP clients shared per TLS setting. Every probe
+/// is bounded by its timeout: when the deadline passes the probe is cancelled and
+/// reported as `timeout`, whatever it was doing.
 public final class Prober: Sendable {
     let group: any EventLoopGroup
     private let clients: Mutex<[TLSKey: HTTPClient]> = Mutex([:])
@@ -23,9 +25,14 @@ public final class Prober: Sendable {
         var caFile: String?
     }
 
-    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, descriptors: DescriptorBudget = .fromLimits()) {
+    /// Whether TCP and plain-http probes to IP addresses run on raw sockets when a
+    /// ``ProbeLoop`` asks for them (false: always on NIO channels, as before the loops).
+    let useSocketEngine: Bool
+
+    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, descriptors: DescriptorBudget = .fromLimits(), socketEngine: Bool = true) {
         self.group = group
         self.descriptors = descriptors
+        self.useSocketEngine = socketEngine
     }
 
     /// Descriptors one probe of `check` holds: a socket, or pipes and a pidfd for a command.
@@ -53,17 +60,28 @@ public final class Prober: Sendable {
     }
 
     /// An endpoint with the work that does not change between probes done once
-    /// (for plain http: the parsed URL and the request bytes).
-    public struct Prepared: Sendable {
+    /// (for plain http: the parsed URL and the request bytes). A class, so that handing
+    /// it to each probe is one reference count, not a copy of the endpoint's settings.
+    public final class Prepared: Sendable {
         public let endpoint: EndpointConfig
         let plainHTTP: PlainHTTPProbe.Target?
+        /// Set when a ``ProbeLoop`` can run this endpoint's probes on a raw socket (TCP
+        /// or plain http to an IP address).
+        let socket: SocketProbe?
+
+        init(endpoint: EndpointConfig, plainHTTP: PlainHTTPProbe.Target?, socket: SocketProbe?) {
+            self.endpoint = endpoint
+            self.plainHTTP = plainHTTP
+            self.socket = socket
+        }
     }
 
     /// Prepares `endpoint` for repeated probing; probe loops call this once.
     public func prepare(_ endpoint: EndpointConfig) -> Prepared {
         var plainHTTP: PlainHTTPProbe.Target?
         if case .http(let check) = endpoint.check { plainHTTP = PlainHTTPProbe.target(for: check) }
-        return Prepared(endpoint: endpoint, plainHTTP: plainHTTP)
+        let socket = self.useSocketEngine ? SocketProbe.target(for: endpoint.check, plainHTTP: plainHTTP, timeout: endpoint.timeout, maxBody: endpoint.maxBodyBytes) : nil
+        return Prepared(endpoint: endpoint, plainHTTP: plainHTTP, socket: socket)
     }
 
     /// Probes `endpoint` once, within its timeout.
@@ -72,21 +90,29 @@ public final class Prober: Sendable {
     }
 
     /// Starts one probe of a prepared endpoint on `loop`; the future completes on `loop`,
-    /// within the endpoint's timeout. Plain http runs entirely on the loop (no task, no
-    /// thread hop); the other kinds run as a task whose outcome is handed back to the loop.
-    public func start(_ prepared: Prepared, on loop: any EventLoop) -> EventLoopFuture<ProbeOutcome> {
-        let promise = loop.makePromise(of: ProbeOutcome.self)
+    /// within the endpoint's timeout. On a ``ProbeLoop``, TCP and plain http to an IP
+    /// address run on the loop's raw sockets. Plain http to a host name runs on a NIO
+    /// channel (on `loop` itself when it is one of NIO's); the other kinds run as a task
+    /// whose outcome is handed back to the loop.
+    public func start(_ prepared: Prepared, on loop: any EventLoop) -> EventLoopFuture<ProbeCompletion> {
+        let promise = loop.makePromise(of: ProbeCompletion.self)
         let endpoint = prepared.endpoint
         let cost = Self.descriptorCost(endpoint.check)
         guard self.descriptors.acquire(cost) else {
-            promise.succeed(self.noDescriptor())
+            promise.succeed(ProbeCompletion(outcome: self.noDescriptor(), endedAt: .now()))
             return promise.futureResult
         }
         promise.futureResult.whenComplete { _ in self.descriptors.release(cost) }
-        if case .http(let check) = endpoint.check, let target = prepared.plainHTTP {
-            PlainHTTPProbe.start(check, target: target, timeout: endpoint.timeout, maxBody: endpoint.maxBodyBytes, completing: promise)
+        if let socket = prepared.socket, let probeLoop = loop as? ProbeLoop {
+            probeLoop.start(socket, completing: promise)
+        } else if case .http(let check) = endpoint.check, let target = prepared.plainHTTP {
+            // A NIO channel needs one of NIO's loops; the outcome comes back to `loop`.
+            let channelLoop = loop is ProbeLoop ? self.group.next() : loop
+            let outcome = channelLoop.makePromise(of: ProbeOutcome.self)
+            PlainHTTPProbe.start(check, target: target, timeout: endpoint.timeout, maxBody: endpoint.maxBodyBytes, completing: outcome)
+            outcome.futureResult.whenSuccess { promise.succeed(ProbeCompletion(outcome: $0, endedAt: .now())) }
         } else {
-            promise.completeWithTask { await self.probeWithinBudget(prepared) }
+            promise.completeWithTask { ProbeCompletion(outcome: await self.probeWithinBudget(prepared), endedAt: .now()) }
         }
         return promise.futureResult
     }
@@ -103,6 +129,16 @@ public final class Prober: Sendable {
     func probeWithinBudget(_ prepared: Prepared) async -> ProbeOutcome {
         let endpoint = prepared.endpoint
         let timeout = endpoint.timeout
+        if let socket = prepared.socket, let probeLoop = ProbeLoopGroup.shared?.next() as? ProbeLoop {
+            // The loop enforces the deadline; cancelling the wait ends it as a timeout.
+            let promise = probeLoop.makePromise(of: ProbeCompletion.self)
+            probeLoop.start(socket, completing: promise)
+            return await withTaskCancellationHandler {
+                (try? await promise.futureResult.get())?.outcome ?? .fail(.other, "probe ended without a result")
+            } onCancel: {
+                promise.succeed(ProbeCompletion(outcome: .fail(.timeout, "cancelled"), endedAt: .now()))
+            }
+        }
         if case .http(let check) = endpoint.check, let target = prepared.plainHTTP {
             // Plain http: the lean path enforces its own deadline on the event loop.
             return await PlainHTTPProbe.run(check, target: target, timeout: timeout, maxBody: endpoint.maxBodyBytes, group: self.group)

@@ -18,9 +18,12 @@ struct ProberTests {
         return EndpointConfig(name: "e", check: .http(check), interval: .seconds(5), timeout: timeout, maxBodyBytes: maxBody)
     }
 
-    static func withServer<T>(tls: Bool = false, _ body: (TargetServer, Prober) async throws -> T) async throws -> T {
+    /// `socketEngine`: false runs every probe on NIO channels, as host names and TLS do;
+    /// true runs TCP and plain http to an IP address on a ``ProbeLoop``'s raw sockets.
+    /// Tests of those take both, so the two ways give the same outcomes.
+    static func withServer<T>(tls: Bool = false, socketEngine: Bool = true, _ body: (TargetServer, Prober) async throws -> T) async throws -> T {
         let server = try await TargetServer.start(tls: tls ? try TargetServer.tlsContext() : nil)
-        let prober = Prober()
+        let prober = Prober(socketEngine: socketEngine)
         let result: T
         do {
             result = try await body(server, prober)
@@ -34,8 +37,9 @@ struct ProberTests {
         return result
     }
 
-    @Test func httpPassesAndReadsCapacityFromHeaderOrJSON() async throws {
-        try await Self.withServer { server, prober in
+    @Test(arguments: [true, false])
+    func httpPassesAndReadsCapacityFromHeaderOrJSON(socketEngine: Bool) async throws {
+        try await Self.withServer(socketEngine: socketEngine) { server, prober in
             let base = "http://127.0.0.1:\(server.port)"
             let plain = await prober.probe(Self.http("\(base)/ok") { $0.bodyContains = "\"status\":\"ok\"" })
             #expect(plain == .pass("status 200"))
@@ -50,8 +54,9 @@ struct ProberTests {
         }
     }
 
-    @Test func chunkedBodiesAndAConfiguredHostHeader() async throws {
-        try await Self.withServer { server, prober in
+    @Test(arguments: [true, false])
+    func chunkedBodiesAndAConfiguredHostHeader(socketEngine: Bool) async throws {
+        try await Self.withServer(socketEngine: socketEngine) { server, prober in
             let chunked = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/chunked") { $0.capacityJSONField = "capacity" })
             #expect(chunked.capacity == 0.25, "\(chunked)")
             let host = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/host") {
@@ -64,8 +69,9 @@ struct ProberTests {
         }
     }
 
-    @Test func unexpectedStatusAndMissingBodyTextFail() async throws {
-        try await Self.withServer { server, prober in
+    @Test(arguments: [true, false])
+    func unexpectedStatusAndMissingBodyTextFail(socketEngine: Bool) async throws {
+        try await Self.withServer(socketEngine: socketEngine) { server, prober in
             let status = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/500"))
             #expect(status == .fail(.status, "status 500, expected 200"))
             let accepted = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/500") { $0.expectStatus = [500] })
@@ -75,15 +81,17 @@ struct ProberTests {
         }
     }
 
-    @Test func aTargetThatHangsFailsAsTimeout() async throws {
-        try await Self.withServer { server, prober in
+    @Test(arguments: [true, false])
+    func aTargetThatHangsFailsAsTimeout(socketEngine: Bool) async throws {
+        try await Self.withServer(socketEngine: socketEngine) { server, prober in
             let outcome = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/hang", timeout: .milliseconds(300)))
             #expect(outcome.failure == .timeout)
         }
     }
 
-    @Test func aHugeBodyIsReadOnlyUpToTheLimit() async throws {
-        try await Self.withServer { server, prober in
+    @Test(arguments: [true, false])
+    func aHugeBodyIsReadOnlyUpToTheLimit(socketEngine: Bool) async throws {
+        try await Self.withServer(socketEngine: socketEngine) { server, prober in
             let url = "http://127.0.0.1:\(server.port)/huge"
             // The word sits after 8 MiB; only 64 KiB are read, so it is not found.
             let outcome = await prober.probe(Self.http(url, { $0.bodyContains = "needle" }))
@@ -93,8 +101,9 @@ struct ProberTests {
         }
     }
 
-    @Test func garbageAndResetsAreClassified() async throws {
-        try await Self.withServer { server, prober in
+    @Test(arguments: [true, false])
+    func garbageAndResetsAreClassified(socketEngine: Bool) async throws {
+        try await Self.withServer(socketEngine: socketEngine) { server, prober in
             let garbage = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/garbage"))
             #expect(garbage.failure == .body, "\(garbage)")
             let reset = await prober.probe(Self.http("http://127.0.0.1:\(server.port)/reset"))
@@ -102,8 +111,9 @@ struct ProberTests {
         }
     }
 
-    @Test func refusedAndUnresolvableTargets() async throws {
-        let prober = Prober()
+    @Test(arguments: [true, false])
+    func refusedAndUnresolvableTargets(socketEngine: Bool) async throws {
+        let prober = Prober(socketEngine: socketEngine)
         let refused = try await Self.withRefusingPort { port in await prober.probe(Self.http("http://127.0.0.1:\(port)/")) }
         #expect(refused.failure == .refused, "\(refused)")
         // .invalid never resolves (RFC 6761), so no traffic leaves the machine.
@@ -126,12 +136,13 @@ struct ProberTests {
         }
     }
 
-    @Test func tcpConnects() async throws {
-        try await Self.withServer { server, prober in
+    @Test(arguments: [true, false])
+    func tcpConnects(socketEngine: Bool) async throws {
+        try await Self.withServer(socketEngine: socketEngine) { server, prober in
             let open = await prober.probe(EndpointConfig(name: "t", check: .tcp(host: "127.0.0.1", port: server.port)))
             #expect(open == .pass("connected"))
         }
-        let prober = Prober()
+        let prober = Prober(socketEngine: socketEngine)
         let closed = try await Self.withRefusingPort { port in
             await prober.probe(EndpointConfig(name: "t", check: .tcp(host: "127.0.0.1", port: port)))
         }

@@ -88,6 +88,9 @@ final class TargetServer: Sendable {
                     context.write(self.wrapOutboundOut(chunk), promise: nil)
                 }
                 self.send(context, "needle")
+            case "/keep":
+                // Answers and keeps the connection open: the probe closes first.
+                context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")), promise: nil)
             case "/garbage":
                 self.send(context, "\u{01}\u{02}NOT HTTP AT ALL\r\n\r\n\u{ff}")
             case "/reset":

@@ -17,7 +17,7 @@ extension RegionMonitor {
                     "\(self.config.id) was probed on demand less than \(formatDuration(self.onDemand.spacing)) ago; try again after \(retry.formatted(Date.ISO8601FormatStyle()))"
                 ))
         }
-        var started: [(name: String, generation: Int, future: EventLoopFuture<ProbeOutcome>, start: Duration, own: Bool)] = []
+        var started: [(name: String, generation: Int, future: EventLoopFuture<ProbeCompletion>, start: Duration, own: Bool)] = []
         for name in self.endpoints.keys.sorted() {
             guard let runtime = self.endpoints[name] else { continue }
             if let running = runtime.inFlight {
@@ -28,8 +28,9 @@ extension RegionMonitor {
         }
         var results: [ProbeResult] = []
         for probe in started {
-            let outcome = (try? await probe.future.get()) ?? .fail(.other, "probe ended without a result")
-            let end = Self.uptime(.now())
+            let completion = try? await probe.future.get()
+            let outcome = completion?.outcome ?? .fail(.other, "probe ended without a result")
+            let end = max(probe.start, Self.uptime(completion?.endedAt ?? .now()))
             let finishedAt = self.time.now
             var result = ProbeResult(
                 endpoint: probe.name, scheduledAt: now, finishedAt: finishedAt, latencyMs: (end - probe.start).milliseconds,

@@ -1,0 +1,172 @@
+import CProbeSockets
+import Foundation
+import NIOCore
+import RegionCore
+
+/// A ``ProbeLoop``'s probes on raw sockets.
+///
+/// Per probe: `socket`, `connect`, one `epoll_ctl` (edge-triggered, reading and writing
+/// at once, so it is never modified; `close` removes it), `send`, `recv` until the answer
+/// is complete, and `close`. A connect that failed shows on the first `send`. A
+/// connection the endpoint has not closed yet is closed with `SO_LINGER` 0, as HAProxy
+/// closes its checks, so probing leaves no TIME_WAIT sockets behind.
+extension ProbeLoop {
+    struct Flight {
+        var fd: Int32
+        var generation: UInt32
+        var promise: EventLoopPromise<ProbeCompletion>
+        var timeout: Duration
+        var answer: HTTPAnswer?
+        var request: [UInt8]
+        var sent = 0
+        /// Readable since the last read (an edge may come before the request is sent).
+        var readable = false
+        /// The endpoint closed its side (EOF, RDHUP or HUP seen).
+        var peerClosed = false
+    }
+
+    /// Runs `probe`; `promise` (of this loop) completes by the probe's timeout at the latest.
+    func start(_ probe: SocketProbe, completing promise: EventLoopPromise<ProbeCompletion>) {
+        guard self.inEventLoop else { return self.execute { self.start(probe, completing: promise) } }
+        let now = Self.uptime()
+        let fd = probe.address.withSockAddr { address, _ in
+            socket(Int32(address.pointee.sa_family), Int32(bitPattern: SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        }
+        guard fd >= 0 else { return self.reject(promise, errno: errno, call: "socket", now: now) }
+        let connected = probe.address.withSockAddr { address, length in connect(fd, address, socklen_t(length)) }
+        if connected != 0, errno != EINPROGRESS {
+            let code = errno
+            Glibc.close(fd)
+            return self.reject(promise, errno: code, call: "connect", now: now)
+        }
+        let slot = self.freeSlots.popLast() ?? self.newSlot()
+        self.nextGeneration &+= 1
+        var event = epoll_event()
+        event.events = regiond_epollin | regiond_epollout | regiond_epollrdhup | regiond_epollet
+        event.data.u64 = UInt64(slot) | UInt64(self.nextGeneration) << 32
+        guard epoll_ctl(self.epollDescriptor, EPOLL_CTL_ADD, fd, &event) == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            self.freeSlots.append(slot)
+            return self.reject(promise, errno: code, call: "epoll_ctl", now: now)
+        }
+        var flight = Flight(fd: fd, generation: self.nextGeneration, promise: promise, timeout: probe.timeout, answer: nil, request: [])
+        if case .http(let check, let request, let isHead, let maxBody) = probe.kind {
+            flight.answer = HTTPAnswer(check: check, isHead: isHead, maxBody: maxBody)
+            flight.request = request
+        }
+        self.flights[slot] = flight
+        let timeout = probe.timeout.components
+        let nanoseconds = UInt64(max(0, timeout.seconds)) &* 1_000_000_000 &+ UInt64(max(0, timeout.attoseconds / 1_000_000_000))
+        self.probeDeadlines.push(.init(deadline: now &+ nanoseconds, id: event.data.u64))
+    }
+
+    private func newSlot() -> Int {
+        self.flights.append(nil)
+        return self.flights.count - 1
+    }
+
+    private func reject(_ promise: EventLoopPromise<ProbeCompletion>, errno code: Int32, call: String, now: UInt64) {
+        let (failure, detail) = ProbeErrorClassifier.classify(errno: code, call: "\(call): \(String(cString: strerror(code)))")
+        promise.succeed(ProbeCompletion(outcome: .fail(failure, detail), endedAt: .uptimeNanoseconds(now)))
+    }
+
+    /// The flight a tag names (`slot | generation << 32`), if it is still in the air.
+    private func slot(of tag: UInt64) -> Int? {
+        let slot = Int(tag & 0xFFFF_FFFF)
+        guard slot < self.flights.count, let flight = self.flights[slot], flight.generation == UInt32(tag >> 32) else { return nil }
+        return slot
+    }
+
+    /// Ends every probe whose timeout has passed.
+    func expireProbes(now: UInt64) {
+        while let due = self.probeDeadlines.popDue(now: now) {
+            guard let slot = self.slot(of: due.id), let flight = self.flights[slot] else { continue }
+            self.end(slot, .fail(.timeout, "no answer within \(formatDuration(flight.timeout))"), now: now)
+        }
+    }
+
+    /// Ends the probe in `slot`: closes its socket, frees the slot, then completes its
+    /// promise (whose callbacks may start the next probe in the same slot).
+    func end(_ slot: Int, _ outcome: ProbeOutcome, now: UInt64) {
+        guard let flight = self.flights[slot] else { return }
+        if !flight.peerClosed {
+            var abort = linger(l_onoff: 1, l_linger: 0)
+            _ = setsockopt(flight.fd, SOL_SOCKET, SO_LINGER, &abort, socklen_t(MemoryLayout<linger>.size))
+        }
+        Glibc.close(flight.fd)
+        self.flights[slot] = nil
+        self.freeSlots.append(slot)
+        flight.promise.succeed(ProbeCompletion(outcome: outcome, endedAt: .uptimeNanoseconds(now)))
+    }
+
+    private func fail(_ slot: Int, errno code: Int32, call: String, now: UInt64) {
+        let (failure, detail) = ProbeErrorClassifier.classify(errno: code, call: "\(call): \(String(cString: strerror(code)))")
+        self.end(slot, .fail(failure, detail), now: now)
+    }
+
+    /// One epoll event for a probe; stale events (the slot has moved on) are dropped.
+    func handle(flightTag: UInt64, events: UInt32, now: UInt64) {
+        guard let slot = self.slot(of: flightTag), var flight = self.flights[slot] else { return }
+        let writable = events & (regiond_epollout | regiond_epollerr | regiond_epollhup) != 0
+        if events & (regiond_epollin | regiond_epollrdhup | regiond_epollhup | regiond_epollerr) != 0 { flight.readable = true }
+        if events & (regiond_epollrdhup | regiond_epollhup) != 0 { flight.peerClosed = true }
+
+        guard let answer = flight.answer else {
+            // TCP: the connect has ended, one way or the other.
+            self.flights[slot] = flight
+            guard writable else { return }
+            var code: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            if getsockopt(flight.fd, SOL_SOCKET, SO_ERROR, &code, &length) != 0 { code = errno }
+            if code == 0 { return self.end(slot, .pass("connected"), now: now) }
+            return self.fail(slot, errno: code, call: "connect", now: now)
+        }
+        if flight.sent < flight.request.count {
+            guard writable else { return self.flights[slot] = flight }
+            let sent = flight.request.withUnsafeBytes { bytes in
+                send(flight.fd, bytes.baseAddress! + flight.sent, bytes.count - flight.sent, Int32(MSG_NOSIGNAL))
+            }
+            if sent < 0 {
+                let code = errno
+                self.flights[slot] = flight
+                if code == EAGAIN || code == EWOULDBLOCK || code == EINTR { return }
+                return self.fail(slot, errno: code, call: "send", now: now)
+            }
+            flight.sent += sent
+            guard flight.sent == flight.request.count else { return self.flights[slot] = flight }
+        }
+        guard flight.readable else { return self.flights[slot] = flight }
+        self.read(slot, &flight, answer, now: now)
+    }
+
+    /// Reads what has arrived. Edge-triggered: after a short read the socket is drained
+    /// and the next arrival (or the endpoint's close) brings a new event; once the
+    /// endpoint has closed, only reading on finds the end.
+    private func read(_ slot: Int, _ flight: inout Flight, _ answer: HTTPAnswer, now: UInt64) {
+        while true {
+            let count = recv(flight.fd, self.buffer.baseAddress, self.buffer.count, 0)
+            if count > 0 {
+                if let outcome = answer.feed(UnsafeRawBufferPointer(rebasing: self.buffer[0..<count])) {
+                    self.flights[slot] = flight
+                    return self.end(slot, outcome, now: now)
+                }
+                if count < self.buffer.count, !flight.peerClosed {
+                    flight.readable = false
+                    return self.flights[slot] = flight
+                }
+            } else if count == 0 {
+                flight.peerClosed = true
+                self.flights[slot] = flight
+                return self.end(slot, answer.finish(), now: now)
+            } else {
+                let code = errno
+                if code == EINTR { continue }
+                flight.readable = false
+                self.flights[slot] = flight
+                if code == EAGAIN || code == EWOULDBLOCK { return }
+                return self.fail(slot, errno: code, call: "recv", now: now)
+            }
+        }
+    }
+}
