@@ -4,10 +4,15 @@ nginx on loopback, side by side with HAProxy health-checking the same target.
 
 Run by `make bench` (release build). Prints a table, then the same figures as JSON.
 Every probe opens a new TCP connection (regiond sends Connection: close; nginx has
-keepalive off), as HAProxy's checks do. Counts come from nginx's stub_status, so
-both probers are measured the same way, from the target's side.
+keepalive off), as HAProxy's checks do. Probes are counted as the TCP connections the
+kernel opened (ActiveOpens), so both probers are counted the same way.
 
-Environment: BENCH_SECONDS (default 20), BENCH_SIZES (default "1000,10000").
+Each run also measures TCP probes (`check` in HAProxy) and HTTPS probes with a TLS
+handshake each (`check ssl verify none`) at 1,000 endpoints, on both probers, against
+nginx's TLS listener (a self-signed certificate made by openssl for the run).
+
+Environment: BENCH_SECONDS (default 20), BENCH_SIZES (default "1000,10000"),
+BENCH_KINDS (default "tcp,https": the probe kinds measured besides plain http).
 """
 import json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
@@ -15,6 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, ".build", "release")
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 SIZES = [int(x) for x in os.environ.get("BENCH_SIZES", "1000,10000").split(",")]
+KINDS = [k for k in os.environ.get("BENCH_KINDS", "tcp,https").split(",") if k]
 PORT = 18900
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -34,9 +40,19 @@ def rss_mb(pid):
 
 
 def nginx_requests():
+    """Answers nginx's status page (it is up)."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{PORT + 1}/status", timeout=5).read().decode()
-    # "server accepts handled requests\n N N N"
     return int(text.splitlines()[2].split()[2])
+
+
+def connections():
+    """TCP connections opened on this machine so far (ActiveOpens in /proc/net/snmp): one
+    per probe of every kind, counted by the kernel the same way for both probers. nginx's
+    counters, and PassiveOpens, miss HAProxy's TCP checks: HAProxy resets the connection
+    before the handshake's last ACK, so nginx never sees one."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Tcp:")]
+    return int(rows[1][rows[0].index("ActiveOpens")])
 
 
 def wait_for(predicate, limit, what):
@@ -49,6 +65,11 @@ def wait_for(predicate, limit, what):
 
 
 def start_nginx(tmp):
+    key, cert = os.path.join(tmp, "key.pem"), os.path.join(tmp, "cert.pem")
+    # ECDSA P-256, the cheapest handshake for nginx: at 1,000 handshakes a second RSA-2048
+    # left nginx, not the probers, the bottleneck on these 2 cores.
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                    "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
     conf = os.path.join(tmp, "nginx.conf")
     with open(conf, "w") as f:
         f.write(f"""
@@ -61,6 +82,8 @@ http {{
     keepalive_timeout 0;
     server {{ listen 127.0.0.1:{PORT} backlog=65535; location / {{ return 200 "ok"; }} }}
     server {{ listen 127.0.0.1:{PORT + 1}; location /status {{ stub_status; }} }}
+    server {{ listen 127.0.0.1:{PORT + 3} ssl backlog=65535; ssl_certificate {cert}; ssl_certificate_key {key};
+             location / {{ return 200 "ok"; }} }}
 }}
 """)
     proc = subprocess.Popen(["nginx", "-c", conf, "-p", tmp, "-g", "daemon off;"])
@@ -76,17 +99,30 @@ def _ok(fn):
         return False
 
 
+def sleeps(pid):
+    """Times the process's threads went to sleep (voluntary context switches)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                total += sum(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches"))
+        except FileNotFoundError:
+            pass  # a thread that ended meanwhile
+    return total
+
+
 def measure(pid, seconds):
-    """CPU seconds of pid and nginx requests over `seconds`."""
-    cpu0, req0, t0 = cpu_seconds(pid), nginx_requests(), time.time()
+    """CPU seconds of pid, probes (connections opened) and its sleeps over `seconds`."""
+    cpu0, req0, sleeps0, t0 = cpu_seconds(pid), connections(), sleeps(pid), time.time()
     time.sleep(seconds)
-    cpu1, req1, t1 = cpu_seconds(pid), nginx_requests(), time.time()
-    return cpu1 - cpu0, req1 - req0 - 1, t1 - t0  # minus our own status request
+    cpu1, req1, sleeps1, t1 = cpu_seconds(pid), connections(), sleeps(pid), time.time()
+    return cpu1 - cpu0, req1 - req0, t1 - t0, sleeps1 - sleeps0
 
 
-def figures(pid, cpu, requests, elapsed):
-    """What both probers are judged by, from nginx's count and /proc."""
+def figures(pid, cpu, requests, elapsed, sleeps):
+    """What both probers are judged by, from the kernel's counts and /proc."""
     return {
+        "sleeps_per_probe": round(sleeps / max(requests, 1), 2),
         "interval_s": 1.0,
         "seconds": round(elapsed, 1),
         "target_requests_per_s": round(requests / elapsed, 1),
@@ -124,7 +160,16 @@ def bench_regiond_without_metrics(tmp, endpoints):
     return bench_regiond(tmp, endpoints, metrics=False)
 
 
-def bench_regiond(tmp, endpoints, metrics=True):
+def endpoint_line(kind, r, e):
+    """One [[region.endpoint]] of the given probe kind, all against the same nginx."""
+    if kind == "tcp":
+        return f'  [[region.endpoint]]\n  name = "e{e}"\n  tcp = "127.0.0.1:{PORT}"\n'
+    if kind == "https":
+        return f'  [[region.endpoint]]\n  name = "e{e}"\n  url = "https://127.0.0.1:{PORT + 3}/healthz/{r}/{e}"\n  tls_verify = false\n'
+    return f'  [[region.endpoint]]\n  name = "e{e}"\n  url = "http://127.0.0.1:{PORT}/healthz/{r}/{e}"\n'
+
+
+def bench_regiond(tmp, endpoints, metrics=True, kind="http"):
     per_region = 10
     regions = endpoints // per_region
     sock = os.path.join(tmp, f"c{endpoints}.sock")
@@ -138,8 +183,9 @@ def bench_regiond(tmp, endpoints, metrics=True):
         for r in range(regions):
             f.write(f'[[region]]\nid = "r{r}"\nweight = 10\n')
             for e in range(per_region):
-                f.write(f'  [[region.endpoint]]\n  name = "e{e}"\n  url = "http://127.0.0.1:{PORT}/healthz/{r}/{e}"\n')
-    proc = subprocess.Popen([os.path.join(BIN, "regiond"), "--config", conf, "--log-level", "warning"],
+                f.write(endpoint_line(kind, r, e))
+    # As systemd/regiond.service runs it.
+    proc = subprocess.Popen([os.path.join(BIN, "regiond"), "--config", conf, "--log-level", "warning"], env={**os.environ, "MALLOC_ARENA_MAX": "2"},
                             stderr=open(os.path.join(tmp, f"regiond-{endpoints}.log"), "w"))
     try:
         wait_for(lambda: _ok(lambda: regionctl(sock, "version")), 60, "regiond")
@@ -149,10 +195,10 @@ def bench_regiond(tmp, endpoints, metrics=True):
         stop, sizes = threading.Event(), []
         if metrics:
             threading.Thread(target=scrape_metrics, args=(port, stop, sizes), daemon=True).start()
-        cpu, requests, elapsed = measure(proc.pid, SECONDS)
+        cpu, requests, elapsed, slept = measure(proc.pid, SECONDS)
         stop.set()
-        result = {"prober": "regiond" if metrics else "regiond (metrics off)", "endpoints": endpoints, "regions": regions,
-                  **figures(proc.pid, cpu, requests, elapsed)}
+        result = {"prober": "regiond" if metrics else "regiond (metrics off)", "kind": kind, "endpoints": endpoints, "regions": regions,
+                  **figures(proc.pid, cpu, requests, elapsed, slept)}
         if metrics:
             result["scrapes"] = len([x for x in sizes if x > 0])
             result["scrape_kb"] = round(max(sizes, default=0) / 1024, 1)
@@ -199,14 +245,15 @@ def bench_regiond(tmp, endpoints, metrics=True):
             print(f"bench: regiond with {endpoints} endpoints did not stop within 30 s of SIGTERM; killed", flush=True)
 
 
-def bench_haproxy(tmp, servers):
+def bench_haproxy(tmp, servers, kind="http"):
     conf = os.path.join(tmp, "haproxy.cfg")
     with open(conf, "w") as f:
         f.write("global\n    nbthread 1\n    maxconn 4000\n\ndefaults\n    mode http\n    timeout connect 900ms\n"
                 "    timeout check 900ms\n    timeout client 10s\n    timeout server 10s\n\n")
-        f.write("backend checks\n    option httpchk GET /healthz\n")
+        f.write("backend checks\n" + ("" if kind == "tcp" else "    option httpchk GET /healthz\n"))
+        target = f"127.0.0.1:{PORT + 3} check ssl verify none" if kind == "https" else f"127.0.0.1:{PORT} check"
         for i in range(servers):
-            f.write(f"    server s{i} 127.0.0.1:{PORT} check inter 1000 rise 2 fall 3\n")
+            f.write(f"    server s{i} {target} inter 1000 rise 2 fall 3\n")
         f.write(f"\nfrontend unused\n    bind 127.0.0.1:{PORT + 2}\n    default_backend checks\n")
     log = open(os.path.join(tmp, "haproxy.log"), "w")
     proc = subprocess.Popen(["haproxy", "-f", conf, "-db"], stdout=log, stderr=log)
@@ -214,9 +261,9 @@ def bench_haproxy(tmp, servers):
         time.sleep(5)  # warm up: HAProxy spreads first checks over one interval too
         if proc.poll() is not None:
             raise RuntimeError("haproxy exited: " + open(os.path.join(tmp, "haproxy.log")).read()[-300:])
-        cpu, requests, elapsed = measure(proc.pid, SECONDS)
+        cpu, requests, elapsed, slept = measure(proc.pid, SECONDS)
         version = subprocess.run(["haproxy", "-v"], capture_output=True, text=True).stdout.split()[2]
-        return {"prober": "haproxy " + version, "endpoints": servers, **figures(proc.pid, cpu, requests, elapsed)}
+        return {"prober": "haproxy " + version, "kind": kind, "endpoints": servers, **figures(proc.pid, cpu, requests, elapsed, slept)}
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -231,17 +278,22 @@ def main():
     results = []
     try:
         for n in SIZES:
-            for run in ([bench_regiond, bench_regiond_without_metrics, bench_haproxy] if n == 1000 else [bench_regiond]):
+            runs = [bench_regiond, bench_regiond_without_metrics, bench_haproxy] if n == 1000 else [bench_regiond, bench_haproxy]
+            if n == 1000:
+                for kind in KINDS:
+                    runs += [lambda tmp, n, kind=kind: bench_regiond(tmp, n, metrics=False, kind=kind),
+                             lambda tmp, n, kind=kind: bench_haproxy(tmp, n, kind=kind)]
+            for run in runs:
                 try:
                     result = run(tmp, n)
                 except Exception as error:  # an overloaded prober is a result too
-                    result = {"prober": run.__name__.replace("bench_", "").replace("_", " "), "endpoints": n, "error": str(error)[:300]}
+                    result = {"prober": getattr(run, "__name__", "run").replace("bench_", "").replace("_", " "), "endpoints": n, "error": str(error)[:300]}
                 print("bench:", json.dumps(result), flush=True)
                 results.append(result)
     finally:
         nginx.terminate()
         nginx.wait(timeout=30)
-    cols = ["prober", "endpoints", "target_requests_per_s", "cpu_us_per_probe", "cpu_percent_of_one_core", "lateness_p50_ms",
+    cols = ["prober", "kind", "endpoints", "target_requests_per_s", "cpu_us_per_probe", "sleeps_per_probe", "cpu_percent_of_one_core", "lateness_p50_ms",
             "lateness_p99_ms", "rss_mb", "regionctl_status_p99_ms", "regionctl_version_p99_ms"]
     print("  ".join(f"{c:>22}" if i else f"{c:<16}" for i, c in enumerate(cols)))
     for r in results:
