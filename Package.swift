@@ -100,7 +100,7 @@ let package = Package(
         .target(
             name: "RegionFuzzing",
             dependencies: [
-                "RegionCore", "RegionProbes", "RegionDaemon",
+                "RegionCore", "RegionProbes", "RegionDaemon", "RegionTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

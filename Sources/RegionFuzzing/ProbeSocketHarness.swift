@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import RegionCore
 import RegionProbes
+import RegionTestSupport
 
 /// Bytes a probed HTTP endpoint answers, sent over a real loopback connection to a probe
 /// loop's raw socket (``ProbeLoop``), the way regiond probes an IP address: its reads,
@@ -42,21 +43,13 @@ enum ProbeSocketHarness {
         static let shared: AnswerServer? = AnswerServer()
 
         private init?() {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else { return nil }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-            }
-            guard bound, listen(fd, 16) == 0 else {
-                close(fd)
+            guard let socket = LoopbackSocket.bind() else { return nil }
+            guard listen(socket.fd, 16) == 0 else {
+                close(socket.fd)
                 return nil
             }
-            self.listener = fd
-            self.port = Int(UInt16(bigEndian: address.sin_port))
+            self.listener = socket.fd
+            self.port = socket.port
             Thread { [self] in self.serve() }.start()
         }
 

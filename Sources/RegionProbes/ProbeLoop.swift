@@ -9,7 +9,8 @@ import NIOCore
 /// monitors (actors) run on it as their executor. A probe's timer, its socket and the
 /// recording of its result never leave this thread, and a probe has no NIO channel,
 /// pipeline, bootstrap or promise chain. HAProxy's checks work the same way; see
-/// docs/architecture.md ("The probe loops") and docs/performance.md for why and what it saves.
+/// docs/architecture.md ("Probes run on probe loops") and docs/performance.md for why and
+/// what it saves.
 ///
 /// It is a NIO `EventLoop`, so futures, promises, `scheduleTask` and actor isolation work
 /// as on NIO's own loops. It cannot host NIO channels: probes that need one (TLS, a host
@@ -41,6 +42,7 @@ public final class ProbeLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked 
 
     private var timers = DeadlineHeap()
     private var timerWork: [UInt64: @Sendable () -> Void] = [:]
+    private var dueTimers: [UInt64] = []
     private let nextTimerID = NIOLockedValueBox<UInt64>(0)
 
     /// The probes in flight (``ProbeLoop+Sockets``), by slot.
@@ -178,10 +180,14 @@ public final class ProbeLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked 
         }
     }
 
+    /// Runs the timers due at `now`, soonest first. Those they schedule run on a later
+    /// turn, even when already due, so a timer that keeps rescheduling itself cannot hold
+    /// the loop; one they cancel does not run.
     private func runDueTimers(now: UInt64) {
-        while let due = self.timers.popDue(now: now) {
-            guard let work = self.timerWork.removeValue(forKey: due.id) else { continue }
-            work()
+        self.dueTimers.removeAll(keepingCapacity: true)
+        while let due = self.timers.popDue(now: now) { self.dueTimers.append(due.id) }
+        for id in self.dueTimers {
+            self.timerWork.removeValue(forKey: id)?()
         }
     }
 

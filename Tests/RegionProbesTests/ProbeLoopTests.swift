@@ -49,6 +49,30 @@ struct ProbeLoopTests {
         #expect(order.withLockedValue { $0 } == [10, 20, 30])
     }
 
+    /// Timers due in the same turn run soonest first, and one cancelled by an earlier one
+    /// in that turn does not run (NIO's own loops behave so).
+    @Test func aTimerCancelledByAnEarlierOneInTheSameTurnDoesNotRun() async throws {
+        let loop = try Self.loop()
+        let ran = NIOLockedValueBox<[String]>([])
+        let base = NIODeadline.now()
+        // Hold the loop until every timer below is scheduled and due, so they share a turn.
+        let scheduled = DispatchSemaphore(value: 0)
+        loop.execute {
+            scheduled.wait()
+            while NIODeadline.now() < base + .milliseconds(10) {}
+        }
+        let second = NIOLockedValueBox<Scheduled<Void>?>(nil)
+        _ = loop.scheduleTask(deadline: base + .milliseconds(5)) {
+            ran.withLockedValue { $0.append("first") }
+            second.withLockedValue { $0?.cancel() }
+        }
+        second.withLockedValue { $0 = loop.scheduleTask(deadline: base + .milliseconds(6)) { ran.withLockedValue { $0.append("second") } } }
+        let last = loop.scheduleTask(deadline: base + .milliseconds(7)) { ran.withLockedValue { $0.append("last") } }
+        scheduled.signal()
+        try await last.futureResult.get()
+        #expect(ran.withLockedValue { $0 } == ["first", "last"])
+    }
+
     actor Counter {
         nonisolated let loop: ProbeLoop
         nonisolated var unownedExecutor: UnownedSerialExecutor { self.loop.asUnownedSerialExecutor() }

@@ -206,19 +206,9 @@ struct ProberTests {
     /// but not listening. Holding the port (rather than binding and closing) keeps tests
     /// running in parallel, and the kernel's choice of ephemeral ports, off it.
     static func withRefusingPort<T>(_ body: (Int) async throws -> T) async throws -> T {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(fd >= 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        try #require(bound, "bind 127.0.0.1:0: errno \(errno)")
-        return try await body(Int(UInt16(bigEndian: address.sin_port)))
+        let socket = try #require(LoopbackSocket.bind(), "bind 127.0.0.1:0: errno \(errno)")
+        defer { close(socket.fd) }
+        return try await body(socket.port)
     }
 }
 

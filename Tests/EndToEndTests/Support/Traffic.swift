@@ -245,17 +245,9 @@ final class BalancedHAProxy: Sendable {
     /// sets SO_REUSEPORT on its listeners, so a fixed port shared with a stray process
     /// would silently split the traffic.
     static func freePort() throws -> Int {
-        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        try #require(bound, "cannot find a free port: \(String(cString: strerror(errno)))")
-        return Int(UInt16(bigEndian: address.sin_port))
+        let socket = try #require(LoopbackSocket.bind(), "cannot find a free port: \(String(cString: strerror(errno)))")
+        close(socket.fd)
+        return socket.port
     }
 
     static func start(backends: RegionBackends, withStateFile: Bool) async throws -> BalancedHAProxy {
