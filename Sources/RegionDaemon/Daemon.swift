@@ -68,6 +68,11 @@ public enum Daemon {
         if let metrics { await bus.addListener { metrics.record($0) } }
         let statistics = ProbeStatistics(metrics: metrics)
         let descriptors = DescriptorBudget.raiseSoftLimit()
+        // The probe loops first: their epoll and eventfd descriptors must be counted as
+        // open before the probes' budget is set from what is left, or the reserve for
+        // everything else shrinks (under `ulimit -n 64`, libdispatch then found no
+        // descriptor for a timer and trapped).
+        let monitorLoops = ProbeLoopGroup.forMonitors
         let prober = Prober()
         logger.info(
             "file descriptors: limit \(descriptors), probes may hold \(prober.descriptors.limit) at once",
@@ -76,7 +81,7 @@ public enum Daemon {
         let gate = ScheduleGate(lag: lag)
         // Monitors and their socket probes run on the probe loops; TLS and host-name probes,
         // and the metrics listener, on NIO's. A late heartbeat on either is lag.
-        lag.start(on: ProbeLoopGroup.forMonitors)
+        lag.start(on: monitorLoops)
         if ProbeLoopGroup.shared != nil { lag.start(on: MultiThreadedEventLoopGroup.singleton) }
         let time = TimeBase(clock: ContinuousClock())
         let actuator = PlanActuator(
@@ -84,7 +89,7 @@ public enum Daemon {
         let controller = FailoverController(config: config, store: store, bus: bus, time: time, actuator: actuator, logger: logger, metrics: metrics)
         let supervisor = Supervisor(
             config: config, configPath: configPath, time: time, prober: prober, bus: bus, statistics: statistics,
-            notifier: notifier, logger: logger, controller: controller, gate: gate)
+            notifier: notifier, logger: logger, controller: controller, gate: gate, loops: monitorLoops)
         // Readiness order: valid config, restored failover state, every probe loop scheduled,
         // the metrics listener and the control socket bound, then READY=1.
         await controller.restore()

@@ -93,7 +93,7 @@ struct ProberTests {
     func aHugeBodyIsReadOnlyUpToTheLimit(socketEngine: Bool) async throws {
         try await Self.withServer(socketEngine: socketEngine) { server, prober in
             let url = "http://127.0.0.1:\(server.port)/huge"
-            // The word sits after 8 MiB; only 64 KiB are read, so it is not found.
+            // The word sits after 1 MiB; only 64 KiB are read, so it is not found.
             let outcome = await prober.probe(Self.http(url, { $0.bodyContains = "needle" }))
             #expect(outcome == .fail(.body, "first 65536 bytes of the body does not contain \"needle\""))
             let noCheck = await prober.probe(Self.http(url))
