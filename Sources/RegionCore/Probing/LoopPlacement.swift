@@ -2,7 +2,7 @@
 ///
 /// Every wake-up of a loop costs a context switch, and probes due in the same timer slot
 /// share one only when they are on the same loop: at 1,000 probes a second one loop spent
-/// a quarter less CPU per probe than two (docs/performance.md). So regions fill the first
+/// 15-30% less CPU per probe than two (docs/performance.md). So regions fill the first
 /// loop up to `fillUpTo` probes a second before the next loop is used; once every loop is
 /// that full, a region goes to the least loaded one.
 public struct LoopPlacement: Sendable, Equatable {
