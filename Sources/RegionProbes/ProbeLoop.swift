@@ -44,6 +44,7 @@ public final class ProbeLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked 
     private var timerWork: [UInt64: @Sendable () -> Void] = [:]
     private var dueTimers: [UInt64] = []
     private let nextTimerID = NIOLockedValueBox<UInt64>(0)
+    private let incomingTimers = NIOLockedValueBox<[IncomingTimer]>([])
 
     /// The probes in flight (``ProbeLoop+Sockets``), by slot.
     var flights: [Flight?] = []
@@ -121,11 +122,41 @@ public final class ProbeLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked 
                 promise.fail(error)
             }
         }
-        self.onLoop { loop in
-            loop.timerWork[id] = work
-            loop.timers.push(.init(deadline: deadline.uptimeNanoseconds, id: id))
+        let timer = IncomingTimer(id: id, deadline: deadline.uptimeNanoseconds, work: work)
+        if self.inEventLoop {
+            self.add(timer)
+        } else {
+            // Taken in by the loop before its next timers, and by any cancel before that:
+            // a cancel that ran on the loop while this one was still queued was lost.
+            self.incomingTimers.withLockedValue { $0.append(timer) }
+            self.execute {}
         }
-        return Scheduled(promise: promise) { self.onLoop { $0.timerWork[id] = nil } }
+        return Scheduled(promise: promise) {
+            self.onLoop { loop in
+                loop.takeIncomingTimers()
+                loop.timerWork[id] = nil
+            }
+        }
+    }
+
+    struct IncomingTimer: Sendable {
+        var id: UInt64
+        var deadline: UInt64
+        var work: @Sendable () -> Void
+    }
+
+    private func add(_ timer: IncomingTimer) {
+        self.timerWork[timer.id] = timer.work
+        self.timers.push(.init(deadline: timer.deadline, id: timer.id))
+    }
+
+    /// Timers scheduled from other threads, into the heap. On the loop only.
+    private func takeIncomingTimers() {
+        let incoming = self.incomingTimers.withLockedValue { timers -> [IncomingTimer] in
+            defer { timers.removeAll(keepingCapacity: true) }
+            return timers
+        }
+        for timer in incoming { self.add(timer) }
     }
 
     public func scheduleTask<T>(in delay: TimeAmount, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
@@ -175,6 +206,7 @@ public final class ProbeLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked 
                 }
             }
             self.expireProbes(now: Self.uptime())
+            self.takeIncomingTimers()
             self.runDueTimers(now: Self.uptime())
             self.runQueuedWork()
         }
