@@ -24,8 +24,8 @@ struct SocketProbe: Sendable {
             let kind = Kind.http(check: http, request: Array(plainHTTP.requestBytes.readableBytesView), isHead: plainHTTP.isHead, maxBody: maxBody)
             return SocketProbe(address: address, kind: kind, timeout: timeout)
         case .tcp(let host, let port):
-            let literal = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
-            guard let address = try? SocketAddress(ipAddress: literal, port: port) else { return nil }
+            // HostPort has already taken the brackets off an IPv6 address.
+            guard let address = try? SocketAddress(ipAddress: host, port: port) else { return nil }
             return SocketProbe(address: address, kind: .tcp, timeout: timeout)
         case .exec:
             return nil
