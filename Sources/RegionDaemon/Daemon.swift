@@ -87,9 +87,30 @@ public enum Daemon {
         let actuator = PlanActuator(
             stateDirectory: config.daemon.stateDirectory, bus: bus, logger: logger, targets: config.planTargets)
         let controller = FailoverController(config: config, store: store, bus: bus, time: time, actuator: actuator, logger: logger, metrics: metrics)
+        // Cluster mode: decisions are the elected leader's, on the fleet's view (docs/cluster.md).
+        var member: ClusterMember<ContinuousClock>?
+        let clusterView = ClusterView()
+        if let settings = config.cluster {
+            let etcd: EtcdClient
+            do {
+                etcd = try EtcdClient(settings: settings)
+            } catch {
+                logger.error("invalid configuration: \(configPath): cluster: cannot load the TLS files for etcd: \(error)")
+                return ExitStatus.config
+            }
+            let joined = ClusterMember(
+                settings: settings, etcd: etcd, controller: controller, bus: bus, time: time, view: clusterView, logger: logger,
+                evaluating: { !gate.isHeld })
+            await controller.join(joined, hookOnLeaderOnly: settings.hook == .leader)
+            member = joined
+            logger.notice(
+                "cluster mode: observer \(settings.name), etcd \(settings.etcd.joined(separator: ",")), prefix \(settings.prefix), quorum \(settings.quorum)",
+                metadata: ["REGIOND_OBSERVER": "\(settings.name)"])
+        }
         let supervisor = Supervisor(
             config: config, configPath: configPath, time: time, prober: prober, bus: bus, statistics: statistics,
-            notifier: notifier, logger: logger, controller: controller, gate: gate, loops: monitorLoops)
+            notifier: notifier, logger: logger, controller: controller, gate: gate, loops: monitorLoops,
+            cluster: member.map { member in (view: clusterView, observe: { member.observe(region: $0, signal: $1) }) })
         // Readiness order: valid config, restored failover state, every probe loop scheduled,
         // the metrics listener and the control socket bound, then READY=1.
         await controller.restore()
@@ -116,6 +137,9 @@ public enum Daemon {
             .init(service: ScheduleWatchService(statistics: statistics, lag: lag, gate: gate, controller: controller, bus: bus, time: time)),
             .init(service: controller),
             .init(service: control),
+        ]
+        if let member { services.append(.init(service: member)) }
+        services += [
             .init(service: ReloadSignalService(supervisor: supervisor, notifier: notifier, bus: bus, logger: logger)),
         ]
         if let address = config.metrics.listen, let listener = metricsListener, let metrics {

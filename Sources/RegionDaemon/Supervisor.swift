@@ -29,12 +29,17 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
     /// The loops monitors run on, and which region is on which.
     private let loops: [any EventLoop]
     private var placement: LoopPlacement
+    /// Cluster mode: monitors' signals go to the cluster member (which publishes them and
+    /// feeds the controller the fleet's), and reports carry the fleet view.
+    private let cluster: (view: ClusterView, observe: @Sendable (String, RegionSignal) -> Void)?
 
     public init(
         config: Config, configPath: String, time: TimeBase<C>, prober: Prober, bus: EventBus, statistics: ProbeStatistics, notifier: SystemdNotifier,
         logger: Logger, controller: FailoverController<C>? = nil, gate: ScheduleGate = ScheduleGate(),
-        loops: any EventLoopGroup = ProbeLoopGroup.forMonitors
+        loops: any EventLoopGroup = ProbeLoopGroup.forMonitors,
+        cluster: (view: ClusterView, observe: @Sendable (String, RegionSignal) -> Void)? = nil
     ) {
+        self.cluster = cluster
         self.controller = controller
         self.gate = gate
         self.config = config
@@ -68,9 +73,15 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
     private func makeMonitor(_ region: RegionConfig) -> RegionMonitor<C> {
         let controller = self.controller
         let loop = self.loops[self.placement.place(region.id, rate: region.probesPerSecond)]
+        let signals: @Sendable (String, RegionSignal) -> Void
+        if let observe = self.cluster?.observe {
+            signals = observe
+        } else {
+            signals = { id, signal in controller?.submit(region: id, signal: signal) }
+        }
         return RegionMonitor(
             config: region, time: self.time, prober: self.prober, bus: self.bus, statistics: self.statistics,
-            gate: self.gate, loop: loop, signals: { id, signal in controller?.submit(region: id, signal: signal) })
+            gate: self.gate, loop: loop, signals: signals)
     }
 
     /// Stops every monitor.
@@ -161,6 +172,9 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         if new.daemon != old.daemon {
             self.logger.warning("[daemon] settings changed; they take effect at the next restart")
         }
+        if new.cluster != old.cluster {
+            self.logger.warning("[cluster] settings changed; they take effect at the next restart")
+        }
         if new.metrics != old.metrics {
             self.logger.warning("[metrics] settings changed; they take effect at the next restart")
         }
@@ -212,6 +226,7 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
     public func report(region id: String) async -> RegionReport? {
         guard var report = await self.monitors[id]?.report() else { return nil }
         report.brief = report.brief.inPhase(await self.controller?.phases()[id])
+        report.fleet = self.cluster?.view.current?.fleet[id]
         return report
     }
 
@@ -229,7 +244,8 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         report.failoverRecording = alarms.recording
         report.decisionsHeld = alarms.held?.reason
         report.probesNotCounted = self.statistics.probesNotCounted
-        report.summary = alarms.prefix + report.summary
+        report.cluster = self.cluster?.view.current
+        report.summary = self.statusPrefix + report.summary
         return report
     }
 
@@ -241,7 +257,12 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
     }
 
     public func summary() async -> String {
-        self.alarms.prefix + Self.summary(await self.briefs())
+        self.statusPrefix + Self.summary(await self.briefs())
+    }
+
+    /// The alarms, then in cluster mode the role (`cluster leader, ...`, `ETCD UNREACHABLE, ...`).
+    nonisolated var statusPrefix: String {
+        self.alarms.prefix + (self.cluster?.view.current?.statusPrefix ?? "")
     }
 
     /// One line for `STATUS=`: "3 regions: 2 healthy, 1 degraded (eu-west)".

@@ -17,6 +17,8 @@ public struct Config: Sendable, Equatable {
     public var metrics = MetricsSettings()
     /// `[[alert]]`: commands run for the events an operator must hear about.
     public var alerts: [AlertRule] = []
+    /// `[cluster]`: agree with other instances through etcd; nil: run alone.
+    public var cluster: ClusterSettings?
     public var regions: [RegionConfig]
 
     public init(daemon: DaemonSettings = .init(), probe: ProbeDefaults = .init(), status: StatusThresholds = .init(), failover: FailoverSettings = .init(), regions: [RegionConfig]) {

@@ -83,6 +83,10 @@ public enum ConfigLoader {
             config.hook = self.readHook(&hook)
             root.absorb(hook)
         }
+        if var cluster = root.table("cluster") {
+            config.cluster = self.readCluster(&cluster)
+            root.absorb(cluster)
+        }
         if var metrics = root.table("metrics") {
             if let text = metrics.string("listen") {
                 if text.isEmpty {

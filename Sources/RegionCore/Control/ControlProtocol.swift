@@ -107,6 +107,8 @@ public struct ControlError: Error, Sendable, Codable, Equatable {
         case residency
         /// Asked too often (`probe`); try again later.
         case rateLimited = "rate_limited"
+        /// Cluster mode: this instance follows; the message names the leader to send it to.
+        case notLeader = "not_leader"
         case `internal`
     }
 

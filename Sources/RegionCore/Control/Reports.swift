@@ -24,6 +24,8 @@ public struct StatusReport: Sendable, Codable, Equatable {
     public var decisionsHeld: String?
     /// Probes whose result was left out of their window (regiond starved or short of descriptors).
     public var probesNotCounted: UInt64?
+    /// Cluster mode only: role, leader, observers and the fleet view.
+    public var cluster: ClusterReport?
 
     public init(version: String, pid: Int32, startedAt: Date, configFile: String, configGeneration: Int, lastReloadError: String?, counts: [String: Int], regions: [RegionBrief], summary: String, probesRun: UInt64, probeLatenessP50Ms: Double?, probeLatenessP99Ms: Double?) {
         self.version = version
@@ -128,6 +130,8 @@ public struct RegionReport: Sendable, Codable, Equatable {
     public var pending: StatusEvaluator.Pending?
     public var thresholds: ThresholdsReport
     public var endpoints: [EndpointReport]
+    /// Cluster mode only: the fleet's view of the region beside this instance's own.
+    public var fleet: FleetRegion?
 
     public init(brief: RegionBrief, metrics: RegionMetrics, reasons: [String], pending: StatusEvaluator.Pending?, thresholds: ThresholdsReport, endpoints: [EndpointReport]) {
         self.brief = brief

@@ -77,6 +77,19 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case planApplied = "plan_applied"
     /// An `[[alert]]` command failed every attempt for an event.
     case alertFailed = "alert_failed"
+    /// Cluster mode: this instance won the etcd election and decides for the fleet.
+    case leadershipGained = "leadership_gained"
+    /// Cluster mode: it stopped deciding (a renewal failed, a fenced write was refused, or it stops).
+    case leadershipLost = "leadership_lost"
+    /// Cluster mode: an observer's heartbeat appeared in etcd.
+    case observerJoined = "observer_joined"
+    /// Cluster mode: an observer's heartbeat went stale or its lease expired.
+    case observerLeft = "observer_left"
+    /// Cluster mode: etcd does not answer; the last committed plan is kept, no decision is made.
+    case etcdUnreachable = "etcd_unreachable"
+    case etcdReachable = "etcd_reachable"
+    /// Cluster mode: the fleet's judgement of a region changed (status, or who sees it failing).
+    case fleetStatusChanged = "fleet_status_changed"
 
     /// 128-bit id for `journalctl MESSAGE_ID=...`.
     public var messageID: String {
@@ -114,6 +127,13 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .decisionsResumed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b16"
         case .planApplied: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b17"
         case .alertFailed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b18"
+        case .leadershipGained: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b19"
+        case .leadershipLost: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b1a"
+        case .observerJoined: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b1b"
+        case .observerLeft: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b1c"
+        case .etcdUnreachable: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b1d"
+        case .etcdReachable: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b1e"
+        case .fleetStatusChanged: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b1f"
         }
     }
 
@@ -123,7 +143,9 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .reloadFailed: 3
         case .statusChanged: 5
         case .noHealthyTarget, .historyUnavailable: 2
-        case .capacityExhausted, .actuatorFailed, .alertFailed: 3
+        case .capacityExhausted, .actuatorFailed, .alertFailed, .etcdUnreachable: 3
+        case .leadershipLost, .observerLeft: 4
+        case .leadershipGained, .observerJoined, .etcdReachable, .fleetStatusChanged: 5
         case .failoverStarted, .failoverCompleted, .failoverBlocked, .failoverHalted, .recoveryFailed, .decisionsHeld: 4
         case .failoverStep, .recoveryStarted, .recoveryRestarted, .recoveryCompleted, .failbackHeld, .failbackStep, .failbackCompleted, .operatorCommand, .pinExpired, .panicCleared, .planChanged, .actuatorRecovered, .decisionsResumed: 5
 

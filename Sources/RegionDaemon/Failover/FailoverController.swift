@@ -23,6 +23,17 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         case drained(String)
         /// Signals have changed since the last decision (queued by the first of them).
         case signalsChanged
+        /// Cluster mode: who decides (``ClusterMember`` sends it when leadership changes).
+        case role(DecisionRole)
+        /// Cluster mode: a decision another instance committed to etcd.
+        case adopt(CommittedDecision)
+    }
+
+    /// Who makes decisions: this instance alone (no `[cluster]`), or the fleet's leader.
+    public enum DecisionRole: Sendable, Equatable {
+        case alone
+        case leader
+        case follower(leader: String?)
     }
 
     private var engine: FailoverEngine
@@ -52,6 +63,14 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     /// A `signalsChanged` is queued: signals that arrive before it is handled share its decision.
     private var decisionQueued = false
     private let metrics: DaemonMetrics?
+    /// Cluster mode: where a decision is committed first (etcd, fenced); nil when alone.
+    private var fence: (any ClusterFence)?
+    private var role = DecisionRole.alone
+    /// The configured targets, and whether the `[hook]` runs only while this instance leads.
+    private var targets: PlanTargets
+    private var hookOnLeaderOnly = false
+    /// The etcd revision of the committed state this instance runs on.
+    private var adoptedRevision: Int64 = 0
 
     public init(
         config: Config, store: (any DecisionStore)?, bus: EventBus, time: TimeBase<C>, actuator: PlanActuator, logger: Logger, metrics: DaemonMetrics? = nil
@@ -66,6 +85,40 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         (self.inbox, self.inboxContinuation) = AsyncStream.makeStream(of: Input.self)
         self.recording = store != nil
         self.published.withLock { $0.recording = store != nil }
+        self.targets = config.planTargets
+    }
+
+    /// Cluster mode: commits go to `fence` first, and this instance follows until
+    /// ``ClusterMember`` says it leads. Called before ``run()``.
+    public func join(_ fence: any ClusterFence, hookOnLeaderOnly: Bool) async {
+        self.fence = fence
+        self.role = .follower(leader: nil)
+        self.hookOnLeaderOnly = hookOnLeaderOnly
+        if hookOnLeaderOnly { await self.actuator.configure(self.activeTargets) }
+    }
+
+    /// The targets the plan goes to in this role: a follower runs the `[hook]` only when
+    /// `[cluster] hook = "every"`.
+    private var activeTargets: PlanTargets {
+        var targets = self.targets
+        if self.hookOnLeaderOnly, case .follower = self.role { targets.hook = nil }
+        return targets
+    }
+
+    /// Cluster mode: leadership changed. Queued behind any decision being adopted.
+    public nonisolated func setRole(_ role: DecisionRole) {
+        self.inboxContinuation.yield(.role(role))
+    }
+
+    /// Cluster mode: a decision committed by the leader (or found at start-up).
+    public nonisolated func adopt(_ decision: CommittedDecision) {
+        self.inboxContinuation.yield(.adopt(decision))
+    }
+
+    /// False while another instance decides for the fleet.
+    private var decides: Bool {
+        if case .follower = self.role { return false }
+        return true
     }
 
     // MARK: inputs (callable from anywhere, never block)
@@ -182,6 +235,7 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     private func handle(_ input: Input) async {
         switch input {
         case .drained(let region):
+            guard self.decides else { return }
             await self.decide { engine, now in engine.sessionsDrained(region, signals: self.signals, now: now) }
         case .signal(let region, let signal):
             guard self.signals[region] != signal else { return }
@@ -193,21 +247,32 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
             self.inboxContinuation.yield(.signalsChanged)
         case .signalsChanged:
             self.decisionQueued = false
-            guard !self.held else { return }
+            guard !self.held, self.decides else { return }
             await self.decide { engine, now in engine.step(self.signals, now: now) }
         case .tick:
-            guard !self.held else { return }
+            guard !self.held, self.decides else { return }
             await self.decide { engine, now in engine.step(self.signals, now: now) }
         case .hold(let held):
             self.held = held
-            if !held { await self.decide { engine, now in engine.step(self.signals, now: now) } }
+            if !held, self.decides { await self.decide { engine, now in engine.step(self.signals, now: now) } }
         case .reconfigure(let settings, let regions, let targets):
             // New or changed targets ([[haproxy]], server names, [hook]) take the committed plan at once.
-            await self.actuator.configure(targets)
+            self.targets = targets
+            await self.actuator.configure(self.activeTargets)
             self.engine.reconfigure(settings: settings, regions: regions)
             self.signals = self.signals.filter { id, _ in regions.contains { $0.id == id } }
+            guard self.decides else { return }
             await self.decide { engine, now in engine.step(self.signals, now: now) }
+        case .role(let role):
+            await self.changeRole(to: role)
+        case .adopt(let decision):
+            await self.adopt(committed: decision)
         case .command(let command, let uid, let reason, let reply):
+            if case .follower(let leader) = self.role {
+                let where_ = leader.map { "the leader is \($0): run the command against its regiond" } ?? "no leader is elected yet: try again in a few seconds"
+                reply.resume(returning: .failure(ControlError(.notLeader, "this regiond follows the cluster's leader and makes no decision; \(where_)")))
+                return
+            }
             var failure: ControlError?
             let committed = await self.decide(operator: true) { engine, now in
                 do {
@@ -244,11 +309,24 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
             return true
         }
         var events = decision.events
+        if let fence = self.fence {
+            // Cluster mode: etcd first, fenced by the election key. A decision etcd refused
+            // was never made: nothing acts on it, and the leader steps down (ClusterMember).
+            do {
+                let revision = try await fence.commit(state: next.state, events: decision.events, now: now)
+                self.adoptedRevision = revision
+                // Numbered as every follower numbers them (CommittedDecision.stampedEvents).
+                events = CommittedDecision(state: next.state, events: events, leader: fence.observerName, revision: revision).stampedEvents
+            } catch {
+                self.logger.warning("decision not committed to etcd, so not applied: \(error)", metadata: ["REGIOND_REFUSED": "\(decision.events.map(\.kind.rawValue).joined(separator: ","))"])
+                return false
+            }
+        }
         do {
             // No database at all (it could not be opened) is treated like a failed write.
             guard let store = self.store else { throw StateStore.Error(description: "the state database could not be opened") }
             let started = ContinuousClock.now
-            events = try await store.commit(state: next.state, events: decision.events, now: now)
+            events = try await store.commit(state: next.state, events: events, now: now)
             self.metrics?.committed(in: ContinuousClock.now - started)
             self.engine = next
             self.setRecording(true)
@@ -286,6 +364,41 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         }
         for event in events { await self.bus.publish(event) }
         return true
+    }
+
+    // MARK: cluster mode
+
+    private func changeRole(to role: DecisionRole) async {
+        guard role != self.role else { return }
+        let wasLeading = self.role == .leader
+        self.role = role
+        if self.hookOnLeaderOnly, wasLeading != (role == .leader) {
+            await self.actuator.configure(self.activeTargets)
+        }
+        // A new leader decides at once on the fleet's signals and the state it adopted.
+        if role == .leader, !self.held { await self.decide { engine, now in engine.step(self.signals, now: now) } }
+    }
+
+    /// Runs on a decision the leader committed: records its events in the local history,
+    /// applies its plan, and reports them, as if this instance had decided.
+    private func adopt(committed: CommittedDecision) async {
+        guard committed.revision > self.adoptedRevision else { return }
+        self.adoptedRevision = committed.revision
+        let planChanged = committed.state.plan != self.engine.state.plan
+        self.engine = FailoverEngine(settings: self.engine.settings, regions: self.engine.regions, state: committed.state)
+        var events = committed.stampedEvents
+        if let store = self.store {
+            do {
+                events = try await store.commit(state: committed.state, events: events, now: self.time.now)
+                self.setRecording(true)
+            } catch {
+                self.setRecording(false)
+                self.logger.error("cannot record the committed decision at revision \(committed.revision) in the local history: \(error)")
+            }
+        }
+        self.publishAlarms()
+        if planChanged { await self.actuator.apply(self.engine.state.plan, order: self.engine.regions.map(\.id)) }
+        for event in events { await self.bus.publish(event) }
     }
 
     private func setRecording(_ recording: Bool) {

@@ -1,0 +1,162 @@
+import Foundation
+import Logging
+import RegionCore
+import Synchronization
+
+extension ClusterMember {
+    /// Reads every key of the cluster, then follows each change. On any error (a member
+    /// down, a compaction) it starts over with a fresh read.
+    func watchLoop() async {
+        while !Task.isCancelled {
+            do {
+                let (revision, entries) = try await self.etcd.range(prefix: self.keys.all)
+                self.heartbeats = [:]
+                self.observations = [:]
+                self.candidates = [:]
+                for entry in entries { self.apply(.put(entry)) }
+                for try await changes in self.etcd.watch(prefix: self.keys.all, after: revision) {
+                    for change in changes { self.apply(change) }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                self.logger.debug("cluster: watch ended: \(error)")
+            }
+            try? await self.time.clock.sleep(for: self.settings.renewInterval)
+        }
+    }
+
+    /// One key changed. What a peer wrote is decoded defensively: a value that does not
+    /// decode is logged and ignored, never trusted and never fatal.
+    func apply(_ change: EtcdChange) {
+        switch change {
+        case .put(let entry):
+            switch self.keys.kind(of: entry.key) {
+            case .state:
+                self.adopt(entry)
+            case .leader:
+                self.candidates[entry.key] = (entry.createRevision, String(decoding: entry.value, as: UTF8.self))
+            case .observer(let name):
+                guard let beat = try? JSONDecoder().decode(Heartbeat.self, from: entry.value) else {
+                    self.logger.warning("cluster: ignoring an unreadable heartbeat at \(entry.key)")
+                    return
+                }
+                self.heartbeats[name] = (self.time.now, beat.evaluating)
+            case .observation(let region, let observer):
+                guard let observation = try? JSONDecoder().decode(Observation.self, from: entry.value) else {
+                    self.logger.warning("cluster: ignoring an unreadable observation at \(entry.key)")
+                    return
+                }
+                self.observations[observer, default: [:]][region] = observation
+            case .other:
+                break
+            }
+        case .delete(let key, _):
+            switch self.keys.kind(of: key) {
+            case .leader: self.candidates[key] = nil
+            case .observer(let name): self.heartbeats[name] = nil
+            case .observation(let region, let observer): self.observations[observer]?[region] = nil
+            case .state, .other: break
+            }
+        }
+    }
+
+    /// A committed decision: handed to the controller unless this instance wrote it.
+    func adopt(_ entry: EtcdEntry) {
+        guard entry.modRevision > self.committedRevision else { return }
+        guard var decision = try? JSONDecoder().decode(CommittedDecision.self, from: entry.value) else {
+            self.logger.error("cluster: the committed state at revision \(entry.modRevision) does not decode; keeping the plan applied now")
+            return
+        }
+        self.committedRevision = entry.modRevision
+        decision.revision = entry.modRevision
+        self.controller.adopt(decision)
+    }
+
+    /// The leader as etcd's election sees it: the candidate with the oldest key.
+    var leaderName: String? {
+        self.candidates.values.min { $0.revision < $1.revision }?.name
+    }
+
+    /// Every 200 ms: the quorum rule over all observations, the changed fleet signals to
+    /// the controller, observers joined or left, and the report for operators.
+    func fleetLoop() async {
+        while !Task.isCancelled {
+            await self.refreshFleet()
+            try? await self.time.clock.sleep(for: .milliseconds(200))
+        }
+    }
+
+    var reports: [ObserverReport] {
+        self.heartbeats.map { name, beat in
+            ObserverReport(name: name, heardAt: beat.heardAt, evaluating: beat.evaluating, observations: self.observations[name] ?? [:])
+        }
+    }
+
+    func refreshFleet() async {
+        let now = self.time.now
+        let reports = self.reports
+        var events: [Event] = []
+        var fleet: [String: FleetRegion] = [:]
+        for region in self.local.keys.sorted() {
+            let judged = self.fleetView.judge(region: region, reports: reports, now: now)
+            fleet[region] = judged
+            if self.submitted[region] != judged.signal {
+                self.submitted[region] = judged.signal
+                self.controller.submit(region: region, signal: judged.signal)
+            }
+            let before = self.fleet[region]
+            if before?.signal.status != judged.signal.status || before?.failing != judged.failing || before?.observers != judged.observers {
+                events.append(
+                    Event(
+                        time: now, kind: .fleetStatusChanged, region: region,
+                        message: "\(region): fleet status \(judged.signal.status.rawValue), \(judged.failing.count) of \(judged.observers.count) observers see it failing (\(judged.required) needed)",
+                        fields: [
+                            "status": judged.signal.status.rawValue, "previous_status": before?.signal.status.rawValue ?? "none",
+                            "observers": judged.observers.joined(separator: ","), "failing": judged.failing.joined(separator: ","), "required": "\(judged.required)",
+                        ]))
+            }
+        }
+        let live = Set(reports.filter { self.fleetView.isLive($0, now: now) }.map(\.name))
+        for name in live.subtracting(self.live).sorted() {
+            events.append(Event(time: now, kind: .observerJoined, message: "observer \(name) joined the cluster", fields: ["observer": name]))
+        }
+        for name in self.live.subtracting(live).sorted() {
+            events.append(
+                Event(time: now, kind: .observerLeft, message: "observer \(name) left the cluster (heartbeat stale or lease expired); its view no longer counts", fields: ["observer": name]))
+        }
+        self.live = live
+        self.fleet = fleet
+        if self.lease.leadership == nil { self.controller.setRole(.follower(leader: self.leaderName)) }
+        // The view first: STATUS= is rewritten on each event and must read the new one.
+        self.updateView()
+        for event in events { await self.bus.publish(event) }
+    }
+
+    /// Refreshes what `regionctl status`, `STATUS=` and the page read.
+    func updateView() {
+        let now = self.time.now
+        let reports = self.reports.sorted { $0.name < $1.name }
+        let role: ClusterReport.Role = !self.reachable ? .noQuorum : (self.lease.leadership != nil ? .leader : .follower)
+        var report = ClusterReport(
+            name: self.settings.name, role: role, leader: self.leaderName, etcdReachable: self.reachable,
+            observers: reports.map {
+                .init(name: $0.name, age: max(0, now.timeIntervalSince($0.heardAt)), live: self.fleetView.isLive($0, now: now), evaluating: $0.evaluating)
+            },
+            fleet: self.fleet, committedRevision: self.committedRevision == 0 ? nil : self.committedRevision, quorum: self.settings.quorum.description)
+        report.etcdError = self.reachable ? nil : self.etcdError
+        self.view.update(report)
+    }
+}
+
+/// The latest ``ClusterReport``, readable without a hop (status, `STATUS=`, the page).
+public final class ClusterView: Sendable {
+    private let report = Mutex<ClusterReport?>(nil)
+
+    public init() {}
+
+    public var current: ClusterReport? { self.report.withLock { $0 } }
+
+    func update(_ report: ClusterReport) {
+        self.report.withLock { $0 = report }
+    }
+}

@@ -1,0 +1,245 @@
+import Foundation
+import Logging
+import RegionCore
+import ServiceLifecycle
+import Synchronization
+
+/// Cluster mode: this instance's part in the fleet (docs/cluster.md).
+///
+/// - **Session**: a lease of `lease_ttl`, renewed every `renew_interval`, with this
+///   observer's heartbeat. Everything it writes is bound to the lease, so it dies with it.
+/// - **Observations**: every change of a local region signal is published.
+/// - **Watch**: every key of the cluster, so each instance knows the observers, the
+///   leader and the committed state, and applies each committed decision.
+/// - **Fleet**: the quorum rule (``FleetView``) over all observations gives the signals
+///   the failover controller decides on.
+/// - **Election**: etcd's campaign. The leader commits through ``commit(state:events:now:)``,
+///   an etcd transaction fenced by its election key, and stops deciding when a renewal
+///   fails or the lease could lapse (``LeaderLease``).
+public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == Duration {
+    let settings: ClusterSettings
+    public nonisolated var observerName: String { self.settings.name }
+    let keys: ClusterKeys
+    let etcd: EtcdClient
+    let controller: FailoverController<C>
+    let bus: EventBus
+    let time: TimeBase<C>
+    let logger: Logger
+    let view: ClusterView
+    /// False while this instance's own evaluations are held (starved).
+    let evaluating: @Sendable () -> Bool
+    let fleetView: FleetView
+
+    var lease: LeaderLease
+    var leaseID: Int64?
+    var reachable = true
+    var etcdError: String?
+    /// Heartbeats heard, on this instance's clock.
+    var heartbeats: [String: (heardAt: Date, evaluating: Bool)] = [:]
+    var observations: [String: [String: Observation]] = [:]
+    /// Election keys: creation revision and observer name; the lowest revision leads.
+    var candidates: [String: (revision: Int64, name: String)] = [:]
+    var committedRevision: Int64 = 0
+    /// This instance's latest signal per region, and what of it etcd holds.
+    var local: [String: RegionSignal] = [:]
+    var published: [String: RegionSignal] = [:]
+    var submitted: [String: RegionSignal] = [:]
+    var live: Set<String> = []
+    var fleet: [String: FleetRegion] = [:]
+
+    private let signals: AsyncStream<(String, RegionSignal)>
+    private let signalsContinuation: AsyncStream<(String, RegionSignal)>.Continuation
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public init(
+        settings: ClusterSettings, etcd: EtcdClient, controller: FailoverController<C>, bus: EventBus, time: TimeBase<C>, view: ClusterView, logger: Logger,
+        evaluating: @escaping @Sendable () -> Bool
+    ) {
+        self.settings = settings
+        self.keys = settings.keys
+        self.etcd = etcd
+        self.controller = controller
+        self.bus = bus
+        self.time = time
+        self.view = view
+        self.logger = logger
+        self.evaluating = evaluating
+        self.lease = LeaderLease(ttl: settings.leaseTTL, requestTimeout: settings.requestTimeout)
+        self.fleetView = FleetView(quorum: settings.quorum, staleAfter: settings.staleAfter)
+        (self.signals, self.signalsContinuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+    }
+
+    /// A local region's signal changed (monitors send only changes). Never blocks.
+    public nonisolated func observe(region: String, signal: RegionSignal) {
+        self.signalsContinuation.yield((region, signal))
+    }
+
+    // MARK: the loops
+
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.sessionLoop() }
+            group.addTask { await self.watchLoop() }
+            group.addTask { await self.campaignLoop() }
+            group.addTask { await self.fleetLoop() }
+            group.addTask {
+                for await (region, signal) in self.signals { await self.noteLocal(region, signal) }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        self.signalsContinuation.finish()
+        // A clean stop hands over at once: the lease takes the election key and every
+        // observation of this instance with it, instead of letting them expire.
+        await self.stepDown(reason: "regiond is stopping")
+        if let id = self.leaseID { try? await self.etcd.revoke(lease: id) }
+        await self.etcd.shutdown()
+    }
+
+    /// Grants the lease, renews it every `renew_interval` and writes the heartbeat. A
+    /// failed renewal ends leadership at once.
+    func sessionLoop() async {
+        while !Task.isCancelled {
+            let sentAt = self.time.now
+            do {
+                if let id = self.leaseID {
+                    if try await self.etcd.keepAlive(lease: id) {
+                        self.lease.renewed(sentAt: sentAt)
+                    } else {
+                        self.leaseID = nil
+                        self.published = [:]
+                        await self.stepDown(reason: "its lease \(String(id, radix: 16)) expired")
+                        continue
+                    }
+                } else {
+                    let id = try await self.etcd.grant(ttl: self.settings.leaseTTL)
+                    self.leaseID = id
+                    self.lease.renewed(sentAt: sentAt)
+                    self.logger.info("cluster: lease \(String(id, radix: 16)) granted", metadata: ["REGIOND_LEASE": "\(id)"])
+                }
+                try await self.writeHeartbeat()
+                try await self.publishChanged()
+                await self.setReachable(true, error: nil)
+            } catch {
+                if Task.isCancelled { return }
+                await self.stepDown(reason: "a lease renewal failed: \(error)")
+                self.lease.renewalFailed()
+                await self.setReachable(false, error: "\(error)")
+            }
+            try? await self.time.clock.sleep(for: self.settings.renewInterval)
+        }
+    }
+
+    struct Heartbeat: Codable, Sendable {
+        var evaluating: Bool
+        var at: Date
+        var version: String
+    }
+
+    func writeHeartbeat() async throws {
+        guard let id = self.leaseID else { return }
+        let beat = Heartbeat(evaluating: self.evaluating(), at: self.time.now, version: RegiondVersion.string)
+        try await self.etcd.put(self.keys.observer(self.settings.name), try JSONEncoder().encode(beat), lease: id)
+    }
+
+    func noteLocal(_ region: String, _ signal: RegionSignal) async {
+        self.local[region] = signal
+        try? await self.publishChanged()
+    }
+
+    /// Writes each local signal etcd does not hold yet (only changes: etcd is not flooded).
+    func publishChanged() async throws {
+        guard let id = self.leaseID else { return }
+        for (region, signal) in self.local.sorted(by: { $0.key < $1.key }) where self.published[region] != signal {
+            let value = try JSONEncoder().encode(Observation(signal: signal, at: self.time.now))
+            try await self.etcd.put(self.keys.observation(region: region, observer: self.settings.name), value, lease: id)
+            self.published[region] = signal
+        }
+    }
+
+    func setReachable(_ reachable: Bool, error: String?) async {
+        self.etcdError = error
+        guard reachable != self.reachable else { return }
+        self.reachable = reachable
+        self.updateView()
+        let now = self.time.now
+        if reachable {
+            await self.bus.publish(
+                Event(time: now, kind: .etcdReachable, message: "etcd answers again; decisions resume once a leader holds the election", fields: ["observer": self.settings.name]))
+        } else {
+            await self.bus.publish(
+                Event(
+                    time: now, kind: .etcdUnreachable, message: "etcd is unreachable (\(error ?? "")); keeping the last committed plan, making no decision",
+                    fields: ["observer": self.settings.name, "error": error ?? ""]))
+        }
+    }
+
+    // MARK: leadership
+
+    /// Campaigns whenever this instance has a lease and does not lead.
+    func campaignLoop() async {
+        while !Task.isCancelled {
+            guard let id = self.leaseID, self.lease.leadership == nil else {
+                try? await self.time.clock.sleep(for: .milliseconds(100))
+                continue
+            }
+            do {
+                let won = try await self.etcd.campaign(election: self.keys.election, lease: id, value: self.settings.name)
+                // The campaign can return for a key that expired meanwhile: check it holds.
+                guard let holder = try await self.etcd.leader(election: self.keys.election), holder.key == won.key, holder.createRevision == won.revision,
+                    self.leaseID == id
+                else { continue }
+                // Resume from the latest committed state before the first decision.
+                let (_, entries) = try await self.etcd.range(prefix: self.keys.state)
+                if let entry = entries.first(where: { $0.key == self.keys.state }) { self.adopt(entry) }
+                self.lease.elected(won)
+                self.controller.setRole(.leader)
+                self.updateView()
+                self.logger.notice("cluster: leader", metadata: ["REGIOND_REVISION": "\(self.committedRevision)"])
+                await self.bus.publish(
+                    Event(
+                        time: self.time.now, kind: .leadershipGained,
+                        message: "\(self.settings.name) leads the cluster, resuming from the state committed at revision \(self.committedRevision)",
+                        fields: ["observer": self.settings.name, "revision": "\(self.committedRevision)", "prefix": self.keys.prefix]))
+                while self.lease.leadership != nil, !Task.isCancelled {
+                    try? await self.time.clock.sleep(for: .milliseconds(100))
+                }
+            } catch {
+                if Task.isCancelled { return }
+                try? await self.time.clock.sleep(for: self.settings.renewInterval)
+            }
+        }
+    }
+
+    /// Stops deciding now and gives the election key up, so another instance can lead.
+    func stepDown(reason: String) async {
+        guard let leadership = self.lease.leadership else { return }
+        self.lease.deposed()
+        self.controller.setRole(.follower(leader: nil))
+        self.updateView()
+        self.logger.warning("cluster: no longer the leader: \(reason)")
+        await self.bus.publish(
+            Event(
+                time: self.time.now, kind: .leadershipLost, message: "\(self.settings.name) stopped leading the cluster: \(reason)",
+                fields: ["observer": self.settings.name, "reason": reason]))
+        try? await self.etcd.delete(leadership.key)
+    }
+
+    /// The fence: commits a decision to etcd only while this instance leads and its lease
+    /// cannot lapse first. A refused transaction means another instance leads.
+    public func commit(state: EngineState, events: [Event], now: Date) async throws -> Int64 {
+        guard let leadership = self.lease.leadership, self.lease.mayDecide(now: self.time.now) else {
+            throw Failure(description: "this instance does not lead the cluster (or its lease may lapse)")
+        }
+        let decision = CommittedDecision(state: state, events: events, leader: self.settings.name)
+        guard let revision = try await self.etcd.putFenced(self.keys.state, try JSONEncoder().encode(decision), fence: leadership) else {
+            await self.stepDown(reason: "etcd refused a write fenced by its election key: another instance leads")
+            throw Failure(description: "etcd refused the write: this instance no longer leads")
+        }
+        self.committedRevision = max(self.committedRevision, revision)
+        return revision
+    }
+}

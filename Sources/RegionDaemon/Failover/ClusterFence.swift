@@ -1,0 +1,13 @@
+import Foundation
+import RegionCore
+
+/// Cluster mode: where the leader commits a decision before anything acts on it.
+/// ``ClusterMember`` is the real one (an etcd transaction fenced by the election key).
+public protocol ClusterFence: Sendable {
+    /// This instance's observer name, recorded with each decision it commits.
+    var observerName: String { get }
+    /// Commits the state and its events for the fleet; returns the etcd revision of the
+    /// write. Throws when this instance may not decide (not the leader, lease about to
+    /// lapse, fence refused, etcd unreachable): the decision was not made.
+    func commit(state: EngineState, events: [Event], now: Date) async throws -> Int64
+}

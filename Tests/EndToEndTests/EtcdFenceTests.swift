@@ -1,0 +1,82 @@
+import Foundation
+import NIOCore
+import RegionCore
+import RegionDaemon
+import Testing
+
+/// regiond's etcd client against a real etcd cluster: leases, the election, the watch,
+/// and the fence that keeps a deposed leader from writing.
+@Suite("etcd client and fence (real etcd)", .serialized)
+struct EtcdFenceTests {
+    static func client(_ etcd: EtcdCluster, urls: [String]? = nil) throws -> EtcdClient {
+        var settings = ClusterSettings(etcd: urls ?? etcd.clientURLs, name: "test")
+        settings.requestTimeout = .seconds(2)
+        return try EtcdClient(settings: settings)
+    }
+
+    @Test func aDeposedLeadersWriteIsRefusedByTheTransaction() async throws {
+        let etcd = try await EtcdCluster.start()
+        let client = try Self.client(etcd)
+        do {
+            let prefix = "/fence-\(UUID().uuidString.prefix(6))"
+            let first = try await client.grant(ttl: .seconds(30))
+            let old = try await client.campaign(election: prefix + "/leader", lease: first, value: "old")
+            #expect(try await client.putFenced(prefix + "/state", Data("one".utf8), fence: old) != nil)
+            // The old leader's lease ends (as when it is stopped past its TTL); another wins.
+            try await client.revoke(lease: first)
+            let second = try await client.grant(ttl: .seconds(30))
+            let new = try await client.campaign(election: prefix + "/leader", lease: second, value: "new")
+            #expect(new.revision > old.revision)
+            #expect(try await client.leader(election: prefix + "/leader")?.value == Data("new".utf8))
+            // The stale write is refused; the new leader's goes through; the value is the new one.
+            #expect(try await client.putFenced(prefix + "/state", Data("stale".utf8), fence: old) == nil)
+            let revision = try #require(try await client.putFenced(prefix + "/state", Data("two".utf8), fence: new))
+            let (_, entries) = try await client.range(prefix: prefix + "/state")
+            #expect(entries.map(\.value) == [Data("two".utf8)])
+            #expect(entries.first?.modRevision == revision)
+            // A lease etcd no longer knows is reported as gone, not as renewed.
+            #expect(try await client.keepAlive(lease: first) == false)
+            #expect(try await client.keepAlive(lease: second) == true)
+        } catch {
+            Issue.record("\(error)\n\(etcd.logs)")
+        }
+        await client.shutdown()
+        await etcd.stop()
+    }
+
+    @Test func theWatchSeesPutsAndDeletesInOrderAndSurvivesALostMember() async throws {
+        let etcd = try await EtcdCluster.start()
+        // The first URL is a member that will be killed: requests move on to the next.
+        let client = try Self.client(etcd)
+        do {
+            let prefix = "/watch-\(UUID().uuidString.prefix(6))/"
+            let (revision, _) = try await client.range(prefix: prefix)
+            let changes = client.watch(prefix: prefix, after: revision)
+            let lease = try await client.grant(ttl: .seconds(30))
+            try await client.put(prefix + "a", Data("1".utf8), lease: lease)
+            try await client.put(prefix + "b", Data("2".utf8), lease: nil)
+            try await client.revoke(lease: lease)
+            let seen = try await within(.seconds(30), "three changes on the watch") {
+                var seen: [String] = []
+                for try await batch in changes {
+                    for change in batch {
+                        switch change {
+                        case .put(let entry): seen.append("put \(entry.key.dropFirst(prefix.count))=\(String(decoding: entry.value, as: UTF8.self))")
+                        case .delete(let key, _): seen.append("delete \(key.dropFirst(prefix.count))")
+                        }
+                    }
+                    if seen.count >= 3 { break }
+                }
+                return seen
+            }
+            #expect(seen == ["put a=1", "put b=2", "delete a"])
+            await etcd.kill(etcd.members[0].name)
+            try await client.put(prefix + "c", Data("3".utf8), lease: nil)
+            #expect(try await client.range(prefix: prefix).entries.map(\.key) == [prefix + "b", prefix + "c"])
+        } catch {
+            Issue.record("\(error)\n\(etcd.logs)")
+        }
+        await client.shutdown()
+        await etcd.stop()
+    }
+}
