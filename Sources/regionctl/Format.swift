@@ -25,16 +25,37 @@ enum Format {
         return "\(s / 86400)d"
     }
 
-    static func regionTable(_ regions: [RegionBrief]) {
-        var rows = [["REGION", "STATUS", "SINCE", "PRIO", "WEIGHT", "UP", "ERRORS", "P95", "CAPACITY", "REASON"]]
+    /// One line per region; in cluster mode a FLEET column (the quorum's status, and how
+    /// many observers see the region failing) beside this instance's own STATUS.
+    static func regionTable(_ regions: [RegionBrief], fleet: [String: FleetRegion]? = nil) {
+        var header = ["REGION", "STATUS", "SINCE", "PRIO", "WEIGHT", "UP", "ERRORS", "P95", "CAPACITY", "REASON"]
+        if fleet != nil { header.insert("FLEET", at: 2) }
+        var rows = [header]
         for r in regions {
-            rows.append([
+            var row = [
                 r.id, r.status.rawValue + (r.enabled ? "" : " (disabled)"), r.since.map(Format.age) ?? "-", "\(r.priority)",
                 "\(r.weight)", "\(r.endpointsPassing)/\(r.endpoints)", Format.percent(r.errorRate), Format.ms(r.latencyP95Ms),
                 Format.percent(r.capacity), r.reason,
-            ])
+            ]
+            if let fleet {
+                let view = fleet[r.id]
+                row.insert(view.map { "\($0.signal.status.rawValue) (\($0.failing.count)/\($0.observers.count) failing)" } ?? "-", at: 2)
+            }
+            rows.append(row)
         }
         self.table(rows)
+    }
+
+    /// The cluster block of `status`: role, leader, etcd, and each observer's freshness.
+    static func cluster(_ c: ClusterReport) {
+        print("cluster: observer \(c.name), \(c.role.rawValue.uppercased()), leader \(c.leader ?? "none elected"), quorum \(c.quorum), committed revision \(c.committedRevision.map(String.init) ?? "-")")
+        if !c.etcdReachable {
+            print("ETCD UNREACHABLE: \(c.etcdError ?? "no answer"); the last committed plan is kept and applied, no decision is made")
+        }
+        let observers = c.observers.map { o in
+            "\(o.name) \(formatSeconds(o.age)) ago" + (o.live ? "" : (o.evaluating ? " (STALE)" : " (HELD)"))
+        }
+        print("observers: \(observers.isEmpty ? "none heard" : observers.joined(separator: ", "))")
     }
 
     static func table(_ rows: [[String]]) {

@@ -22,8 +22,9 @@ struct Status: ParsableCommand {
         if !report.failoverRecording {
             print("STATE DATABASE NOT WRITABLE: failover decisions are refused until it is (journalctl -u regiond -p crit)")
         }
+        if let cluster = report.cluster { Format.cluster(cluster) }
         print("")
-        Format.regionTable(report.regions)
+        Format.regionTable(report.regions, fleet: report.cluster?.fleet)
     }
 }
 
@@ -51,7 +52,11 @@ struct Region: ParsableCommand {
     func run() throws {
         guard let r = try self.options.call(ControlRequest(cmd: "region", region: self.id), as: RegionReport.self) else { return }
         let b = r.brief
-        print("region \(b.id): \(b.status.rawValue.uppercased())\(b.since.map { " for \(Format.age($0))" } ?? "")")
+        print("region \(b.id): \(b.status.rawValue.uppercased())\(b.since.map { " for \(Format.age($0))" } ?? "")\(r.fleet == nil ? "" : " (seen from here)")")
+        if let fleet = r.fleet {
+            let failing = fleet.failing.isEmpty ? "none" : fleet.failing.joined(separator: ", ")
+            print("  fleet: \(fleet.signal.status.rawValue.uppercased()) by quorum: \(fleet.observers.count) observers counted (\(fleet.observers.joined(separator: ", "))), failing by \(failing), \(fleet.required) needed")
+        }
         print("  priority \(b.priority), weight \(b.weight)\(b.enabled ? "" : ", DISABLED")")
         print("  why:")
         for reason in r.reasons { print("    - \(reason)") }
