@@ -71,4 +71,176 @@ struct ClusterEndToEndTests {
         }
         await fleet.stop()
     }
+
+    /// Fails eu over on every observer's view, then heals it, and returns the
+    /// `recovery_started` the leader committed.
+    static func failOverAndStartRecovery(_ fleet: ClusterFleet, leader: Int, watches: [ControlConnection]) async throws -> Event {
+        let daemons = fleet.daemons
+        for target in fleet.eu { target.set(.error) }
+        for (daemon, watch) in zip(daemons, watches) {
+            try await awaitEvent(daemon, watch, .failoverStarted) { $0.region == "eu" }
+        }
+        for target in fleet.eu { target.set(.ok) }
+        return try await awaitEvent(daemons[leader], watches[leader], .recoveryStarted) { $0.region == "eu" }
+    }
+
+    /// `kill -9` of the leader inside a recovery window: a follower takes over, the plan
+    /// stays as committed, and the window ends at the time committed before the kill, once.
+    @Test func aKilledLeadersRecoveryWindowEndsOnTimeUnderTheNextLeader() async throws {
+        let fleet = try await ClusterFleet.start(recoveryWindow: "\(6 * testSlowdown)s")
+        do {
+            let leader = try await fleet.waitUntilSettled()
+            let daemons = fleet.daemons
+            let watches = try await fleet.watches()
+            let recovery = try await Self.failOverAndStartRecovery(fleet, leader: leader, watches: watches)
+            let committed = try #require(try row(try await traffic(daemons[leader]), "eu").recoveryEnds)
+
+            let notes = daemons.map { $0.notify.messages.count }
+            daemons[leader].signal(SIGKILL)
+            _ = try await daemons[leader].waitForExit()
+            let survivors = daemons.indices.filter { $0 != leader }
+            let next = try await fleet.leader(among: survivors, from: notes)
+
+            // The new leader resumed from the committed state: same plan, same deadline.
+            let resumed = try row(try await traffic(daemons[next]), "eu")
+            #expect(resumed.weight == 0 && resumed.phase == "recovering", "\(resumed)")
+            #expect(resumed.recoveryEnds == committed)
+            // The window ends at the committed time, under the new leader, and every survivor sees it.
+            for index in survivors {
+                let completed = try await awaitEvent(daemons[index], watches[index], .recoveryCompleted) { $0.region == "eu" }
+                #expect(completed.time >= committed, "completed at \(completed.time), committed end \(committed)")
+                #expect(completed.fields["leader"] == "obs\(next + 1)")
+                #expect(Int(completed.fields["revision"] ?? "") ?? 0 > Int(recovery.fields["revision"] ?? "") ?? .max)
+                // Nothing lost, nothing twice.
+                let kinds = try await history(daemons[index]).filter { $0.region == "eu" }.map(\.kind)
+                for kind in [EventKind.failoverStarted, .recoveryStarted, .recoveryCompleted] {
+                    #expect(kinds.filter { $0 == kind }.count == 1, "obs\(index + 1): \(kind.rawValue) \(kinds.filter { $0 == kind }.count) times")
+                }
+                let plan = try await traffic(daemons[index])
+                #expect(try row(plan, "eu").weight == 6000 && row(plan, "us").weight == 4000)
+            }
+            for watch in watches { await watch.close() }
+        } catch {
+            Issue.record("\(error)\n\(fleet.logs)")
+        }
+        await fleet.stop()
+    }
+
+    /// Fencing: a leader stopped (SIGSTOP) past its lease is replaced; the new leader
+    /// commits a decision; the old one, woken, steps down and has made none of its own.
+    @Test func aLeaderStoppedPastItsLeaseStepsDownWhenItWakes() async throws {
+        let fleet = try await ClusterFleet.start()
+        do {
+            let old = try await fleet.waitUntilSettled()
+            let daemons = fleet.daemons
+            let watches = try await fleet.watches()
+            let notes = daemons.map { $0.notify.messages.count }
+            daemons[old].signal(SIGSTOP)
+            let others = daemons.indices.filter { $0 != old }
+            let next = try await fleet.leader(among: others, from: notes)
+
+            for target in fleet.eu { target.set(.error) }
+            let decided = try await awaitEvent(daemons[next], watches[next], .failoverStarted) { $0.region == "eu" }
+            #expect(decided.fields["leader"] == "obs\(next + 1)")
+
+            daemons[old].signal(SIGCONT)
+            let lost = try await awaitEvent(daemons[old], watches[old], .leadershipLost)
+            #expect(lost.fields["observer"] == "obs\(old + 1)")
+            // It follows now, and applies the new leader's decision: one failover in every history.
+            try await awaitEvent(daemons[old], watches[old], .failoverStarted) { $0.region == "eu" }
+            for (index, daemon) in daemons.enumerated() {
+                let failovers = try await history(daemon).filter { $0.kind == .failoverStarted && $0.region == "eu" }
+                #expect(failovers.count == 1, "obs\(index + 1): \(failovers.count) failovers")
+                #expect(failovers.allSatisfy { $0.fields["leader"] == "obs\(next + 1)" && $0.fields["revision"] == decided.fields["revision"] })
+            }
+            let status = try await daemons[old].call("status", as: StatusReport.self)
+            #expect(status.cluster?.role == .follower && status.cluster?.leader == "obs\(next + 1)", "\(String(describing: status.cluster))")
+            for watch in watches { await watch.close() }
+        } catch {
+            Issue.record("\(error)\n\(fleet.logs)")
+        }
+        await fleet.stop()
+    }
+
+    /// etcd loses one member: decisions go on. Two: no decision, the alarm is up, the plan
+    /// stays applied and probing goes on. Both back: the alarm clears and decisions resume.
+    @Test func losingEtcdQuorumStopsDecisionsButNotProbingOrThePlan() async throws {
+        let fleet = try await ClusterFleet.start()
+        do {
+            try await fleet.waitUntilSettled()
+            let daemons = fleet.daemons
+            let watches = try await fleet.watches()
+
+            await fleet.etcd.kill("m1")
+            for target in fleet.eu { target.set(.error) }
+            for (daemon, watch) in zip(daemons, watches) {
+                try await awaitEvent(daemon, watch, .failoverStarted) { $0.region == "eu" }
+            }
+
+            let notes = daemons.map { $0.notify.messages.count }
+            await fleet.etcd.kill("m2")
+            for (index, daemon) in daemons.enumerated() {
+                try await daemon.notify.wait(for: "STATUS=ETCD UNREACHABLE, no decisions, plan kept", from: notes[index])
+                try await awaitEvent(daemon, watches[index], .etcdUnreachable)
+            }
+            // Probing goes on: every instance sees eu healthy again on its own...
+            for target in fleet.eu { target.set(.ok) }
+            for (daemon, watch) in zip(daemons, watches) {
+                try await awaitEvent(daemon, watch, .statusChanged) { $0.region == "eu" && $0.fields["status"] == "healthy" }
+            }
+            // ...but nobody decides, and the plan stays as committed and applied.
+            let outage = Date()
+            for daemon in daemons {
+                let status = try await daemon.call("status", as: StatusReport.self)
+                #expect(status.cluster?.role == .noQuorum && status.cluster?.etcdReachable == false)
+                let eu = try row(try await traffic(daemon), "eu")
+                #expect(eu.weight == 0 && eu.phase == "failed_over", "\(eu)")
+            }
+
+            try await fleet.etcd.start("m1")
+            try await fleet.etcd.start("m2")
+            for (daemon, watch) in zip(daemons, watches) {
+                try await awaitEvent(daemon, watch, .etcdReachable)
+                let recovery = try await awaitEvent(daemon, watch, .recoveryStarted) { $0.region == "eu" }
+                #expect(recovery.time > outage, "a decision was made without etcd")
+            }
+            for watch in watches { await watch.close() }
+        } catch {
+            Issue.record("\(error)\n\(fleet.logs)\n\(fleet.etcd.logs.suffix(3000))")
+        }
+        await fleet.stop()
+    }
+
+    /// Everything restarts (every regiond killed, every etcd member killed, then all
+    /// started again): the plan and the recovery deadline come back as committed.
+    @Test func aWholeClusterRestartRestoresThePlanAndTheDeadlines() async throws {
+        let fleet = try await ClusterFleet.start(recoveryWindow: "\(60 * testSlowdown)s")
+        do {
+            let leader = try await fleet.waitUntilSettled()
+            let watches = try await fleet.watches()
+            _ = try await Self.failOverAndStartRecovery(fleet, leader: leader, watches: watches)
+            let committed = try #require(try row(try await traffic(fleet.daemons[leader]), "eu").recoveryEnds)
+            for watch in watches { await watch.close() }
+
+            for daemon in fleet.daemons {
+                daemon.signal(SIGKILL)
+                _ = try await daemon.waitForExit()
+            }
+            for member in fleet.etcd.members { await fleet.etcd.kill(member.name) }
+            for member in fleet.etcd.members { try await fleet.etcd.start(member.name) }
+            try await fleet.etcd.waitForQuorum()
+            for index in fleet.daemons.indices { try await fleet.restart(index) }
+
+            // Back as it was: eu recovering, not yet given its traffic back.
+            try await fleet.waitUntilSettled(regions: "2 regions: 1 healthy, 1 recovering (eu)")
+            for (index, daemon) in fleet.daemons.enumerated() {
+                let eu = try row(try await traffic(daemon), "eu")
+                #expect(eu.weight == 0 && eu.phase == "recovering", "obs\(index + 1): \(eu)")
+                #expect(eu.recoveryEnds == committed, "obs\(index + 1)")
+            }
+        } catch {
+            Issue.record("\(error)\n\(fleet.logs)")
+        }
+        await fleet.stop()
+    }
 }

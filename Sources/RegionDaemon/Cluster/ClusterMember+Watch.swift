@@ -6,23 +6,36 @@ import Synchronization
 extension ClusterMember {
     /// Reads every key of the cluster, then follows each change. On any error (a member
     /// down, a compaction) it starts over with a fresh read.
+    ///
+    /// A watch on a member cut off from the others stays open and silent, so when etcd
+    /// answers again after an outage the watch is started over too (``restartWatch()``).
     func watchLoop() async {
         while !Task.isCancelled {
-            do {
-                let (revision, entries) = try await self.etcd.range(prefix: self.keys.all)
-                self.heartbeats = [:]
-                self.observations = [:]
-                self.candidates = [:]
-                for entry in entries { self.apply(.put(entry)) }
-                for try await changes in self.etcd.watch(prefix: self.keys.all, after: revision) {
-                    for change in changes { self.apply(change) }
-                }
-            } catch {
-                if Task.isCancelled { return }
-                self.logger.debug("cluster: watch ended: \(error)")
-            }
+            let once = Task { await self.watchOnce() }
+            self.watch = once
+            await withTaskCancellationHandler { await once.value } onCancel: { once.cancel() }
+            if Task.isCancelled { return }
             try? await self.time.clock.sleep(for: self.settings.renewInterval)
         }
+    }
+
+    private func watchOnce() async {
+        do {
+            let (revision, entries) = try await self.etcd.range(prefix: self.keys.all)
+            self.heartbeats = [:]
+            self.observations = [:]
+            self.candidates = [:]
+            for entry in entries { self.apply(.put(entry)) }
+            for try await changes in self.etcd.watch(prefix: self.keys.all, after: revision) {
+                for change in changes { self.apply(change) }
+            }
+        } catch {
+            self.logger.debug("cluster: watch ended: \(error)")
+        }
+    }
+
+    func restartWatch() {
+        self.watch?.cancel()
     }
 
     /// One key changed. What a peer wrote is decoded defensively: a value that does not

@@ -46,6 +46,8 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
     var submitted: [String: RegionSignal] = [:]
     var live: Set<String> = []
     var fleet: [String: FleetRegion] = [:]
+    /// The current watch (one range read and the stream after it).
+    var watch: Task<Void, Never>?
 
     private let signals: AsyncStream<(String, RegionSignal)>
     private let signalsContinuation: AsyncStream<(String, RegionSignal)>.Continuation
@@ -167,6 +169,7 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
         self.updateView()
         let now = self.time.now
         if reachable {
+            self.restartWatch()
             await self.bus.publish(
                 Event(time: now, kind: .etcdReachable, message: "etcd answers again; decisions resume once a leader holds the election", fields: ["observer": self.settings.name]))
         } else {

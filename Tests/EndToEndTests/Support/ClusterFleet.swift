@@ -104,13 +104,13 @@ final class ClusterFleet: Sendable {
         return text
     }
 
-    /// Waits until every instance says (in `STATUS=`) that all observers are live and both
-    /// regions are healthy, and returns the index of the one that leads.
+    /// Waits until every instance says (in `STATUS=`) that all observers are live and the
+    /// regions are as `regions` says, and returns the index of the one that leads.
     @discardableResult
-    func waitUntilSettled(from: [Int]? = nil) async throws -> Int {
+    func waitUntilSettled(regions: String = "2 regions: 2 healthy") async throws -> Int {
         let daemons = self.daemons
-        for (index, daemon) in daemons.enumerated() {
-            try await daemon.notify.wait(for: "\(daemons.count) of \(daemons.count) observers live | 2 regions: 2 healthy", from: from?[index] ?? 0, limit: .seconds(60))
+        for daemon in daemons {
+            try await daemon.notify.wait(for: "\(daemons.count) of \(daemons.count) observers live | \(regions)", limit: .seconds(60))
         }
         return try await self.leader()
     }
