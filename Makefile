@@ -10,7 +10,7 @@ DEB_DEPS   := $(BUILD_DEPS) debhelper fakeroot patchelf lintian
 DEMO_DIR   := /tmp/regiond-demo
 
 FUZZ_SECONDS ?= 300
-FUZZ_TARGETS := control probe-answer probe-socket config durations exec-output haproxy-answer
+FUZZ_TARGETS := control probe-answer probe-socket config durations exec-output haproxy-answer cluster-peer
 
 .PHONY: all build run test bench deps test-deps bench-deps deb-deps clean demo-break help fuzz fuzz-build test-sanitize install deb
 

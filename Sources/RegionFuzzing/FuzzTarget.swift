@@ -22,6 +22,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case execOutput = "exec-output"
     /// HAProxy runtime API answers.
     case haproxyAnswer = "haproxy-answer"
+    /// What a peer writes into etcd in cluster mode: the committed state, an observation, a key.
+    case clusterPeer = "cluster-peer"
 
     /// Makes what lives for the whole process (the in-memory daemon) and runs one input of
     /// each kind, so that one-time allocations happen before the fuzzer checks for leaks.
@@ -40,6 +42,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .durations: ValueHarnesses.durations(input)
         case .execOutput: ValueHarnesses.execOutput(input)
         case .haproxyAnswer: ValueHarnesses.haproxyAnswer(input)
+        case .clusterPeer: ClusterHarness.run(input)
         }
     }
 }

@@ -87,7 +87,14 @@ public struct FleetView: Sendable, Equatable {
         guard views.count >= required else {
             return FleetRegion(signal: RegionSignal(status: .unknown, passing: false), observers: names, failing: failing, required: required)
         }
-        let signals = views.map(\.1)
+        // What a peer says is checked like any outside number: capacity is a fraction, lag a
+        // finite number of seconds; anything else counts as not reported.
+        let signals = views.map { view in
+            var signal = view.1
+            signal.capacity = signal.capacity.flatMap { $0.isFinite ? min(1, max(0, $0)) : nil }
+            signal.lag = signal.lag.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
+            return signal
+        }
         // The required-th worst: at least `required` observers see it at least this bad.
         let status = signals.map(\.status).sorted { $0.severity > $1.severity }[required - 1]
         let notPassing = signals.filter { !$0.passing }.count

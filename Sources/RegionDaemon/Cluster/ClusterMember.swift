@@ -101,37 +101,56 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
         await self.etcd.shutdown()
     }
 
-    /// Grants the lease, renews it every `renew_interval` and writes the heartbeat. A
-    /// failed renewal ends leadership at once.
+    /// Grants the lease, renews it every `renew_interval` and writes the heartbeat.
     func sessionLoop() async {
         while !Task.isCancelled {
+            await self.renew()
+            try? await self.time.clock.sleep(for: self.settings.renewInterval)
+        }
+    }
+
+    /// One renewal, tried twice before leadership ends: the timing rule
+    /// (`renew_interval + 2 × request_timeout ≤ lease_ttl`) leaves room for the second
+    /// try, and a member of etcd that dies takes one try to find out (its raft election).
+    func renew() async {
+        var failure: (any Error)?
+        for _ in 0..<2 {
             let sentAt = self.time.now
             do {
                 if let id = self.leaseID {
-                    if try await self.etcd.keepAlive(lease: id) {
-                        self.lease.renewed(sentAt: sentAt)
-                    } else {
+                    guard try await self.etcd.keepAlive(lease: id) else {
                         self.leaseID = nil
                         self.published = [:]
                         await self.stepDown(reason: "its lease \(String(id, radix: 16)) expired")
+                        failure = Failure(description: "its lease expired")
                         continue
                     }
                 } else {
                     let id = try await self.etcd.grant(ttl: self.settings.leaseTTL)
                     self.leaseID = id
-                    self.lease.renewed(sentAt: sentAt)
                     self.logger.info("cluster: lease \(String(id, radix: 16)) granted", metadata: ["REGIOND_LEASE": "\(id)"])
                 }
-                try await self.writeHeartbeat()
-                try await self.publishChanged()
-                await self.setReachable(true, error: nil)
+                self.lease.renewed(sentAt: sentAt)
+                failure = nil
+                break
             } catch {
                 if Task.isCancelled { return }
-                await self.stepDown(reason: "a lease renewal failed: \(error)")
-                self.lease.renewalFailed()
-                await self.setReachable(false, error: "\(error)")
+                failure = error
             }
-            try? await self.time.clock.sleep(for: self.settings.renewInterval)
+        }
+        if let failure, self.leaseID != nil {
+            await self.stepDown(reason: "a lease renewal failed twice: \(failure)")
+            self.lease.renewalFailed()
+            await self.setReachable(false, error: "\(failure)")
+            return
+        }
+        do {
+            try await self.writeHeartbeat()
+            try await self.publishChanged()
+            await self.setReachable(true, error: nil)
+        } catch {
+            if Task.isCancelled { return }
+            await self.setReachable(false, error: "\(error)")
         }
     }
 
@@ -148,7 +167,10 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
     }
 
     func noteLocal(_ region: String, _ signal: RegionSignal) async {
+        let isNew = self.local[region] == nil
         self.local[region] = signal
+        if isNew { await self.refreshFleet(only: [region]) }
+        // A failed write is retried with the next renewal (publishChanged writes what etcd lacks).
         try? await self.publishChanged()
     }
 
@@ -195,6 +217,10 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
                 guard let holder = try await self.etcd.leader(election: self.keys.election), holder.key == won.key, holder.createRevision == won.revision,
                     self.leaseID == id
                 else { continue }
+                // A fresh renewal, so the lease guard lets the first decision through.
+                let sentAt = self.time.now
+                guard try await self.etcd.keepAlive(lease: id) else { continue }
+                self.lease.renewed(sentAt: sentAt)
                 // Resume from the latest committed state before the first decision.
                 let (_, entries) = try await self.etcd.range(prefix: self.keys.state)
                 if let entry = entries.first(where: { $0.key == self.keys.state }) { self.adopt(entry) }

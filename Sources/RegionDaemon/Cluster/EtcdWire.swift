@@ -118,4 +118,11 @@ public struct EtcdEntry: Sendable, Equatable {
 public enum EtcdChange: Sendable, Equatable {
     case put(EtcdEntry)
     case delete(key: String, revision: Int64)
+
+    public var key: String {
+        switch self {
+        case .put(let entry): entry.key
+        case .delete(let key, _): key
+        }
+    }
 }

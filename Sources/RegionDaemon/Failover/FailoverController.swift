@@ -71,6 +71,9 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     private var hookOnLeaderOnly = false
     /// The etcd revision of the committed state this instance runs on.
     private var adoptedRevision: Int64 = 0
+    /// The last decision was refused by the fence (etcd slow, the lease just renewed):
+    /// the timer asks again every second while this instance leads.
+    private var fenceRefused = false
 
     public init(
         config: Config, store: (any DecisionStore)?, bus: EventBus, time: TimeBase<C>, actuator: PlanActuator, logger: Logger, metrics: DaemonMetrics? = nil
@@ -208,6 +211,8 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
             } else if !self.recording, self.store != nil {
                 // A refused decision is retried until the database takes it.
                 self.inboxContinuation.yield(.tick)
+            } else if self.fenceRefused, self.decides {
+                self.inboxContinuation.yield(.tick)
             }
         }
     }
@@ -314,10 +319,12 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
             // was never made: nothing acts on it, and the leader steps down (ClusterMember).
             do {
                 let revision = try await fence.commit(state: next.state, events: decision.events, now: now)
+                self.fenceRefused = false
                 self.adoptedRevision = revision
                 // Numbered as every follower numbers them (CommittedDecision.stampedEvents).
                 events = CommittedDecision(state: next.state, events: events, leader: fence.observerName, revision: revision).stampedEvents
             } catch {
+                self.fenceRefused = true
                 self.logger.warning("decision not committed to etcd, so not applied: \(error)", metadata: ["REGIOND_REFUSED": "\(decision.events.map(\.kind.rawValue).joined(separator: ","))"])
                 return false
             }

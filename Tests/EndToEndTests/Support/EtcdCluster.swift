@@ -48,6 +48,9 @@ final class EtcdCluster: Sendable {
             "--listen-client-urls", member.clientURL, "--advertise-client-urls", member.clientURL,
             "--listen-peer-urls", member.peerURL, "--initial-advertise-peer-urls", member.peerURL,
             "--initial-cluster", initial, "--initial-cluster-state", "new", "--initial-cluster-token", "regiond-test",
+            // A member that dies is replaced as raft leader in about half a second, not
+            // etcd's default 1-2 s, so the tests' 400 ms requests see a short gap.
+            "--heartbeat-interval", "50", "--election-timeout", "500",
             "--log-level", "warn", "--logger", "zap",
         ].joined(separator: " ")
         let run = try await runProgram("/bin/sh", ["-c", "\(command) >>\(self.directory)/\(member.name).log 2>&1 & echo $!"])
