@@ -5,7 +5,7 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Build needs libsystemd's headers; the systemd test boots a container.
 BUILD_DEPS := libsystemd-dev pkg-config
 TEST_DEPS  := $(BUILD_DEPS) etcd-server etcd-client systemd-container debootstrap haproxy python3 prometheus curl chromium debhelper fakeroot patchelf lintian
-BENCH_DEPS := $(BUILD_DEPS) haproxy nginx-light
+BENCH_DEPS := $(BUILD_DEPS) haproxy nginx-light etcd-server etcd-client
 DEB_DEPS   := $(BUILD_DEPS) debhelper fakeroot patchelf lintian
 DEMO_DIR   := /tmp/regiond-demo
 

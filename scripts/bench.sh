@@ -9,3 +9,5 @@ echo
 python3 scripts/detect_bench.py
 echo
 python3 scripts/haproxy_bench.py
+echo
+python3 scripts/cluster_bench.py

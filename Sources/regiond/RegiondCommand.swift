@@ -18,6 +18,10 @@ struct RegiondCommand: AsyncParsableCommand {
             logs structured entries to the journal. SIGHUP or `regionctl reload` re-reads the \
             configuration; a bad file is rejected and the running configuration stays.
 
+            Alone it needs nothing but itself (an embedded SQLite database). With a [cluster] \
+            section, several instances agree through etcd: a quorum of observers judges each \
+            region and one elected leader decides (docs/cluster.md).
+
             Exit status: 0 clean stop, 1 runtime failure, 64 bad usage, 69 control socket in use \
             by another regiond, 73 cannot create the socket, 78 invalid configuration.
             """,
@@ -79,7 +83,11 @@ struct CheckConfig: ParsableCommand {
             let endpoints = config.regions.reduce(0) { $0 + $1.endpoints.count }
             var stderr = FileHandle.standardError
             for warning in ConfigAdvice.warnings(config, file: self.file) { print(warning.description, to: &stderr) }
-            print("\(self.file): OK: \(config.regions.count) regions, \(endpoints) endpoints, control socket \(config.daemon.controlSocket)")
+            var summary = "\(self.file): OK: \(config.regions.count) regions, \(endpoints) endpoints, control socket \(config.daemon.controlSocket)"
+            if let cluster = config.cluster {
+                summary += "; cluster: observer \(cluster.name), \(cluster.etcd.count) etcd endpoint\(cluster.etcd.count == 1 ? "" : "s"), prefix \(cluster.prefix), quorum \(cluster.quorum), lease \(formatDuration(cluster.leaseTTL)) renewed every \(formatDuration(cluster.renewInterval))"
+            }
+            print(summary)
         } catch {
             var stderr = FileHandle.standardError
             for issue in error.issues { print(issue.description, to: &stderr) }

@@ -79,4 +79,27 @@ struct EtcdFenceTests {
         await client.shutdown()
         await etcd.stop()
     }
+
+    /// `[cluster]`'s TLS keys: etcd that demands a client certificate answers regiond's
+    /// client with `ca_file`, `cert_file` and `key_file`, and refuses it without them.
+    @Test func tlsWithAClientCertificate() async throws {
+        let etcd = try await EtcdCluster.start(size: 1, tls: true)
+        var settings = ClusterSettings(etcd: etcd.clientURLs, name: "test")
+        settings.requestTimeout = .seconds(2)
+        settings.tls = .init(caFile: "\(etcd.directory)/ca.pem", certFile: "\(etcd.directory)/client.pem", keyFile: "\(etcd.directory)/client.key")
+        let client = try EtcdClient(settings: settings)
+        settings.tls = .init(caFile: "\(etcd.directory)/ca.pem")
+        let anonymous = try EtcdClient(settings: settings)
+        do {
+            #expect(etcd.clientURLs.allSatisfy { $0.hasPrefix("https://") })
+            try await client.put("/tls/key", Data("over TLS".utf8), lease: nil)
+            #expect(try await client.range(prefix: "/tls/").entries.map(\.value) == [Data("over TLS".utf8)])
+            await #expect(throws: EtcdClient.Failure.self) { try await anonymous.range(prefix: "/tls/") }
+        } catch {
+            Issue.record("\(error)\n\(etcd.logs)")
+        }
+        await client.shutdown()
+        await anonymous.shutdown()
+        await etcd.stop()
+    }
 }

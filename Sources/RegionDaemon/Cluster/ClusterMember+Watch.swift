@@ -136,7 +136,9 @@ extension ClusterMember {
                 self.controller.submit(region: region, signal: judged.signal)
             }
             let before = self.fleet[region]
-            if before?.signal.status != judged.signal.status || before?.failing != judged.failing || before?.observers != judged.observers {
+            // An event when the judgement or who sees the region failing changes (not for every
+            // observer joining: at start that was one per region per observer).
+            if before?.signal.status != judged.signal.status || before?.failing != judged.failing {
                 events.append(
                     Event(
                         time: now, kind: .fleetStatusChanged, region: region,

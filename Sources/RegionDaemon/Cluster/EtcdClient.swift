@@ -72,6 +72,17 @@ public final class EtcdClient: Sendable {
             "/v3/kv/put", EtcdWire.Put(key: EtcdWire.base64(key), value: EtcdWire.base64(value), lease: lease.map { .init($0) }))
     }
 
+    /// Puts every pair in one transaction (at most ``maxOpsPerTransaction``: etcd's default limit is 128).
+    public func putAll(_ pairs: [(key: String, value: Data)], lease: Int64?) async throws {
+        precondition(pairs.count <= Self.maxOpsPerTransaction)
+        let txn = EtcdWire.Txn(
+            compare: [],
+            success: pairs.map { .init(request_put: .init(key: EtcdWire.base64($0.key), value: EtcdWire.base64($0.value), lease: lease.map { .init($0) })) })
+        let _: EtcdWire.TxnResponse = try await self.call("/v3/kv/txn", txn)
+    }
+
+    public static let maxOpsPerTransaction = 100
+
     public func delete(_ key: String) async throws {
         let _: EtcdWire.PutResponse = try await self.call("/v3/kv/deleterange", EtcdWire.Range(key: EtcdWire.base64(key), range_end: nil))
     }
