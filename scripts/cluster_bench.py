@@ -275,7 +275,7 @@ def main():
         print(f"leader failover, {KILLS} kill -9 with lease_ttl 5s: p50 {l['p50_ms']} ms, p99 {l['p99_ms']} ms (goal p99 <= 6000)", flush=True)
         for p in running.values():
             p.send_signal(signal.SIGTERM)
-            p.wait(timeout=30)
+            p.wait(timeout=60)
 
         # 3. etcd writes per observer at 1,000 regions, probes every second.
         many = [(f"r{i:04d}", f"http://127.0.0.1:{base + 2}/healthz") for i in range(1000)]
@@ -292,7 +292,7 @@ def main():
         }
         for p in running.values():
             p.send_signal(signal.SIGTERM)
-            p.wait(timeout=30)
+            p.wait(timeout=60)
     finally:
         for p in procs:
             p.kill()

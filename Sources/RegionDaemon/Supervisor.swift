@@ -261,6 +261,18 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
     }
 
     /// The alarms, then in cluster mode the role (`cluster leader, ...`, `ETCD UNREACHABLE, ...`).
+    /// Cluster mode: the traffic report with this instance's own statuses beside the
+    /// fleet's, and its role; unchanged when alone.
+    public func withLocalView(_ report: TrafficReport) async -> TrafficReport {
+        guard let cluster = self.cluster?.view.current else { return report }
+        var report = report
+        let local = Dictionary(await self.briefs().map { ($0.id, $0.status) }, uniquingKeysWith: { first, _ in first })
+        for index in report.regions.indices { report.regions[index].localStatus = local[report.regions[index].region] }
+        report.clusterRole = cluster.role.rawValue
+        report.leader = cluster.leader
+        return report
+    }
+
     nonisolated var statusPrefix: String {
         self.alarms.prefix + (self.cluster?.view.current?.statusPrefix ?? "")
     }

@@ -24,8 +24,12 @@ extension Format {
             }
         }
         print("")
+        if let role = t.clusterRole {
+            print("cluster: this regiond is \(role.uppercased()), leader \(t.leader ?? "none elected"); FLEET is the quorum's status, which decides; LOCAL is this observer's")
+        }
         let lags = t.regions.contains { $0.lag != nil }
-        var rows = [["REGION", "WEIGHT", "BASELINE", "SHARE", "PHASE", "ADMIN", "STATUS"] + (lags ? ["LAG"] : []) + ["NEXT", "WHY"]]
+        let cluster = t.clusterRole != nil
+        var rows = [["REGION", "WEIGHT", "BASELINE", "SHARE", "PHASE", "ADMIN", cluster ? "FLEET" : "STATUS"] + (cluster ? ["LOCAL"] : []) + (lags ? ["LAG"] : []) + ["NEXT", "WHY"]]
         for r in t.regions {
             let next =
                 r.recoveryEnds.map { "fails back \(Format.time($0))" } ?? r.nextStep.map { "step \(Format.time($0))" }
@@ -39,7 +43,8 @@ extension Format {
             }
             if let override = r.residencyOverride { why += (why.isEmpty ? "" : "; ") + "RESIDENCY OVERRIDDEN: \(override)" }
             let lag = lags ? [r.lag.map(formatSeconds) ?? "-"] : []
-            rows.append([r.region, "\(r.weight)", "\(r.baseline)", Format.percent(r.share), r.phase, r.admin, r.status?.rawValue ?? "-"] + lag + [next, why])
+            let local = cluster ? [r.localStatus?.rawValue ?? "-"] : []
+            rows.append([r.region, "\(r.weight)", "\(r.baseline)", Format.percent(r.share), r.phase, r.admin, r.status?.rawValue ?? "-"] + local + lag + [next, why])
         }
         self.table(rows)
     }

@@ -30,6 +30,11 @@ struct ClusterEndToEndTests {
             #expect(fleetView.failing == ["obs1"] && fleetView.observers == ["obs1", "obs2", "obs3"] && fleetView.required == 2)
             let text = try await daemons[0].regionctl(["region", "eu"]).stdout
             #expect(text.contains("region eu: UNHEALTHY") && text.contains("fleet: HEALTHY by quorum"), "\(text)")
+            // traffic too: the fleet's status (which decides) beside this observer's own.
+            let both = try row(try await traffic(daemons[0]), "eu")
+            #expect(both.status == .healthy && both.localStatus == .unhealthy, "\(both)")
+            let table = try await daemons[0].regionctl(["traffic"]).stdout
+            #expect(table.contains("FLEET") && table.contains("LOCAL") && table.contains("leader obs"), "\(table)")
 
             // obs2's path breaks too: a majority, so eu fails over, once.
             let secondFault = Date()

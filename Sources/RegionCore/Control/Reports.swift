@@ -272,6 +272,8 @@ public struct TrafficReport: Sendable, Codable, Equatable {
         public var lag: Double?
         /// Why this region cannot take moved traffic now (not healthy, lag at or above max_lag, ...).
         public var excluded: String?
+        /// Cluster mode: this instance's own status of the region (`status` is then the fleet's).
+        public var localStatus: RegionStatus?
         /// The graceful strategy: the move completes when sessions have drained or at this time.
         public var drainUntil: Date?
 
@@ -326,6 +328,9 @@ public struct TrafficReport: Sendable, Codable, Equatable {
     public var regions: [Row]
     /// Absent from daemons older than this field.
     public var targets: [Target]? = nil
+    /// Cluster mode: this instance's role and the leader, as `status` has them.
+    public var clusterRole: String?
+    public var leader: String?
     public var pin: PinInfo?
     /// True while traffic that must move has no healthy region to go to (the plan is kept).
     public var panic: Bool

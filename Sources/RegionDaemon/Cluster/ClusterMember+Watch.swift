@@ -162,7 +162,7 @@ extension ClusterMember {
         if self.lease.leadership == nil { self.controller.setRole(.follower(leader: self.leaderName)) }
         // The view first: STATUS= is rewritten on each event and must read the new one.
         self.updateView()
-        for event in events { await self.bus.publish(event) }
+        await self.bus.publish(events)
     }
 
     /// Refreshes what `regionctl status`, `STATUS=` and the page read.

@@ -90,7 +90,8 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
             group.addTask { await self.campaignLoop() }
             group.addTask { await self.fleetLoop() }
             group.addTask {
-                for await (region, signal) in self.signals { await self.noteLocal(region, signal) }
+                // Signals still queued at a stop are dropped: the lease takes what etcd has.
+                for await (region, signal) in self.signals where !Task.isCancelled { await self.noteLocal(region, signal) }
             }
             try? await gracefulShutdown()
             group.cancelAll()
@@ -170,9 +171,7 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
     }
 
     func noteLocal(_ region: String, _ signal: RegionSignal) async {
-        let isNew = self.local[region] == nil
         self.local[region] = signal
-        if isNew { await self.refreshFleet(only: [region]) }
         // A failed write is retried with the next renewal (publishChanged writes what etcd lacks).
         try? await self.publishChanged()
     }

@@ -58,6 +58,23 @@ public actor EventBus {
         return event
     }
 
+    /// Publishes several events, recorded in one history transaction: a burst (the fleet's
+    /// view of 1,000 regions changing at once) costs one commit, not one each, so it
+    /// neither holds up the publisher nor a stop for seconds.
+    public func publish(_ events: [Event]) async {
+        guard events.count > 1, let history = self.history else {
+            for event in events { await self.publish(event) }
+            return
+        }
+        var numbered = events
+        do {
+            numbered = try await history.commit(state: nil, events: events.filter { $0.id == 0 }, now: Date()) + events.filter { $0.id != 0 }
+        } catch {
+            self.logger.warning("cannot record \(events.count) events in the history: \(error)")
+        }
+        for event in numbered { await self.publish(event) }
+    }
+
     /// A stream of every event published from now on. It ends when the caller
     /// stops iterating or the daemon shuts down.
     public func subscribe() -> AsyncStream<Event> {
