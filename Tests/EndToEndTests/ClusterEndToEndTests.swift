@@ -11,7 +11,7 @@ struct ClusterEndToEndTests {
     /// more. One decision is committed, and every instance records it under the same etcd
     /// revision and applies the same plan to its own HAProxy.
     @Test func aQuorumMovesTrafficOnceAndEveryInstanceAppliesIt() async throws {
-        let fleet = try await ClusterFleet.start(withHAProxy: true)
+        let fleet = try await ClusterFleet.start(withHAProxy: true, withHook: true)
         do {
             try await fleet.waitUntilSettled()
             let daemons = fleet.daemons
@@ -66,6 +66,12 @@ struct ClusterEndToEndTests {
             }
             // A follower makes no decision of its own: an operator command is refused with the leader's name.
             let leader = try await fleet.leader()
+            // The [hook] ran on the leader only (hook = "leader", the default).
+            for (index, daemon) in daemons.enumerated() {
+                if index == leader { try await awaitEvent(daemon, watches[index], .planApplied) { $0.fields["actuator"] == "hook" && $0.fields["plan"] == "eu=0 us=10000" } }
+                let ran = (try? String(contentsOfFile: "\(daemon.directory)/hook.log", encoding: .utf8)) ?? ""
+                #expect(ran.contains("eu=0 us=10000") == (index == leader), "obs\(index + 1) (leader obs\(leader + 1)) hook.log: \(ran)")
+            }
             let follower = (leader + 1) % daemons.count
             let refused = try await daemons[follower].regionctl(["drain", "us", "--reason", "test"])
             #expect(refused.status == 75, "\(refused.stderr)")

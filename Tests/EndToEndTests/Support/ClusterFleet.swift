@@ -16,11 +16,14 @@ final class ClusterFleet: Sendable {
     let backends: RegionBackends?
     let haproxies: [BalancedHAProxy]
     let recoveryWindow: String
+    /// Each instance has a `[hook]` that appends the plan it is given to `hook.log` in its directory.
+    let withHook: Bool
     private let running: Mutex<[RunningDaemon]>
 
     var daemons: [RunningDaemon] { self.running.withLock { $0 } }
 
-    private init(etcd: EtcdCluster, eu: [SwitchableTarget], us: SwitchableTarget, backends: RegionBackends?, haproxies: [BalancedHAProxy], recoveryWindow: String) {
+    private init(etcd: EtcdCluster, eu: [SwitchableTarget], us: SwitchableTarget, backends: RegionBackends?, haproxies: [BalancedHAProxy], recoveryWindow: String, withHook: Bool) {
+        self.withHook = withHook
         self.etcd = etcd
         self.prefix = "/regiond-test-\(UUID().uuidString.prefix(8))"
         self.eu = eu
@@ -31,7 +34,7 @@ final class ClusterFleet: Sendable {
         self.running = Mutex([])
     }
 
-    static func start(observers: Int = 3, withHAProxy: Bool = false, recoveryWindow: String = "2s") async throws -> ClusterFleet {
+    static func start(observers: Int = 3, withHAProxy: Bool = false, withHook: Bool = false, recoveryWindow: String = "2s") async throws -> ClusterFleet {
         let etcd = try await EtcdCluster.start()
         var eu: [SwitchableTarget] = []
         for _ in 0..<observers { eu.append(try await SwitchableTarget.start()) }
@@ -43,7 +46,7 @@ final class ClusterFleet: Sendable {
             for _ in 0..<observers { haproxies.append(try await BalancedHAProxy.start(backends: started, withStateFile: false)) }
             backends = started
         }
-        let fleet = ClusterFleet(etcd: etcd, eu: eu, us: us, backends: backends, haproxies: haproxies, recoveryWindow: recoveryWindow)
+        let fleet = ClusterFleet(etcd: etcd, eu: eu, us: us, backends: backends, haproxies: haproxies, recoveryWindow: recoveryWindow, withHook: withHook)
         for index in 0..<observers {
             let daemon = try await RunningDaemon.start(config: fleet.config(index))
             fleet.running.withLock { $0.append(daemon) }
@@ -84,6 +87,9 @@ final class ClusterFleet: Sendable {
             request_timeout = "\(400 * testSlowdown)ms"
 
             """
+        if self.withHook {
+            text += "[hook]\ncommand = [\"/bin/sh\", \"-c\", \"echo \\\"$REGIOND_PLAN\\\" >> @DIR@/hook.log\"]\n\n"
+        }
         if index < self.haproxies.count {
             text += "[[haproxy]]\nname = \"lb\"\nsocket = \"\(self.haproxies[index].socket)\"\nbackend = \"app\"\nreapply_interval = \"1h\"\n\n"
         }
