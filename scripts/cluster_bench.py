@@ -18,7 +18,7 @@ etcd cluster on loopback:
 BENCH_CLUSTER_PARTS (default "detect,failover,writes") chooses the parts.
 """
 import json, os, select, signal, socket, subprocess, sys, tempfile, time, urllib.request
-from datetime import datetime
+from control_client import Watch, call, parse_time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, ".build", "release")
@@ -37,50 +37,10 @@ def free_port():
     return port
 
 
-def parse_time(text):
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def call(sock, request):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
-    s.connect(sock)
-    s.sendall((json.dumps(request) + "\n").encode())
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = s.recv(1 << 20)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return json.loads(data).get("result")
 
 
-class Watch:
-    def __init__(self, sock):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(sock)
-        self.s.sendall(b'{"cmd":"watch"}\n')
-        self.buffer = b""
-        self.next_line()
-
-    def next_line(self):
-        while b"\n" not in self.buffer:
-            chunk = self.s.recv(1 << 20)
-            if not chunk:
-                raise EOFError("regiond closed the watch")
-            self.buffer += chunk
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        return json.loads(line)
-
-    def wait(self, kind, region=None):
-        while True:
-            event = self.next_line().get("event", {})
-            if event.get("kind") == kind and (region is None or event.get("region") == region):
-                return event
-
-    def close(self):
-        self.s.close()
 
 
 def wait_for(predicate, limit, what):

@@ -10,7 +10,7 @@ result and its count of consecutive failures (jitter is 0, so probes are exactly
 one interval apart). Both times come from regiond's own clock.
 """
 import json, os, signal, socket, subprocess, sys, tempfile, time, urllib.request
-from datetime import datetime
+from control_client import Watch, call, parse_time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, ".build", "release")
@@ -19,51 +19,15 @@ INTERVAL, TIMEOUT, FALL = 0.25, 0.2, 3
 BASE = 18950
 
 
-def parse_time(text):
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
 
 def fleet(region, mode):
     req = urllib.request.Request(f"http://127.0.0.1:{BASE}/{region}/{mode}", method="POST")
     urllib.request.urlopen(req, timeout=5).read()
 
 
-def call(sock, request):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sock)
-    s.sendall((json.dumps(request) + "\n").encode())
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return json.loads(data)["result"]
 
 
-class Watch:
-    def __init__(self, sock):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(sock)
-        self.s.sendall(b'{"cmd":"watch"}\n')
-        self.buffer = b""
-        self.next_line()
 
-    def next_line(self):
-        while b"\n" not in self.buffer:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise SystemExit("detect bench: regiond closed the watch")
-            self.buffer += chunk
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        return json.loads(line)
-
-    def wait(self, kind, region):
-        while True:
-            event = self.next_line().get("event", {})
-            if event.get("kind") == kind and event.get("region") == region:
-                return event
 
 
 def main():
