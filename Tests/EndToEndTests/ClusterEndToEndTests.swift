@@ -254,4 +254,28 @@ struct ClusterEndToEndTests {
         }
         await fleet.stop()
     }
+
+    /// A leader whose own state database cannot be written still acts on what etcd
+    /// committed: the fleet has the decision, and refusing it locally would leave this
+    /// leader behind and deciding the same again. (Alone, regiond refuses instead:
+    /// `StateDatabaseFaultTests`.)
+    @Test func aLeaderWithoutALocalDatabaseActsOnWhatEtcdCommitted() async throws {
+        let fleet = try await ClusterFleet.start(observers: 1, stateDirectory: "/proc/regiond-cannot-be-here")
+        do {
+            try await fleet.waitUntilSettled()
+            let daemon = fleet.daemons[0]
+            let watch = try await fleet.watches()[0]
+            fleet.eu[0].set(.error)
+            let line = try await watch.readLine(containing: #""kind":"failover_started""#)
+            let event = try ControlProtocol.decoder().decode(WatchLine.self, from: Data(line.utf8)).event
+            #expect(event.region == "eu" && event.fields["revision"] != nil, "\(event)")
+            let report = try await traffic(daemon)
+            #expect(!report.recording)
+            #expect(try row(report, "eu").weight == 0, "committed to etcd, so applied")
+            await watch.close()
+        } catch {
+            Issue.record("\(error)\n\(fleet.logs)")
+        }
+        await fleet.stop()
+    }
 }

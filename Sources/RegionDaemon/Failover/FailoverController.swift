@@ -344,7 +344,10 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         } catch {
             let wasRecording = self.recording
             self.setRecording(false)
-            if next.settings.refuseUnrecorded || `operator` {
+            // In cluster mode etcd already holds the decision and every follower applies it:
+            // refusing it here would leave this leader behind the fleet, and it would decide
+            // the same again. The local history is the copy that failed, not the record.
+            if next.settings.refuseUnrecorded || `operator`, self.fence == nil {
                 if wasRecording || `operator` {
                     await self.bus.publish(
                         Event(
@@ -359,7 +362,9 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
                 await self.bus.publish(
                     Event(
                         time: now, kind: .historyUnavailable,
-                        message: "cannot write the state database (\(error)); acting on decisions anyway (refuse_unrecorded = false)",
+                        message: self.fence == nil
+                            ? "cannot write the state database (\(error)); acting on decisions anyway (refuse_unrecorded = false)"
+                            : "cannot write the local state database (\(error)); decisions are committed to etcd and applied, the local history misses them",
                         fields: ["error": "\(error)"]))
             }
         }

@@ -18,12 +18,15 @@ final class ClusterFleet: Sendable {
     let recoveryWindow: String
     /// Each instance has a `[hook]` that appends the plan it is given to `hook.log` in its directory.
     let withHook: Bool
+    /// Where every instance keeps its state database (default: its own directory).
+    let stateDirectory: String?
     private let running: Mutex<[RunningDaemon]>
 
     var daemons: [RunningDaemon] { self.running.withLock { $0 } }
 
-    private init(etcd: EtcdCluster, eu: [SwitchableTarget], us: SwitchableTarget, backends: RegionBackends?, haproxies: [BalancedHAProxy], recoveryWindow: String, withHook: Bool) {
+    private init(etcd: EtcdCluster, eu: [SwitchableTarget], us: SwitchableTarget, backends: RegionBackends?, haproxies: [BalancedHAProxy], recoveryWindow: String, withHook: Bool, stateDirectory: String?) {
         self.withHook = withHook
+        self.stateDirectory = stateDirectory
         self.etcd = etcd
         self.prefix = "/regiond-test-\(UUID().uuidString.prefix(8))"
         self.eu = eu
@@ -34,7 +37,9 @@ final class ClusterFleet: Sendable {
         self.running = Mutex([])
     }
 
-    static func start(observers: Int = 3, withHAProxy: Bool = false, withHook: Bool = false, recoveryWindow: String = "2s") async throws -> ClusterFleet {
+    static func start(
+        observers: Int = 3, withHAProxy: Bool = false, withHook: Bool = false, recoveryWindow: String = "2s", stateDirectory: String? = nil
+    ) async throws -> ClusterFleet {
         let etcd = try await EtcdCluster.start()
         var eu: [SwitchableTarget] = []
         for _ in 0..<observers { eu.append(try await SwitchableTarget.start()) }
@@ -46,7 +51,7 @@ final class ClusterFleet: Sendable {
             for _ in 0..<observers { haproxies.append(try await BalancedHAProxy.start(backends: started, withStateFile: false)) }
             backends = started
         }
-        let fleet = ClusterFleet(etcd: etcd, eu: eu, us: us, backends: backends, haproxies: haproxies, recoveryWindow: recoveryWindow, withHook: withHook)
+        let fleet = ClusterFleet(etcd: etcd, eu: eu, us: us, backends: backends, haproxies: haproxies, recoveryWindow: recoveryWindow, withHook: withHook, stateDirectory: stateDirectory)
         for index in 0..<observers {
             let daemon = try await RunningDaemon.start(config: fleet.config(index))
             fleet.running.withLock { $0.append(daemon) }
@@ -60,7 +65,7 @@ final class ClusterFleet: Sendable {
         var text = """
             [daemon]
             control_socket = "@SOCKET@"
-            state_directory = "@DIR@"
+            state_directory = "\(self.stateDirectory ?? "@DIR@")"
 
             [probe]
             interval = "\(100 * testSlowdown)ms"
@@ -129,7 +134,7 @@ final class ClusterFleet: Sendable {
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for index in candidates {
                     group.addTask {
-                        _ = try await daemons[index].notify.wait(for: "STATUS=cluster leader", from: from?[index] ?? 0, limit: .seconds(60))
+                        _ = try await daemons[index].notify.wait(for: "cluster leader, ", from: from?[index] ?? 0, limit: .seconds(60))
                         return index
                     }
                 }
