@@ -117,11 +117,14 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
     /// try, and a member of etcd that dies takes one try to find out (its raft election).
     func renew() async {
         var failure: (any Error)?
+        var answered = false
         for _ in 0..<2 {
             let sentAt = self.time.now
             do {
                 if let id = self.leaseID {
-                    guard try await self.etcd.keepAlive(lease: id) else {
+                    let alive = try await self.etcd.keepAlive(lease: id)
+                    answered = true
+                    guard alive else {
                         self.leaseID = nil
                         self.published = [:]
                         await self.stepDown(reason: "its lease \(String(id, radix: 16)) expired")
@@ -130,6 +133,7 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
                     }
                 } else {
                     let id = try await self.etcd.grant(ttl: self.settings.leaseTTL)
+                    answered = true
                     self.leaseID = id
                     self.logger.info("cluster: lease \(String(id, radix: 16)) granted", metadata: ["REGIOND_LEASE": "\(id)"])
                 }
@@ -141,7 +145,7 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
                 failure = error
             }
         }
-        if let failure, self.leaseID != nil {
+        if let failure, self.leaseID != nil || !answered {
             await self.stepDown(reason: "a lease renewal failed twice: \(failure)")
             self.lease.renewalFailed()
             await self.setReachable(false, error: "\(failure)")
