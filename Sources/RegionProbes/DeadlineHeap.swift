@@ -1,13 +1,13 @@
-/// A ``ProbeLoop``'s deadlines (its timers, its probes' timeouts), soonest first: a
-/// binary min-heap.
+/// A ``ProbeLoop``'s deadlines (its timers, its probes' timeouts, its listeners'
+/// timers), soonest first: a binary min-heap.
 ///
 /// Entries are not removed when what they time ends early: the loop pops them when they
 /// are due and drops those whose `id` no longer names anything waiting.
-struct DeadlineHeap {
-    struct Entry: Equatable {
+struct DeadlineHeap<ID> {
+    struct Entry {
         /// Uptime in nanoseconds (`NIODeadline.uptimeNanoseconds`).
         var deadline: UInt64
-        var id: UInt64
+        var id: ID
     }
 
     private(set) var entries: [Entry] = []

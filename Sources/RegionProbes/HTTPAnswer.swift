@@ -9,12 +9,24 @@ import RegionCore
 /// how the framing ended onto a ``ProbeOutcome``. ``ResponseReplay`` and the fuzz harness
 /// drive it on bytes given by the caller.
 final class HTTPAnswer {
-    let check: HTTPCheck
+    private(set) var check: HTTPCheck
     private let framer: HTTPResponseFramer
 
     init(check: HTTPCheck, isHead: Bool, maxBody: Int) {
         self.check = check
-        self.framer = HTTPResponseFramer(isHead: isHead, maxBody: maxBody, wantedHeaders: [check.capacityHeader, check.lagHeader].compactMap { $0 })
+        self.framer = HTTPResponseFramer(isHead: isHead, maxBody: maxBody, wantedHeaders: Self.wantedHeaders(check))
+    }
+
+    /// The headers whose values the verdict reads (capacity, lag).
+    static func wantedHeaders(_ check: HTTPCheck) -> [String] {
+        [check.capacityHeader, check.lagHeader].compactMap { $0 }
+    }
+
+    /// Makes this answer as new, for the next probe (of any endpoint): `wanted` is
+    /// `HTTPResponseFramer.wanted(wantedHeaders(check))`, worked out once per endpoint.
+    func reset(check: HTTPCheck, isHead: Bool, maxBody: Int, wanted: [[UInt8]]) {
+        self.check = check
+        self.framer.reset(isHead: isHead, maxBody: maxBody, wantedHeaders: wanted)
     }
 
     /// The next bytes of the answer; the outcome once they end it, nil while more is needed.

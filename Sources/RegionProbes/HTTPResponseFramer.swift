@@ -31,10 +31,10 @@ final class HTTPResponseFramer {
     static let headerLimit = 16 * 1024
 
     private let parser: UnsafeMutablePointer<llhttp_t>
-    let isHead: Bool
-    let maxBody: Int
+    private(set) var isHead: Bool
+    private(set) var maxBody: Int
     /// Lowercased names of the headers whose values are kept (capacity, lag).
-    let wantedHeaders: [[UInt8]]
+    private(set) var wantedHeaders: [[UInt8]]
 
     private(set) var status = 0
     private(set) var body: [UInt8] = []
@@ -52,8 +52,34 @@ final class HTTPResponseFramer {
     init(isHead: Bool, maxBody: Int, wantedHeaders: [String]) {
         self.isHead = isHead
         self.maxBody = max(0, maxBody)
-        self.wantedHeaders = wantedHeaders.map { Array($0.lowercased().utf8) }
+        self.wantedHeaders = Self.wanted(wantedHeaders)
         self.parser = .allocate(capacity: 1)
+        c_nio_llhttp_init(self.parser, HTTP_RESPONSE, Self.settings)
+    }
+
+    /// Header names as `wantedHeaders` holds them (work done once per endpoint).
+    static func wanted(_ names: [String]) -> [[UInt8]] {
+        names.map { Array($0.lowercased().utf8) }
+    }
+
+    /// Makes this framer as new, for another answer: a probe loop reuses its framers
+    /// rather than allocating one (and an llhttp parser) per probe.
+    func reset(isHead: Bool, maxBody: Int, wantedHeaders: [[UInt8]]) {
+        self.isHead = isHead
+        self.maxBody = max(0, maxBody)
+        self.wantedHeaders = wantedHeaders
+        self.status = 0
+        // A pooled framer keeps a small body's room, not a large one's.
+        self.body.removeAll(keepingCapacity: self.body.capacity <= 4096)
+        self.truncated = false
+        if !self.wantedValues.isEmpty { self.wantedValues = [:] }
+        self.progress = .needMore
+        self.headerBytes = 0
+        self.sawBytes = false
+        self.inHead = true
+        self.field.removeAll(keepingCapacity: true)
+        self.value.removeAll(keepingCapacity: true)
+        self.matching = nil
         c_nio_llhttp_init(self.parser, HTTP_RESPONSE, Self.settings)
     }
 

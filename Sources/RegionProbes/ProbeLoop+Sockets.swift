@@ -11,10 +11,27 @@ import RegionCore
 /// connection the endpoint has not closed yet is closed with `SO_LINGER` 0, as HAProxy
 /// closes its checks, so probing leaves no TIME_WAIT sockets behind.
 extension ProbeLoop {
+    /// Who hears how a probe ended.
+    enum Completion {
+        case promise(EventLoopPromise<ProbeCompletion>)
+        /// A monitor's scheduled probe; the loop gives its descriptor back to `descriptors`.
+        case listener(any ProbeListener, tag: UInt64, descriptors: DescriptorBudget)
+
+        func complete(_ completion: ProbeCompletion) {
+            switch self {
+            case .promise(let promise):
+                promise.succeed(completion)
+            case .listener(let listener, let tag, let descriptors):
+                descriptors.release(1)
+                listener.probeEnded(tag, completion)
+            }
+        }
+    }
+
     struct Flight {
         var fd: Int32
         var generation: UInt32
-        var promise: EventLoopPromise<ProbeCompletion>
+        var completion: Completion
         var timeout: Duration
         var answer: HTTPAnswer?
         var request: [UInt8]
@@ -28,16 +45,26 @@ extension ProbeLoop {
     /// Runs `probe`; `promise` (of this loop) completes by the probe's timeout at the latest.
     func start(_ probe: SocketProbe, completing promise: EventLoopPromise<ProbeCompletion>) {
         guard self.inEventLoop else { return self.execute { self.start(probe, completing: promise) } }
+        self.start(probe, .promise(promise))
+    }
+
+    /// Runs `probe` for a listener (on the loop); see ``Completion/listener(_:tag:descriptors:)``.
+    func start(_ probe: SocketProbe, for listener: any ProbeListener, tag: UInt64, descriptors: DescriptorBudget) {
+        assert(self.inEventLoop, "a listener's probe started off its ProbeLoop")
+        self.start(probe, .listener(listener, tag: tag, descriptors: descriptors))
+    }
+
+    private func start(_ probe: SocketProbe, _ completion: Completion) {
         let now = Self.uptime()
         let fd = probe.address.withSockAddr { address, _ in
             socket(Int32(address.pointee.sa_family), Int32(bitPattern: SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
         }
-        guard fd >= 0 else { return self.reject(promise, errno: errno, call: "socket", now: now) }
+        guard fd >= 0 else { return self.reject(completion, errno: errno, call: "socket", now: now) }
         let connected = probe.address.withSockAddr { address, length in connect(fd, address, socklen_t(length)) }
         if connected != 0, errno != EINPROGRESS {
             let code = errno
             Glibc.close(fd)
-            return self.reject(promise, errno: code, call: "connect", now: now)
+            return self.reject(completion, errno: code, call: "connect", now: now)
         }
         let slot = self.freeSlots.popLast() ?? self.newSlot()
         self.nextGeneration &+= 1
@@ -48,11 +75,16 @@ extension ProbeLoop {
             let code = errno
             Glibc.close(fd)
             self.freeSlots.append(slot)
-            return self.reject(promise, errno: code, call: "epoll_ctl", now: now)
+            return self.reject(completion, errno: code, call: "epoll_ctl", now: now)
         }
-        var flight = Flight(fd: fd, generation: self.nextGeneration, promise: promise, timeout: probe.timeout, answer: nil, request: [])
-        if case .http(let check, let request, let isHead, let maxBody) = probe.kind {
-            flight.answer = HTTPAnswer(check: check, isHead: isHead, maxBody: maxBody)
+        var flight = Flight(fd: fd, generation: self.nextGeneration, completion: completion, timeout: probe.timeout, answer: nil, request: [])
+        if case .http(let check, let request, let isHead, let maxBody, let wanted) = probe.kind {
+            if let spare = self.spareAnswers.popLast() {
+                spare.reset(check: check, isHead: isHead, maxBody: maxBody, wanted: wanted)
+                flight.answer = spare
+            } else {
+                flight.answer = HTTPAnswer(check: check, isHead: isHead, maxBody: maxBody)
+            }
             flight.request = request
         }
         self.flights[slot] = flight
@@ -66,9 +98,9 @@ extension ProbeLoop {
         return self.flights.count - 1
     }
 
-    private func reject(_ promise: EventLoopPromise<ProbeCompletion>, errno code: Int32, call: String, now: UInt64) {
+    private func reject(_ completion: Completion, errno code: Int32, call: String, now: UInt64) {
         let (failure, detail) = ProbeErrorClassifier.classify(errno: code, call: "\(call): \(String(cString: strerror(code)))")
-        promise.succeed(ProbeCompletion(outcome: .fail(failure, detail), endedAt: .uptimeNanoseconds(now)))
+        completion.complete(ProbeCompletion(outcome: .fail(failure, detail), endedAt: .uptimeNanoseconds(now)))
     }
 
     /// The flight a tag names (`slot | generation << 32`), if it is still in the air.
@@ -86,8 +118,8 @@ extension ProbeLoop {
         }
     }
 
-    /// Ends the probe in `slot`: closes its socket, frees the slot, then completes its
-    /// promise (whose callbacks may start the next probe in the same slot).
+    /// Ends the probe in `slot`: closes its socket, frees the slot, then tells whoever
+    /// waits (who may start the next probe in the same slot).
     func end(_ slot: Int, _ outcome: ProbeOutcome, now: UInt64) {
         guard let flight = self.flights[slot] else { return }
         if !flight.peerClosed {
@@ -97,7 +129,9 @@ extension ProbeLoop {
         Glibc.close(flight.fd)
         self.flights[slot] = nil
         self.freeSlots.append(slot)
-        flight.promise.succeed(ProbeCompletion(outcome: outcome, endedAt: .uptimeNanoseconds(now)))
+        // Judged already (the outcome is in hand): the next probe may reuse it.
+        if let answer = flight.answer { self.spareAnswers.append(answer) }
+        flight.completion.complete(ProbeCompletion(outcome: outcome, endedAt: .uptimeNanoseconds(now)))
     }
 
     private func fail(_ slot: Int, errno code: Int32, call: String, now: UInt64) {

@@ -40,7 +40,7 @@ public final class ProbeLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked 
     private let wakeDescriptor: Int32
     private var thread: pthread_t = 0
 
-    private var timers = DeadlineHeap()
+    private var timers = DeadlineHeap<UInt64>()
     private var timerWork: [UInt64: @Sendable () -> Void] = [:]
     private var dueTimers: [UInt64] = []
     private let nextTimerID = NIOLockedValueBox<UInt64>(0)
@@ -50,7 +50,12 @@ public final class ProbeLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked 
     var flights: [Flight?] = []
     var freeSlots: [Int] = []
     var nextGeneration: UInt32 = 0
-    var probeDeadlines = DeadlineHeap()
+    var probeDeadlines = DeadlineHeap<UInt64>()
+    /// Timers of ``ProbeListener``s (``setProbeTimer(at:for:tag:)``), and those due now.
+    var listenerTimers = DeadlineHeap<ListenerTimer>()
+    var dueListenerTimers: [ListenerTimer] = []
+    /// Answers (framers, llhttp parsers) of ended probes, reset and reused by the next.
+    var spareAnswers: [HTTPAnswer] = []
     /// One receive buffer for every probe: answers are judged as they are read.
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
@@ -205,6 +210,7 @@ public final class ProbeLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked 
                 }
             }
             self.expireProbes(now: Self.uptime())
+            self.runDueListenerTimers(now: Self.uptime())
             self.takeIncomingTimers()
             self.runDueTimers(now: Self.uptime())
             self.runQueuedWork()
@@ -246,9 +252,15 @@ public final class ProbeLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked 
         var nanoseconds: UInt64?
         if self.localPending {
             nanoseconds = 0
-        } else if let wake = [self.timers.first?.deadline, self.probeDeadlines.first?.deadline].compactMap({ $0 }).min() {
-            let now = Self.uptime()
-            nanoseconds = wake > now ? wake - now : 0
+        } else {
+            var wake = UInt64.max
+            if let first = self.timers.first { wake = min(wake, first.deadline) }
+            if let first = self.probeDeadlines.first { wake = min(wake, first.deadline) }
+            if let first = self.listenerTimers.first { wake = min(wake, first.deadline) }
+            if wake != .max {
+                let now = Self.uptime()
+                nanoseconds = wake > now ? wake - now : 0
+            }
         }
         if self.nanosecondWait {
             var timeout = timespec(tv_sec: Int(nanoseconds.map { $0 / 1_000_000_000 } ?? 0), tv_nsec: Int(nanoseconds.map { $0 % 1_000_000_000 } ?? 0))

@@ -117,6 +117,24 @@ public final class Prober: Sendable {
         return promise.futureResult
     }
 
+    /// Starts one probe of a prepared endpoint for `listener`, which hears how it ended
+    /// (`probeEnded(tag, _)`) on `loop`, within the endpoint's timeout. Call on `loop`.
+    /// On a ``ProbeLoop``, TCP and plain http to an IP address take the loop's path
+    /// with nothing allocated per probe; the rest go through ``start(_:on:)``.
+    public func start(_ prepared: Prepared, on loop: any EventLoop, for listener: any ProbeListener, tag: UInt64) {
+        if let socket = prepared.socket, let probeLoop = loop as? ProbeLoop {
+            guard self.descriptors.acquire(1) else {
+                return listener.probeEnded(tag, ProbeCompletion(outcome: self.noDescriptor(), endedAt: .now()))
+            }
+            return probeLoop.start(socket, for: listener, tag: tag, descriptors: self.descriptors)
+        }
+        // Probes report failures as outcomes; a failed future would be a bug, but must
+        // still end the probe for its listener.
+        self.start(prepared, on: loop).whenComplete { result in
+            listener.probeEnded(tag, (try? result.get()) ?? ProbeCompletion(outcome: .fail(.other, "probe ended without a result"), endedAt: .now()))
+        }
+    }
+
     /// Probes a prepared endpoint once, within its timeout (and the descriptor budget).
     public func probe(_ prepared: Prepared) async -> ProbeOutcome {
         let cost = Self.descriptorCost(prepared.endpoint.check)

@@ -5,8 +5,9 @@ import RegionCore
 /// request, to an IP address. Built once per endpoint by ``Prober/prepare(_:)``.
 struct SocketProbe: Sendable {
     enum Kind: Sendable {
-        /// Connect, send `request`, read the answer with ``HTTPAnswer``.
-        case http(check: HTTPCheck, request: [UInt8], isHead: Bool, maxBody: Int)
+        /// Connect, send `request`, read the answer with ``HTTPAnswer``. `wanted`: the
+        /// framer's form of the headers the verdict reads.
+        case http(check: HTTPCheck, request: [UInt8], isHead: Bool, maxBody: Int, wanted: [[UInt8]])
         /// Connect and close: the port accepts connections.
         case tcp
     }
@@ -21,7 +22,9 @@ struct SocketProbe: Sendable {
         switch check {
         case .http(let http):
             guard let plainHTTP, let address = plainHTTP.address else { return nil }
-            let kind = Kind.http(check: http, request: Array(plainHTTP.requestBytes.readableBytesView), isHead: plainHTTP.isHead, maxBody: maxBody)
+            let kind = Kind.http(
+                check: http, request: Array(plainHTTP.requestBytes.readableBytesView), isHead: plainHTTP.isHead, maxBody: maxBody,
+                wanted: HTTPResponseFramer.wanted(HTTPAnswer.wantedHeaders(http)))
             return SocketProbe(address: address, kind: kind, timeout: timeout)
         case .tcp(let host, let port):
             // HostPort has already taken the brackets off an IPv6 address.

@@ -18,9 +18,10 @@ extension RegionMonitor {
                 ))
         }
         var started: [(name: String, generation: Int, future: EventLoopFuture<ProbeCompletion>, start: Duration, own: Bool)] = []
-        for name in self.endpoints.keys.sorted() {
-            guard let runtime = self.endpoints[name] else { continue }
-            if let running = runtime.inFlight {
+        for name in self.endpoints.names.sorted() {
+            guard let slot = self.endpoints.slot(of: name), let runtime = self.endpoints.slots[slot] else { continue }
+            if runtime.running {
+                let running = self.whenRunningEnds(EndpointTable.tag(slot: slot, generation: runtime.generation))
                 started.append((name, runtime.generation, running, Self.uptime(.now()), false))
             } else {
                 started.append((name, runtime.generation, self.prober.start(runtime.prepared, on: self.loop), Self.uptime(.now()), true))

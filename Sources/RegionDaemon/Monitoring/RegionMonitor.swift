@@ -13,41 +13,19 @@ import Synchronization
 /// probes: a probe's timer, its connection and the recording of its result happen
 /// on that one thread, with no task and no thread hop per probe.
 public actor RegionMonitor<C: Clock> where C.Duration == Duration {
-    struct EndpointRuntime {
-        var config: EndpointConfig
-        var prepared: Prober.Prepared
-        var cadence: ProbeCadence
-        /// Bumped when the endpoint is replaced, so a late result of the old schedule is ignored.
-        var generation: Int
-        /// The timer of the next probe, while none runs.
-        var timer: Scheduled<Void>?
-        /// The probe that runs now, if any.
-        var inFlight: EventLoopFuture<ProbeCompletion>?
-        var last: ProbeResult?
-        var probes: UInt64 = 0
-        var consecutiveFailures = 0
-        var tally = ProbeTally()
-
-        /// Records a probe's result; returns when the next probe is due.
-        mutating func finished(with result: ProbeResult, counted: Bool, due: Duration, end: Duration, spread: Double) -> Duration {
-            self.inFlight = nil
-            self.last = result
-            self.probes += 1
-            self.tally.record(result)
-            if counted { self.consecutiveFailures = result.passed ? 0 : self.consecutiveFailures + 1 }
-            return self.cadence.next(after: due, endedAt: end, spread: spread)
-        }
-    }
-
     /// The event loop this actor and its probes run on.
     nonisolated let loop: any EventLoop
+    /// The same loop when it is a ``ProbeLoop``: probe timers are then its heap entries.
+    nonisolated let probeLoop: ProbeLoop?
     public nonisolated var unownedExecutor: UnownedSerialExecutor { self.loop.executor.asUnownedSerialExecutor() }
     private var stopped = false
 
     public private(set) var config: RegionConfig
     var window: RegionWindow
     private var evaluator: StatusEvaluator
-    var endpoints: [String: EndpointRuntime] = [:]
+    var endpoints = EndpointTable()
+    /// Who waits for a scheduled probe's end (`probe REGION`, `stop()`), by its tag.
+    var waiting: [UInt64: [EventLoopPromise<ProbeCompletion>]] = [:]
     /// `probe REGION`'s rate limit.
     var onDemand = OnDemandProbeLimit()
     private var evaluationTask: Task<Void, Never>?
@@ -84,6 +62,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         signals: @escaping @Sendable (String, RegionSignal) -> Void = { _, _ in }
     ) {
         self.loop = loop
+        self.probeLoop = loop as? ProbeLoop
         self.config = config
         self.signals = signals
         self.window = RegionWindow(length: config.status.window)
@@ -94,7 +73,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         self.statistics = statistics
         self.gate = gate
         self.metrics = .empty(windowSeconds: config.status.window.seconds)
-        self.published = Mutex(Published(report: Self.report(config: config, evaluator: self.evaluator, metrics: self.metrics, endpoints: [:], gate: gate)))
+        self.published = Mutex(Published(report: Self.report(config: config, evaluator: self.evaluator, metrics: self.metrics, endpoints: EndpointTable(), gate: gate)))
     }
 
     /// The region's brief as of its last evaluation or update.
@@ -123,31 +102,37 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
 
     /// Stops probing and evaluating; waits for probes in flight to end (their timeouts bound them).
     public func stop() async {
+        // Timers still set find the monitor stopped and do nothing.
         self.stopped = true
-        for key in self.endpoints.keys {
-            self.endpoints[key]?.timer?.cancel()
-            self.endpoints[key]?.timer = nil
+        let running = self.endpoints.slots.indices.compactMap { slot in
+            self.endpoints.slots[slot].flatMap { $0.running ? self.whenRunningEnds(EndpointTable.tag(slot: slot, generation: $0.generation)) : nil }
         }
         self.evaluationTask?.cancel()
         await self.evaluationTask?.value
         self.evaluationTask = nil
-        for future in self.endpoints.values.compactMap(\.inFlight) {
+        for future in running {
             _ = try? await future.get()
         }
+    }
+
+    /// The end of the scheduled probe `tag` names, which is running now.
+    func whenRunningEnds(_ tag: UInt64) -> EventLoopFuture<ProbeCompletion> {
+        let promise = self.loop.makePromise(of: ProbeCompletion.self)
+        self.waiting[tag, default: []].append(promise)
+        return promise.futureResult
     }
 
     /// Applies a changed configuration of this region. Endpoints whose settings
     /// did not change keep their loops and their samples.
     public func update(_ new: RegionConfig) {
-        let oldNames = Set(self.endpoints.keys)
+        let oldNames = Set(self.endpoints.names)
         let newNames = Set(new.endpoints.map(\.name))
+        // Their timers and probes in flight find the slot gone or its generation moved on.
         for name in oldNames.subtracting(newNames) {
-            self.endpoints[name]?.timer?.cancel()
             self.endpoints[name] = nil
         }
         for endpoint in new.endpoints {
             if let existing = self.endpoints[endpoint.name], existing.config.sameSettings(as: endpoint) { continue }
-            self.endpoints[endpoint.name]?.timer?.cancel()
             self.startEndpoint(endpoint)
         }
         self.window.retainEndpoints(newNames)
@@ -176,11 +161,11 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         runtime.cadence = cadence
         runtime.generation = self.generation
         // A replaced endpoint's probe in flight is not awaited: its result is ignored by generation.
-        runtime.inFlight = nil
+        runtime.running = false
         self.endpoints[endpoint.name] = runtime
         // Spread the first probes of all endpoints over one interval.
         let due = cadence.first(after: Self.uptime(.now()), fraction: Double.random(in: 0..<1, using: &self.random))
-        self.schedule(endpoint.name, generation: self.generation, due: due)
+        self.schedule(EndpointTable.tag(slot: self.endpoints.slot(of: endpoint.name)!, generation: self.generation), due: due)
     }
 
     static func uptime(_ deadline: NIODeadline) -> Duration { .nanoseconds(Int64(deadline.uptimeNanoseconds)) }
@@ -191,35 +176,42 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     /// Timers fire on a grid of this width, so that probes due close together share a wake-up.
     static var timerSlot: Duration { .milliseconds(10) }
 
-    /// Sets the timer of the endpoint's next probe. The timer fires on this actor's loop.
-    private func schedule(_ name: String, generation: Int, due: Duration) {
-        guard !self.stopped else { return }
-        let fire = ProbeCadence.timer(for: due, slot: Self.timerSlot)
-        self.endpoints[name]?.timer = self.loop.scheduleTask(deadline: Self.deadline(fire)) {
-            self.assumeIsolated { $0.probe(name, generation: generation, due: due) }
+    /// Sets the timer of the endpoint's next probe. The timer fires on this actor's loop:
+    /// on a ``ProbeLoop`` as an entry in its timer heap, else as a NIO task.
+    private func schedule(_ tag: UInt64, due: Duration) {
+        guard !self.stopped, let slot = self.endpoints.current(tag) else { return }
+        self.endpoints.update(slot) { $0.due = due }
+        let fire = Self.deadline(ProbeCadence.timer(for: due, slot: Self.timerSlot))
+        if let probeLoop = self.probeLoop {
+            probeLoop.setProbeTimer(at: fire.uptimeNanoseconds, for: self, tag: tag)
+        } else {
+            _ = self.loop.scheduleTask(deadline: fire) { self.probeDue(tag) }
         }
     }
 
     /// Starts one probe. The next one is planned only when this one has ended (which
     /// its timeout bounds), so an endpoint's probes never overlap.
-    private func probe(_ name: String, generation: Int, due: Duration) {
+    private func probe(_ tag: UInt64) {
+        guard !self.stopped, let slot = self.endpoints.current(tag) else { return }
+        let start = Self.uptime(.now())
         // In place: copying an endpoint's runtime (its config and last result) per probe
         // was a measurable share of the probe's CPU.
-        guard !self.stopped, let index = self.endpoints.index(forKey: name), self.endpoints.values[index].generation == generation else { return }
-        let start = Self.uptime(.now())
-        let outcome = self.prober.start(self.endpoints.values[index].prepared, on: self.loop)
-        self.endpoints.values[index].timer = nil
-        self.endpoints.values[index].inFlight = outcome
-        // Probes report failures as outcomes; a failed future would be a bug, but must
-        // still not end the endpoint's schedule.
-        outcome.whenComplete { result in
-            let completion = (try? result.get()) ?? ProbeCompletion(outcome: .fail(.other, "probe ended without a result"), endedAt: .now())
-            self.assumeIsolated { $0.finished(name, generation: generation, due: due, start: start, completion: completion) }
+        let prepared = self.endpoints.update(slot) { runtime in
+            runtime.startedAt = start
+            runtime.running = true
+            return runtime.prepared
         }
+        self.prober.start(prepared, on: self.loop, for: self, tag: tag)
     }
 
-    private func finished(_ name: String, generation: Int, due: Duration, start: Duration, completion: ProbeCompletion) {
-        guard let index = self.endpoints.index(forKey: name), self.endpoints.values[index].generation == generation else { return }
+    private func finished(_ tag: UInt64, completion: ProbeCompletion) {
+        if !self.waiting.isEmpty, let waiters = self.waiting.removeValue(forKey: tag) {
+            for waiter in waiters { waiter.succeed(completion) }
+        }
+        guard let slot = self.endpoints.current(tag) else { return }
+        // Read in place: a copy of the runtime (its config and last result) per probe costs.
+        let (running, name, due, start, timeout) = self.endpoints.update(slot) { ($0.running, $0.config.name, $0.due, $0.startedAt, $0.config.timeout) }
+        guard running else { return }
         let outcome = completion.outcome
         // When the probe ended (a probe run on NIO's loops hands its result back later).
         let end = max(start, Self.uptime(completion.endedAt))
@@ -235,16 +227,15 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
             capacity: outcome.capacity
         )
         result.lag = outcome.lag
-        if case .discounted(let why) = ProbeEvidence.judge(
-            failure: outcome.failure, startLateness: start - due, elapsed: end - start, timeout: self.endpoints.values[index].config.timeout)
-        {
+        if case .discounted(let why) = ProbeEvidence.judge(failure: outcome.failure, startLateness: start - due, elapsed: end - start, timeout: timeout) {
             result.notCounted = why
         }
         let counted = result.notCounted == nil
         if counted { self.window.record(result) }
-        let next = self.endpoints.values[index].finished(with: result, counted: counted, due: due, end: end, spread: Double.random(in: -1...1, using: &self.random))
+        let spread = Double.random(in: -1...1, using: &self.random)
+        let next = self.endpoints.update(slot) { $0.finished(with: result, counted: counted, end: end, spread: spread) }
         self.statistics.record(latenessMs: result.latenessMs, counted: counted)
-        self.schedule(name, generation: generation, due: next)
+        self.schedule(tag, due: next)
     }
 
     // MARK: evaluation
@@ -336,7 +327,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     }
 
     private static func report(
-        config: RegionConfig, evaluator: StatusEvaluator, metrics: RegionMetrics, endpoints runtimes: [String: EndpointRuntime], gate: ScheduleGate
+        config: RegionConfig, evaluator: StatusEvaluator, metrics: RegionMetrics, endpoints runtimes: EndpointTable, gate: ScheduleGate
     ) -> RegionReport {
         let endpoints = config.endpoints.map { endpoint in
             let runtime = runtimes[endpoint.name]
@@ -351,5 +342,17 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         return RegionReport(
             brief: Self.brief(config: config, evaluator: evaluator, metrics: metrics), metrics: metrics, reasons: held + evaluator.reasons,
             pending: evaluator.pending, thresholds: ThresholdsReport(config.status), endpoints: endpoints)
+    }
+}
+
+extension RegionMonitor: ProbeListener {
+    /// A probe timer of this monitor fired; called by its loop.
+    public nonisolated func probeDue(_ tag: UInt64) {
+        self.assumeIsolated { $0.probe(tag) }
+    }
+
+    /// A scheduled probe of this monitor ended; called on its loop.
+    public nonisolated func probeEnded(_ tag: UInt64, _ completion: ProbeCompletion) {
+        self.assumeIsolated { $0.finished(tag, completion: completion) }
     }
 }
