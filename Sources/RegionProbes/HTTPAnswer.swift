@@ -9,24 +9,41 @@ import RegionCore
 /// how the framing ended onto a ``ProbeOutcome``. ``ResponseReplay`` and the fuzz harness
 /// drive it on bytes given by the caller.
 final class HTTPAnswer {
-    private(set) var check: HTTPCheck
+    /// What an endpoint's answers are read for, worked out once per endpoint.
+    final class Spec: Sendable {
+        let check: HTTPCheck
+        let isHead: Bool
+        let maxBody: Int
+        /// The framer's form of the headers the verdict reads (capacity, lag).
+        let wanted: [[UInt8]]
+
+        init(check: HTTPCheck, isHead: Bool, maxBody: Int) {
+            self.check = check
+            self.isHead = isHead
+            self.maxBody = maxBody
+            self.wanted = HTTPResponseFramer.wanted([check.capacityHeader, check.lagHeader].compactMap { $0 })
+        }
+    }
+
+    private(set) var spec: Spec
     private let framer: HTTPResponseFramer
 
-    init(check: HTTPCheck, isHead: Bool, maxBody: Int) {
-        self.check = check
-        self.framer = HTTPResponseFramer(isHead: isHead, maxBody: maxBody, wantedHeaders: Self.wantedHeaders(check))
+    var check: HTTPCheck { self.spec.check }
+
+    init(_ spec: Spec) {
+        self.spec = spec
+        self.framer = HTTPResponseFramer(isHead: spec.isHead, maxBody: spec.maxBody, wantedHeaders: spec.wanted)
     }
 
-    /// The headers whose values the verdict reads (capacity, lag).
-    static func wantedHeaders(_ check: HTTPCheck) -> [String] {
-        [check.capacityHeader, check.lagHeader].compactMap { $0 }
+    convenience init(check: HTTPCheck, isHead: Bool, maxBody: Int) {
+        self.init(Spec(check: check, isHead: isHead, maxBody: maxBody))
     }
 
-    /// Makes this answer as new, for the next probe (of any endpoint): `wanted` is
-    /// `HTTPResponseFramer.wanted(wantedHeaders(check))`, worked out once per endpoint.
-    func reset(check: HTTPCheck, isHead: Bool, maxBody: Int, wanted: [[UInt8]]) {
-        self.check = check
-        self.framer.reset(isHead: isHead, maxBody: maxBody, wantedHeaders: wanted)
+    /// Makes this answer as new, for the next probe (of any endpoint): a probe loop
+    /// reuses its answers rather than allocating one (and an llhttp parser) per probe.
+    func reset(_ spec: Spec) {
+        self.spec = spec
+        self.framer.reset(isHead: spec.isHead, maxBody: spec.maxBody, wantedHeaders: spec.wanted)
     }
 
     /// The next bytes of the answer; the outcome once they end it, nil while more is needed.
@@ -46,7 +63,7 @@ final class HTTPAnswer {
         case .complete:
             let framer = self.framer
             return HTTPVerdict.judge(
-                check: self.check, status: framer.status, header: { framer.headerValue($0) },
+                check: self.spec.check, status: framer.status, header: { framer.headerValue($0) },
                 body: framer.body, truncated: framer.truncated, maxBody: framer.maxBody)
         case .failed(.nothing):
             return .fail(.refused, "connection closed by the server before a response")

@@ -49,10 +49,15 @@ final class HTTPResponseFramer {
     private var value: [UInt8] = []
     private var matching: Int?
 
-    init(isHead: Bool, maxBody: Int, wantedHeaders: [String]) {
+    convenience init(isHead: Bool, maxBody: Int, wantedHeaders: [String]) {
+        self.init(isHead: isHead, maxBody: maxBody, wantedHeaders: Self.wanted(wantedHeaders))
+    }
+
+    /// `wantedHeaders` as ``wanted(_:)`` gives them.
+    init(isHead: Bool, maxBody: Int, wantedHeaders: [[UInt8]]) {
         self.isHead = isHead
         self.maxBody = max(0, maxBody)
-        self.wantedHeaders = Self.wanted(wantedHeaders)
+        self.wantedHeaders = wantedHeaders
         self.parser = .allocate(capacity: 1)
         c_nio_llhttp_init(self.parser, HTTP_RESPONSE, Self.settings)
     }

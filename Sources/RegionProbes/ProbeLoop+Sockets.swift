@@ -78,19 +78,17 @@ extension ProbeLoop {
             return self.reject(completion, errno: code, call: "epoll_ctl", now: now)
         }
         var flight = Flight(fd: fd, generation: self.nextGeneration, completion: completion, timeout: probe.timeout, answer: nil, request: [])
-        if case .http(let check, let request, let isHead, let maxBody, let wanted) = probe.kind {
+        if case .http(let spec, let request) = probe.kind {
             if let spare = self.spareAnswers.popLast() {
-                spare.reset(check: check, isHead: isHead, maxBody: maxBody, wanted: wanted)
+                spare.reset(spec)
                 flight.answer = spare
             } else {
-                flight.answer = HTTPAnswer(check: check, isHead: isHead, maxBody: maxBody)
+                flight.answer = HTTPAnswer(spec)
             }
             flight.request = request
         }
         self.flights[slot] = flight
-        let timeout = probe.timeout.components
-        let nanoseconds = UInt64(max(0, timeout.seconds)) &* 1_000_000_000 &+ UInt64(max(0, timeout.attoseconds / 1_000_000_000))
-        self.probeDeadlines.push(.init(deadline: now &+ nanoseconds, id: event.data.u64))
+        self.probeDeadlines.push(.init(deadline: now &+ probe.timeoutNanoseconds, id: event.data.u64))
     }
 
     private func newSlot() -> Int {

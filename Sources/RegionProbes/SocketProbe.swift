@@ -2,19 +2,30 @@ import NIOCore
 import RegionCore
 
 /// A probe a ``ProbeLoop`` can run on a raw socket: a TCP connect, or a plain-HTTP
-/// request, to an IP address. Built once per endpoint by ``Prober/prepare(_:)``.
-struct SocketProbe: Sendable {
+/// request, to an IP address. Built once per endpoint by ``Prober/prepare(_:)``; a class,
+/// so that handing it to each probe is one reference count, not a copy of its check (a
+/// retain and a release per string of the check, on every probe).
+final class SocketProbe: Sendable {
     enum Kind: Sendable {
-        /// Connect, send `request`, read the answer with ``HTTPAnswer``. `wanted`: the
-        /// framer's form of the headers the verdict reads.
-        case http(check: HTTPCheck, request: [UInt8], isHead: Bool, maxBody: Int, wanted: [[UInt8]])
+        /// Connect, send `request`, read the answer with an ``HTTPAnswer`` set for `answer`.
+        case http(answer: HTTPAnswer.Spec, request: [UInt8])
         /// Connect and close: the port accepts connections.
         case tcp
     }
 
-    var address: SocketAddress
-    var kind: Kind
-    var timeout: Duration
+    let address: SocketAddress
+    let kind: Kind
+    let timeout: Duration
+    /// `timeout` in nanoseconds.
+    let timeoutNanoseconds: UInt64
+
+    init(address: SocketAddress, kind: Kind, timeout: Duration) {
+        self.address = address
+        self.kind = kind
+        self.timeout = timeout
+        let parts = timeout.components
+        self.timeoutNanoseconds = UInt64(max(0, parts.seconds)) &* 1_000_000_000 &+ UInt64(max(0, parts.attoseconds / 1_000_000_000))
+    }
 
     /// The raw-socket form of `check`, or nil when it needs a resolver or TLS (those
     /// run on NIO: host names resolve on every probe, so a changed address is followed).
@@ -22,10 +33,8 @@ struct SocketProbe: Sendable {
         switch check {
         case .http(let http):
             guard let plainHTTP, let address = plainHTTP.address else { return nil }
-            let kind = Kind.http(
-                check: http, request: Array(plainHTTP.requestBytes.readableBytesView), isHead: plainHTTP.isHead, maxBody: maxBody,
-                wanted: HTTPResponseFramer.wanted(HTTPAnswer.wantedHeaders(http)))
-            return SocketProbe(address: address, kind: kind, timeout: timeout)
+            let answer = HTTPAnswer.Spec(check: http, isHead: plainHTTP.isHead, maxBody: maxBody)
+            return SocketProbe(address: address, kind: .http(answer: answer, request: Array(plainHTTP.requestBytes.readableBytesView)), timeout: timeout)
         case .tcp(let host, let port):
             // HostPort has already taken the brackets off an IPv6 address.
             guard let address = try? SocketAddress(ipAddress: host, port: port) else { return nil }
