@@ -62,8 +62,10 @@ final class HTTPAnswer {
             return nil
         case .complete:
             let framer = self.framer
+            // A local reference: `check` is then borrowed, not copied string by string.
+            let spec = self.spec
             return HTTPVerdict.judge(
-                check: self.spec.check, status: framer.status, header: { framer.headerValue($0) },
+                check: spec.check, status: framer.status, header: { framer.headerValue($0) },
                 body: framer.body, truncated: framer.truncated, maxBody: framer.maxBody)
         case .failed(.nothing):
             return .fail(.refused, "connection closed by the server before a response")
