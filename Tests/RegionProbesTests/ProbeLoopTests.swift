@@ -2,6 +2,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import RegionCore
+import RegionTestSupport
 import Testing
 
 @testable import RegionProbes
@@ -133,6 +134,118 @@ struct ProbeLoopTests {
         #expect(try Self.sockets(toPort: server.port) == 0)
         await prober.shutdown()
         await server.stop()
+    }
+
+    /// The loop reuses one endpoint's answer (framer and llhttp parser) for the next
+    /// probe of any endpoint: nothing of one answer may show in the next. Each probe here
+    /// runs alone, so each takes the answer the one before it left.
+    @Test func aReusedAnswerKeepsNothingOfTheLastOne() async throws {
+        let server = try await TargetServer.start()
+        let loop = try Self.loop()
+        let prober = Prober()
+        let base = "http://127.0.0.1:\(server.port)"
+        let header = prober.prepare(ProberTests.http("\(base)/ok") { $0.capacityHeader = "X-Capacity" })
+        let failing = prober.prepare(ProberTests.http("\(base)/500"))
+        let chunked = prober.prepare(ProberTests.http("\(base)/chunked") { $0.capacityJSONField = "capacity" })
+        let plain = prober.prepare(ProberTests.http("\(base)/ok"))
+        let truncated = prober.prepare(ProberTests.http("\(base)/ok", { $0.bodyContains = "capacity" }, maxBody: 4))
+        for _ in 0..<5 {
+            #expect(try await prober.start(header, on: loop).get().outcome == .pass("status 200", capacity: 0.7))
+            #expect(try await prober.start(failing, on: loop).get().outcome == .fail(.status, "status 500, expected 200"))
+            #expect(try await prober.start(chunked, on: loop).get().outcome == .pass("status 200", capacity: 0.25))
+            // No capacity asked for: the last answer's header and body must not leak in.
+            #expect(try await prober.start(plain, on: loop).get().outcome == .pass("status 200"))
+            #expect(try await prober.start(truncated, on: loop).get().outcome == .fail(.body, "first 4 bytes of the body does not contain \"capacity\""))
+        }
+        await prober.shutdown()
+        await server.stop()
+    }
+
+    /// What a monitor is to its loop: it hears its timers in deadline order and each
+    /// probe it started end exactly once, with its tag, on the loop; a refused or
+    /// timed-out probe ends the same way, and so does one that takes NIO's path.
+    @Test func aListenerHearsItsTimersAndEachProbesEndOnItsLoop() async throws {
+        let server = try await TargetServer.start()
+        let loop = try Self.loop()
+        let prober = Prober()
+        let base = "http://127.0.0.1:\(server.port)"
+        // Bound, not listening: connecting is refused.
+        let refusing = try #require(LoopbackSocket.bind(), "bind 127.0.0.1:0: errno \(errno)")
+        defer { close(refusing.fd) }
+        let endpoints = [
+            prober.prepare(ProberTests.http("\(base)/ok")),
+            prober.prepare(ProberTests.http("\(base)/hang", timeout: .milliseconds(100))),
+            prober.prepare(EndpointConfig(name: "t", check: .tcp(host: "127.0.0.1", port: server.port))),
+            prober.prepare(EndpointConfig(name: "r", check: .tcp(host: "127.0.0.1", port: refusing.port))),
+            // A host name: NIO's path, handed back to the loop.
+            prober.prepare(ProberTests.http("http://localhost:\(server.port)/ok")),
+        ]
+        let listener = RecordingListener(loop: loop, prober: prober, endpoints: endpoints)
+        let now = NIODeadline.now().uptimeNanoseconds
+        loop.execute {
+            // Set out of order; tag i is endpoint i, due i × 5 ms from now.
+            for tag in [3, 0, 4, 2, 1] {
+                loop.setProbeTimer(at: now + UInt64(tag) * 5_000_000, for: listener, tag: UInt64(tag))
+            }
+        }
+        let ends = try await listener.allEnded.futureResult.get()
+        #expect(listener.dueOrder == [0, 1, 2, 3, 4])
+        #expect(ends.map(\.tag).sorted() == [0, 1, 2, 3, 4])
+        let outcomes = Dictionary(uniqueKeysWithValues: ends.map { ($0.tag, $0.outcome) })
+        #expect(outcomes[0] == .pass("status 200"))
+        #expect(outcomes[1] == .fail(.timeout, "no answer within 100ms"))
+        #expect(outcomes[2] == .pass("connected"))
+        #expect(outcomes[3]?.failure == .refused)
+        #expect(outcomes[4] == .pass("status 200"))
+        #expect(listener.offLoopCalls == 0)
+        // Every descriptor taken for a probe was given back.
+        #expect(prober.descriptors.inUse == 0)
+        await prober.shutdown()
+        await server.stop()
+    }
+
+    final class RecordingListener: ProbeListener {
+        struct End: Sendable {
+            var tag: UInt64
+            var outcome: ProbeOutcome
+        }
+        struct State {
+            var due: [UInt64] = []
+            var ends: [End] = []
+            var offLoop = 0
+        }
+        let loop: ProbeLoop
+        let prober: Prober
+        let endpoints: [Prober.Prepared]
+        let state = NIOLockedValueBox(State())
+        let allEnded: EventLoopPromise<[End]>
+
+        init(loop: ProbeLoop, prober: Prober, endpoints: [Prober.Prepared]) {
+            self.loop = loop
+            self.prober = prober
+            self.endpoints = endpoints
+            self.allEnded = loop.makePromise()
+        }
+
+        var dueOrder: [UInt64] { self.state.withLockedValue { $0.due } }
+        var offLoopCalls: Int { self.state.withLockedValue { $0.offLoop } }
+
+        func probeDue(_ tag: UInt64) {
+            self.state.withLockedValue {
+                $0.due.append(tag)
+                if !self.loop.inEventLoop { $0.offLoop += 1 }
+            }
+            self.prober.start(self.endpoints[Int(tag)], on: self.loop, for: self, tag: tag)
+        }
+
+        func probeEnded(_ tag: UInt64, _ completion: ProbeCompletion) {
+            let ends = self.state.withLockedValue { state -> [End]? in
+                state.ends.append(End(tag: tag, outcome: completion.outcome))
+                if !self.loop.inEventLoop { state.offLoop += 1 }
+                return state.ends.count == self.endpoints.count ? state.ends : nil
+            }
+            if let ends { self.allEnded.succeed(ends) }
+        }
     }
 
     /// Sockets, in any state, whose remote end is 127.0.0.1:`port` (`/proc/net/tcp`).
