@@ -5,11 +5,12 @@ import RegionCore
 
 /// A ``ProbeLoop``'s probes on raw sockets.
 ///
-/// Per probe: `socket`, `connect`, one `epoll_ctl` (edge-triggered, reading and writing
-/// at once, so it is never modified; `close` removes it), `send`, `recv` until the answer
-/// is complete, and `close`. A connect that failed shows on the first `send`. A
-/// connection the endpoint has not closed yet is closed with `SO_LINGER` 0, as HAProxy
-/// closes its checks, so probing leaves no TIME_WAIT sockets behind.
+/// Per probe: `socket`, `setsockopt` (`TCP_QUICKACK` off), `connect`, one `epoll_ctl`
+/// (edge-triggered, reading and writing at once, so it is never modified; `close`
+/// removes it), `send`, `recv` until the answer is complete, `setsockopt` (`SO_LINGER`
+/// 0) and `close`. A connect that failed shows on the first `send`. Every connection is
+/// closed with a reset, as HAProxy closes its checks, so probing leaves no TIME_WAIT
+/// sockets behind, here or on the endpoint.
 extension ProbeLoop {
     /// Who hears how a probe ended.
     enum Completion {
@@ -126,10 +127,11 @@ extension ProbeLoop {
     /// waits (who may start the next probe in the same slot).
     func end(_ slot: Int, _ outcome: ProbeOutcome, now: UInt64) {
         guard let flight = self.flights[slot] else { return }
-        if !flight.peerClosed {
-            var abort = linger(l_onoff: 1, l_linger: 0)
-            _ = setsockopt(flight.fd, SOL_SOCKET, SO_LINGER, &abort, socklen_t(MemoryLayout<linger>.size))
-        }
+        // A reset, as HAProxy closes its checks, whoever closed first: no FIN and ACK
+        // exchange, no FIN_WAIT or TIME_WAIT socket on either side. 7% less CPU per HTTP
+        // probe than a FIN after the endpoint's (docs/performance.md).
+        var abort = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(flight.fd, SOL_SOCKET, SO_LINGER, &abort, socklen_t(MemoryLayout<linger>.size))
         Glibc.close(flight.fd)
         self.flights[slot] = nil
         self.freeSlots.append(slot)

@@ -136,6 +136,30 @@ struct ProbeLoopTests {
         await server.stop()
     }
 
+    /// With quick ACKs off, a TCP probe passes on the endpoint's SYN-ACK and resets the
+    /// connection before its last ACK, as HAProxy's checks do: the endpoint's kernel
+    /// answered, and the endpoint itself is never handed a connection to accept.
+    /// The last ACK waits at least 40 ms (Linux's delayed-ACK floor), so a probe loop
+    /// held up that long between the SYN-ACK and its reset lets one through; the test
+    /// allows a few of 20, where quick ACKs on hand the endpoint all 20.
+    @Test func aTCPProbeIsNeverAcceptedByTheEndpoint() async throws {
+        let listener = try #require(LoopbackSocket.bind(), "bind 127.0.0.1:0: errno \(errno)")
+        defer { close(listener.fd) }
+        try #require(listen(listener.fd, 64) == 0 && fcntl(listener.fd, F_SETFL, O_NONBLOCK) == 0)
+        let prober = Prober()
+        for _ in 0..<20 {
+            #expect(await prober.probe(EndpointConfig(name: "t", check: .tcp(host: "127.0.0.1", port: listener.port))) == .pass("connected"))
+        }
+        // What waits in the accept queue (the listener is non-blocking).
+        var accepted = 0
+        while case let fd = accept(listener.fd, nil, nil), fd >= 0 {
+            close(fd)
+            accepted += 1
+        }
+        #expect(accepted <= 5, "\(accepted) of 20 TCP probes were handed to the endpoint")
+        await prober.shutdown()
+    }
+
     /// The loop reuses one endpoint's answer (framer and llhttp parser) for the next
     /// probe of any endpoint: nothing of one answer may show in the next. Each probe here
     /// runs alone, so each takes the answer the one before it left.
