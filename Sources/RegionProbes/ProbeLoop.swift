@@ -52,7 +52,7 @@ public final class ProbeLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked 
     var nextGeneration: UInt32 = 0
     var probeDeadlines = DeadlineHeap<UInt64>()
     /// Timers of ``ProbeListener``s (``setProbeTimer(at:for:tag:)``), and those due now.
-    var listenerTimers = DeadlineHeap<ListenerTimer>()
+    var listenerTimers = ListenerTimers()
     var dueListenerTimers: [ListenerTimer] = []
     /// Answers (framers, llhttp parsers) of ended probes, reset and reused by the next.
     var spareAnswers: [HTTPAnswer] = []
@@ -256,7 +256,7 @@ public final class ProbeLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked 
             var wake = UInt64.max
             if let first = self.timers.first { wake = min(wake, first.deadline) }
             if let first = self.probeDeadlines.first { wake = min(wake, first.deadline) }
-            if let first = self.listenerTimers.first { wake = min(wake, first.deadline) }
+            if let first = self.listenerTimers.first { wake = min(wake, first) }
             if wake != .max {
                 let now = Self.uptime()
                 nanoseconds = wake > now ? wake - now : 0
