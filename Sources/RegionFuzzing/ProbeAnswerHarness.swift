@@ -7,7 +7,8 @@ import RegionProbes
 /// Bytes from a probed endpoint: the probe's llhttp framing must give the same verdict
 /// as NIOHTTP1's `HTTPResponseDecoder` (the same parser behind a full channel pipeline)
 /// on the same bytes, split the same way. That is the proof that the lean framing is
-/// as strict as the decoder, run on every input the fuzzer finds.
+/// as strict as the decoder, run on every input the fuzzer finds. A probe loop's pooled
+/// answer, reset after reading the same bytes once, must judge them as a fresh one.
 enum ProbeAnswerHarness {
     static let check: HTTPCheck = {
         var check = HTTPCheck(url: "http://127.0.0.1:9/healthz")
@@ -36,6 +37,7 @@ enum ProbeAnswerHarness {
                 return "\(method): the probe says \(ours), NIOHTTP1's decoder says \(reference)"
             }
             if let capacity = ours.capacity, !(0...1).contains(capacity) { return "capacity \(capacity) is outside 0...1" }
+            if let differs = ResponseReplay.reuseDiffers(chunks, check: check, maxBody: Self.maxBody) { return "\(method): \(differs)" }
         }
         return nil
     }

@@ -30,4 +30,28 @@ public enum ResponseReplay {
         promise.succeed(.fail(.other, "probe ended without a result"))  // ignored when it has one
         return outcome.withLockedValue { $0 } ?? .fail(.other, "probe ended without a result")
     }
+
+    /// What a probe loop's pooled answer (``HTTPAnswer/reset(_:)``) makes of `chunks`
+    /// after it read them once already, whatever state that left it in (mid-body,
+    /// failed, complete), against a fresh answer: nil when they agree.
+    public static func reuseDiffers(_ chunks: [[UInt8]], check: HTTPCheck, maxBody: Int) -> String? {
+        let isHead = check.method == "HEAD"
+        func judge(_ answer: HTTPAnswer) -> ProbeOutcome {
+            for chunk in chunks {
+                if let outcome = chunk.withUnsafeBytes({ answer.feed($0) }) { return outcome }
+            }
+            return answer.finish()
+        }
+        let fresh = judge(HTTPAnswer(check: check, isHead: isHead, maxBody: maxBody))
+        // Another endpoint's settings first, so the reset has to replace them too.
+        var other = check
+        other.capacityHeader = "X-Other"
+        other.lagHeader = "X-Lag"
+        let reused = HTTPAnswer(check: other, isHead: !isHead, maxBody: maxBody / 2 + 1)
+        _ = judge(reused)
+        reused.reset(HTTPAnswer.Spec(check: check, isHead: isHead, maxBody: maxBody))
+        let again = judge(reused)
+        return again == fresh ? nil : "a reused answer says \(again), a fresh one \(fresh)"
+    }
 }
+
