@@ -18,7 +18,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     /// The same loop when it is a ``ProbeLoop``: probe timers are then its heap entries.
     nonisolated let probeLoop: ProbeLoop?
     public nonisolated var unownedExecutor: UnownedSerialExecutor { self.loop.executor.asUnownedSerialExecutor() }
-    private var stopped = false
+    var stopped = false
 
     public private(set) var config: RegionConfig
     var window: RegionWindow
@@ -35,9 +35,9 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     /// Status changes found by loop ticks, published in order.
     private var publishing: Task<Void, Never>?
     private var metrics: RegionMetrics
-    private var generation = 0
+    var generation = 0
     /// Jitter and first-probe spread; seeded once (no system call per probe).
-    private var random = JitterRandom(seed: UInt64.random(in: .min ... .max))
+    var random = JitterRandom(seed: UInt64.random(in: .min ... .max))
     /// What readers outside the actor see: the region's report and when its evaluation tick
     /// last ran (the supervisor's liveness check). Refreshed after every evaluation and
     /// update, so `status`, `STATUS=`, a metrics scrape and the watchdog read every region
@@ -155,106 +155,17 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         self.publish()
     }
 
-    // MARK: probing
-
-    private func startEndpoint(_ endpoint: EndpointConfig) {
-        self.generation += 1
-        let cadence = ProbeCadence(interval: endpoint.interval, jitter: endpoint.jitter)
-        let prepared = self.prober.prepare(endpoint)
-        var runtime = self.endpoints[endpoint.name] ?? EndpointRuntime(config: endpoint, prepared: prepared, cadence: cadence, generation: self.generation)
-        runtime.config = endpoint
-        runtime.prepared = prepared
-        runtime.cadence = cadence
-        runtime.generation = self.generation
-        // A replaced endpoint's probe in flight is not awaited: its result is ignored by generation.
-        runtime.running = false
-        self.endpoints[endpoint.name] = runtime
-        // Spread the first probes of all endpoints over one interval.
-        let due = cadence.first(after: Self.uptime(.now()), fraction: Double.random(in: 0..<1, using: &self.random))
-        self.schedule(EndpointTable.tag(slot: self.endpoints.slot(of: endpoint.name)!, generation: self.generation), due: due)
-    }
-
-    static func uptime(_ deadline: NIODeadline) -> Duration { .nanoseconds(Int64(deadline.uptimeNanoseconds)) }
-    private static func deadline(_ uptime: Duration) -> NIODeadline {
-        .uptimeNanoseconds(UInt64(max(0, uptime.components.seconds)) * 1_000_000_000 + UInt64(max(0, uptime.components.attoseconds / 1_000_000_000)))
-    }
-
-    /// Timers fire on a grid of this width, so that probes due close together share a wake-up.
-    static var timerSlot: Duration { .milliseconds(10) }
-
-    /// Sets the timer of the endpoint's next probe. The timer fires on this actor's loop:
-    /// on a ``ProbeLoop`` as an entry in its timer heap, else as a NIO task.
-    private func schedule(_ tag: UInt64, due: Duration) {
-        guard !self.stopped, let slot = self.endpoints.current(tag) else { return }
-        self.endpoints.update(slot) { $0.due = due }
-        let fire = Self.deadline(ProbeCadence.timer(for: due, slot: Self.timerSlot))
-        if let probeLoop = self.probeLoop {
-            probeLoop.setProbeTimer(at: fire.uptimeNanoseconds, for: self, tag: tag)
-        } else {
-            _ = self.loop.scheduleTask(deadline: fire) { self.probeDue(tag) }
-        }
-    }
-
-    /// Starts one probe. The next one is planned only when this one has ended (which
-    /// its timeout bounds), so an endpoint's probes never overlap.
-    private func probe(_ tag: UInt64) {
-        guard !self.stopped, let slot = self.endpoints.current(tag) else { return }
-        let start = Self.uptime(.now())
-        // In place: copying an endpoint's runtime (its config and last result) per probe
-        // was a measurable share of the probe's CPU.
-        let prepared = self.endpoints.update(slot) { runtime in
-            runtime.startedAt = start
-            runtime.running = true
-            return runtime.prepared
-        }
-        self.prober.start(prepared, on: self.loop, for: self, tag: tag)
-    }
-
-    private func finished(_ tag: UInt64, completion: ProbeCompletion) {
-        if !self.waiting.isEmpty, let waiters = self.waiting.removeValue(forKey: tag) {
-            for waiter in waiters { waiter.succeed(completion) }
-        }
-        guard let slot = self.endpoints.current(tag) else { return }
-        // Read in place: a copy of the runtime (its config and last result) per probe costs.
-        let (running, name, due, start, timeout) = self.endpoints.update(slot) { ($0.running, $0.config.name, $0.due, $0.startedAt, $0.config.timeout) }
-        guard running else { return }
-        let outcome = completion.outcome
-        // When the probe ended (a probe run on NIO's loops hands its result back later).
-        let end = max(start, Self.uptime(completion.endedAt))
-        let finishedAt = self.time.now
-        var result = ProbeResult(
-            endpoint: name,
-            scheduledAt: finishedAt.addingTimeInterval(-(end - due).seconds),
-            finishedAt: finishedAt,
-            latencyMs: (end - start).milliseconds,
-            latenessMs: ProbeCadence.lateness(due: due, startedAt: start).milliseconds,
-            failure: outcome.failure,
-            detail: outcome.detail,
-            capacity: outcome.capacity
-        )
-        result.lag = outcome.lag
-        if case .discounted(let why) = ProbeEvidence.judge(failure: outcome.failure, startLateness: start - due, elapsed: end - start, timeout: timeout) {
-            result.notCounted = why
-        }
-        let counted = result.notCounted == nil
-        if counted { self.window.record(result) }
-        let spread = Double.random(in: -1...1, using: &self.random)
-        let next = self.endpoints.update(slot) { $0.finished(with: result, counted: counted, end: end, spread: spread) }
-        self.statistics.record(latenessMs: result.latenessMs, counted: counted)
-        self.schedule(tag, due: next)
-    }
-
-    // MARK: evaluation
+    // MARK: evaluation (probing is in RegionMonitor+Probing.swift)
 
     /// Whether the evaluation tick is a timer of the monitor's ``ProbeLoop`` rather than a
     /// task sleeping on the clock: with the real clock, on a probe loop. A task's sleep
-    /// wakes a pool thread and then hops to the loop, every region every interval, which
-    /// was a tenth of regiond's CPU beside its probes. An injected clock (tests) ticks
-    /// only as it is advanced, so it keeps the task.
+    /// wakes a pool thread and then hops to the loop, every region every interval: at 100
+    /// regions the pool's threads used 33 ms of every 10 s, 15 ms with the loop's timer.
+    /// An injected clock (tests) ticks only as it is advanced, so it keeps the task.
     private var ticksOnLoop: Bool { self.probeLoop != nil && C.self == ContinuousClock.self }
 
     /// Marks the tag of the evaluation tick's timer (endpoint slots never reach it).
-    private static var tickSlot: UInt64 { 0xFFFF_FFFF }
+    static var tickSlot: UInt64 { 0xFFFF_FFFF }
 
     private func startEvaluation() {
         let interval = self.config.status.evaluationInterval
@@ -294,7 +205,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     }
 
     /// The evaluation tick's timer fired: evaluate, publish any change in order, and set the next.
-    private func tick(_ tag: UInt64) {
+    func tick(_ tag: UInt64) {
         guard !self.stopped, UInt32(truncatingIfNeeded: tag >> 32) == UInt32(truncatingIfNeeded: self.tickGeneration), let due = self.tickDue else { return }
         if let change = self.evaluateRound(due: due) {
             self.publishing = Task { [previous = self.publishing, bus] in
@@ -392,41 +303,5 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         return RegionReport(
             brief: Self.brief(config: config, evaluator: evaluator, metrics: metrics), metrics: metrics, reasons: held + evaluator.reasons,
             pending: evaluator.pending, thresholds: ThresholdsReport(config.status), endpoints: endpoints)
-    }
-}
-
-extension RegionMonitor: ProbeListener {
-    // The loop calls these through the protocol, which reaches the generic code: without
-    // the specialisation the whole per-probe path ran unspecialised (generic metadata
-    // lookups, the clock through witness tables), 2% of the loop's CPU.
-
-    /// A probe timer of this monitor fired; called by its loop.
-    @_specialize(where C == ContinuousClock)
-    public nonisolated func probeDue(_ tag: UInt64) {
-        if tag & 0xFFFF_FFFF == Self.tickSlot {
-            self.onOwnLoop { $0.tick(tag) }
-        } else {
-            self.onOwnLoop { $0.probe(tag) }
-        }
-    }
-
-    /// A scheduled probe of this monitor ended; called on its loop.
-    @_specialize(where C == ContinuousClock)
-    public nonisolated func probeEnded(_ tag: UInt64, _ completion: ProbeCompletion) {
-        self.onOwnLoop { $0.finished(tag, completion: completion) }
-    }
-
-    /// Runs `body` isolated to this monitor, as `assumeIsolated` does, without its check
-    /// in release builds. Only the monitor's own loop calls ``probeDue(_:)`` and
-    /// ``probeEnded(_:_:)`` (a ``ProbeLoop`` calls a listener on the loop it was set on,
-    /// and the NIO path completes on `loop`), and that loop is this actor's executor, so
-    /// the isolation holds. The check, which asks the runtime for the current executor
-    /// through generic lookups twice per probe, was 4% of a probe loop's CPU. Debug builds,
-    /// and so every test, still check.
-    private nonisolated func onOwnLoop(_ body: (isolated RegionMonitor) -> Void) {
-        assert(self.loop.inEventLoop, "a region monitor was called off its event loop")
-        withoutActuallyEscaping(body) { body in
-            unsafeBitCast(body, to: ((RegionMonitor) -> Void).self)(self)
-        }
     }
 }
