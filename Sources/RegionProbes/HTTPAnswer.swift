@@ -28,8 +28,6 @@ final class HTTPAnswer {
     private(set) var spec: Spec
     private let framer: HTTPResponseFramer
 
-    var check: HTTPCheck { self.spec.check }
-
     init(_ spec: Spec) {
         self.spec = spec
         self.framer = HTTPResponseFramer(isHead: spec.isHead, maxBody: spec.maxBody, wantedHeaders: spec.wanted)

@@ -4,10 +4,10 @@ import NIOCore
 /// probe timers fires and how each probe it started ended.
 ///
 /// This is the per-probe path of every scheduled probe, so it has no promise, future,
-/// closure, task or lock in it: a timer is a heap entry, a probe a slot, and each end is
-/// one call with a tag the listener chose (which endpoint, which schedule). NIO's
-/// `scheduleTask` and a promise per probe cost more user time than the probe's own
-/// system calls (docs/performance.md, "The probe loops").
+/// closure, task or lock in it: a timer is an entry in the loop's ``ListenerTimers``, a
+/// probe a slot, and each end is one call with a tag the listener chose (which
+/// endpoint, which schedule). NIO's `scheduleTask` and a promise per probe cost more
+/// user time than the probe's own system calls (docs/performance.md, "The listener path").
 public protocol ProbeListener: AnyObject, Sendable {
     /// A timer set with ``ProbeLoop/setProbeTimer(at:for:tag:)`` is due. On the loop.
     func probeDue(_ tag: UInt64)
