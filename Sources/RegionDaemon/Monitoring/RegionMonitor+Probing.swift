@@ -35,7 +35,7 @@ extension RegionMonitor {
     static var timerSlot: Duration { .milliseconds(10) }
 
     /// Sets the timer of the endpoint's next probe. The timer fires on this actor's loop:
-    /// on a ``ProbeLoop`` as an entry in its timer heap, else as a NIO task.
+    /// on a ``ProbeLoop`` as one of its listener timers, else as a NIO task.
     func schedule(_ tag: UInt64, due: Duration) {
         guard !self.stopped, let slot = self.endpoints.current(tag) else { return }
         self.endpoints.update(slot) { $0.due = due }
