@@ -100,7 +100,7 @@ extension RegionMonitor {
 extension RegionMonitor: ProbeListener {
     // The loop calls these through the protocol, which reaches the generic code: without
     // the specialisation the whole per-probe path ran unspecialised (generic metadata
-    // lookups, the clock through witness tables), about 1.5% of the loop's CPU (metadata and witness-table lookups in its profile).
+    // lookups, the clock through witness tables), about 1.5% of the loop's profile.
 
     /// A probe timer of this monitor fired; called by its loop.
     @_specialize(where C == ContinuousClock)
