@@ -23,6 +23,14 @@ final class HTTPAnswer {
             self.maxBody = maxBody
             self.wanted = HTTPResponseFramer.wanted([check.capacityHeader, check.lagHeader].compactMap { $0 })
         }
+
+        /// The verdict on a complete answer. A method, so that `check` is read in place:
+        /// handed out of the class, it was copied string by string on every probe.
+        func judge(_ framer: HTTPResponseFramer) -> ProbeOutcome {
+            HTTPVerdict.judge(
+                check: self.check, status: framer.status, header: { framer.headerValue($0) },
+                body: framer.body, truncated: framer.truncated, maxBody: framer.maxBody)
+        }
     }
 
     private(set) var spec: Spec
@@ -59,12 +67,7 @@ final class HTTPAnswer {
         case .needMore:
             return nil
         case .complete:
-            let framer = self.framer
-            // A local reference: `check` is then borrowed, not copied string by string.
-            let spec = self.spec
-            return HTTPVerdict.judge(
-                check: spec.check, status: framer.status, header: { framer.headerValue($0) },
-                body: framer.body, truncated: framer.truncated, maxBody: framer.maxBody)
+            return self.spec.judge(self.framer)
         case .failed(.nothing):
             return .fail(.refused, "connection closed by the server before a response")
         case .failed(.cutShort(let bytes)):

@@ -68,6 +68,7 @@ extension ProbeLoop {
     /// even when already due, so a listener cannot hold the loop.
     func runDueListenerTimers(now: UInt64) {
         guard let first = self.listenerTimers.first, first <= now else { return }
+        self.noteLateness(due: first, now: now)
         self.listenerTimers.takeDue(now: now, into: &self.dueListenerTimers)
         for timer in self.dueListenerTimers { timer.listener.probeDue(timer.tag) }
         self.dueListenerTimers.removeAll(keepingCapacity: true)

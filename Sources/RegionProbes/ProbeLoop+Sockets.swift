@@ -5,10 +5,11 @@ import RegionCore
 
 /// A ``ProbeLoop``'s probes on raw sockets.
 ///
-/// Per probe: `socket`, `setsockopt` (`TCP_QUICKACK` off), `connect`, one `epoll_ctl`
-/// (edge-triggered, reading and writing at once, so it is never modified; `close`
-/// removes it), `send`, `recv` until the answer is complete, `setsockopt` (`SO_LINGER`
-/// 0) and `close`. A connect that failed shows on the first `send`. Every connection is
+/// Per probe: `socket`, `setsockopt` (`TCP_QUICKACK` off), `connect`, `send` at once
+/// (when the handshake is already done, as on loopback), one `epoll_ctl` (edge-triggered;
+/// for writing too only while the request is not sent, so it is never modified; `close`
+/// removes it), `recv` until the answer is complete, `setsockopt` (`SO_LINGER` 0) and
+/// `close`. A connect that failed shows on the first `send`. Every connection is
 /// closed with a reset, as HAProxy closes its checks, so probing leaves no TIME_WAIT
 /// sockets behind, here or on the endpoint.
 extension ProbeLoop {
@@ -31,7 +32,6 @@ extension ProbeLoop {
 
     struct Flight {
         var fd: Int32
-        var generation: UInt32
         var completion: Completion
         var timeout: Duration
         var answer: HTTPAnswer?
@@ -73,10 +73,26 @@ extension ProbeLoop {
             Glibc.close(fd)
             return self.reject(completion, errno: code, call: "connect", now: now)
         }
+        // On loopback and fast links the handshake is often done by now: send the request
+        // at once, and the socket need not be watched for writing (no event, no loop turn,
+        // for "connected"). Not connected yet: the first writable event sends it.
+        var sent = 0
+        var requestSent = false
+        if case .http(_, let request) = probe.kind {
+            let count = request.withUnsafeBytes { send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+            let code = errno
+            if count >= 0 {
+                sent = count
+                requestSent = count == request.count
+            } else if code != EAGAIN, code != EWOULDBLOCK, code != EINTR {
+                Glibc.close(fd)
+                return self.reject(completion, errno: code, call: "send", now: now)
+            }
+        }
         let slot = self.freeSlots.popLast() ?? self.newSlot()
         self.nextGeneration &+= 1
         var event = epoll_event()
-        event.events = regiond_epollin | regiond_epollout | regiond_epollrdhup | regiond_epollet
+        event.events = regiond_epollin | regiond_epollrdhup | regiond_epollet | (requestSent ? 0 : regiond_epollout)
         event.data.u64 = UInt64(slot) | UInt64(self.nextGeneration) << 32
         guard epoll_ctl(self.epollDescriptor, EPOLL_CTL_ADD, fd, &event) == 0 else {
             let code = errno
@@ -84,7 +100,7 @@ extension ProbeLoop {
             self.freeSlots.append(slot)
             return self.reject(completion, errno: code, call: "epoll_ctl", now: now)
         }
-        var flight = Flight(fd: fd, generation: self.nextGeneration, completion: completion, timeout: probe.timeout, answer: nil, request: [])
+        var flight = Flight(fd: fd, completion: completion, timeout: probe.timeout, answer: nil, request: [], sent: sent)
         if case .http(let spec, let request) = probe.kind {
             if let spare = self.spareAnswers.popLast() {
                 spare.reset(spec)
@@ -95,11 +111,13 @@ extension ProbeLoop {
             flight.request = request
         }
         self.flights[slot] = flight
-        self.probeDeadlines.push(.init(deadline: now &+ probe.timeoutNanoseconds, id: event.data.u64))
+        self.flightGenerations[slot] = self.nextGeneration
+        self.probeDeadlines.push(.init(deadline: now &+ probe.timeoutNanoseconds, id: event.data.u64), timeout: probe.timeoutNanoseconds)
     }
 
     private func newSlot() -> Int {
         self.flights.append(nil)
+        self.flightGenerations.append(0)
         return self.flights.count - 1
     }
 
@@ -108,26 +126,31 @@ extension ProbeLoop {
         completion.complete(ProbeCompletion(outcome: .fail(failure, detail), endedAt: .uptimeNanoseconds(now)))
     }
 
-    /// The flight a tag names (`slot | generation << 32`), if it is still in the air.
-    private func slot(of tag: UInt64) -> Int? {
+    /// The flight a tag names (`slot | generation << 32`), moved out of its slot, if it
+    /// is still in the air. Moved, not copied: no retain and release of what it holds; the
+    /// caller puts it back or ends it. The generation is checked in its own array, without
+    /// touching the flight (a stale tag, such as the timeout of a probe that has ended,
+    /// costs a comparison).
+    private func takeFlight(_ tag: UInt64) -> (slot: Int, flight: Flight)? {
         let slot = Int(tag & 0xFFFF_FFFF)
-        guard slot < self.flights.count, self.flights[slot]?.generation == UInt32(truncatingIfNeeded: tag >> 32) else { return nil }
-        return slot
+        guard slot < self.flightGenerations.count, self.flightGenerations[slot] == UInt32(truncatingIfNeeded: tag >> 32),
+            let flight = self.flights[slot].take()
+        else { return nil }
+        return (slot, flight)
     }
 
     /// Ends every probe whose timeout has passed.
     func expireProbes(now: UInt64) {
         while let due = self.probeDeadlines.popDue(now: now) {
-            guard let slot = self.slot(of: due.id), let flight = self.flights[slot] else { continue }
-            self.end(slot, .fail(.timeout, "no answer within \(formatDuration(flight.timeout))"), now: now)
+            guard let (slot, flight) = self.takeFlight(due.id) else { continue }
+            self.noteLateness(due: due.deadline, now: now)
+            self.end(slot, flight, .fail(.timeout, "no answer within \(formatDuration(flight.timeout))"), now: now)
         }
     }
 
-    /// Ends the probe in `slot`: closes its socket, frees the slot, then tells whoever
-    /// waits (who may start the next probe in the same slot).
-    func end(_ slot: Int, _ outcome: ProbeOutcome, now: UInt64) {
-        // Moved out, not copied: no retain and release of what the flight holds.
-        guard let flight = self.flights[slot].take() else { return }
+    /// Ends the probe `flight` (moved out of `slot`): closes its socket, frees the slot,
+    /// then tells whoever waits (who may start the next probe in the same slot).
+    private func end(_ slot: Int, _ flight: Flight, _ outcome: ProbeOutcome, now: UInt64) {
         // A reset, as HAProxy closes its checks, whoever closed first: no FIN and ACK
         // exchange, no FIN_WAIT or TIME_WAIT socket on either side. 7% less CPU per HTTP
         // probe than a FIN after the endpoint's (docs/performance.md).
@@ -140,28 +163,28 @@ extension ProbeLoop {
         flight.completion.complete(ProbeCompletion(outcome: outcome, endedAt: .uptimeNanoseconds(now)))
     }
 
-    private func fail(_ slot: Int, errno code: Int32, call: String, now: UInt64) {
+    private func fail(_ slot: Int, _ flight: Flight, errno code: Int32, call: String, now: UInt64) {
         let (failure, detail) = ProbeErrorClassifier.classify(errno: code, call: "\(call): \(String(cString: strerror(code)))")
-        self.end(slot, .fail(failure, detail), now: now)
+        self.end(slot, flight, .fail(failure, detail), now: now)
     }
 
     /// One epoll event for a probe; stale events (the slot has moved on) are dropped.
     func handle(flightTag: UInt64, events: UInt32, now: UInt64) {
-        // Moved out (every path below puts it back before it returns or ends the probe).
-        guard let slot = self.slot(of: flightTag), var flight = self.flights[slot].take() else { return }
+        // Every path below puts the flight back or ends the probe.
+        guard let (slot, taken) = self.takeFlight(flightTag) else { return }
+        var flight = taken
         let writable = events & (regiond_epollout | regiond_epollerr | regiond_epollhup) != 0
         if events & (regiond_epollin | regiond_epollrdhup | regiond_epollhup | regiond_epollerr) != 0 { flight.readable = true }
         if events & (regiond_epollrdhup | regiond_epollhup) != 0 { flight.peerClosed = true }
 
         guard let answer = flight.answer else {
             // TCP: the connect has ended, one way or the other.
-            self.flights[slot] = flight
-            guard writable else { return }
+            guard writable else { return self.flights[slot] = flight }
             var code: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
             if getsockopt(flight.fd, SOL_SOCKET, SO_ERROR, &code, &length) != 0 { code = errno }
-            if code == 0 { return self.end(slot, .pass("connected"), now: now) }
-            return self.fail(slot, errno: code, call: "connect", now: now)
+            if code == 0 { return self.end(slot, flight, .pass("connected"), now: now) }
+            return self.fail(slot, flight, errno: code, call: "connect", now: now)
         }
         if flight.sent < flight.request.count {
             guard writable else { return self.flights[slot] = flight }
@@ -170,9 +193,8 @@ extension ProbeLoop {
             }
             if sent < 0 {
                 let code = errno
-                self.flights[slot] = flight
-                if code == EAGAIN || code == EWOULDBLOCK || code == EINTR { return }
-                return self.fail(slot, errno: code, call: "send", now: now)
+                if code == EAGAIN || code == EWOULDBLOCK || code == EINTR { return self.flights[slot] = flight }
+                return self.fail(slot, flight, errno: code, call: "send", now: now)
             }
             flight.sent += sent
             guard flight.sent == flight.request.count else { return self.flights[slot] = flight }
@@ -189,8 +211,7 @@ extension ProbeLoop {
             let count = recv(flight.fd, self.buffer.baseAddress, self.buffer.count, 0)
             if count > 0 {
                 if let outcome = answer.feed(UnsafeRawBufferPointer(rebasing: self.buffer[0..<count])) {
-                    self.flights[slot] = flight
-                    return self.end(slot, outcome, now: now)
+                    return self.end(slot, flight, outcome, now: now)
                 }
                 if count < self.buffer.count, !flight.peerClosed {
                     flight.readable = false
@@ -198,15 +219,13 @@ extension ProbeLoop {
                 }
             } else if count == 0 {
                 flight.peerClosed = true
-                self.flights[slot] = flight
-                return self.end(slot, answer.finish(), now: now)
+                return self.end(slot, flight, answer.finish(), now: now)
             } else {
                 let code = errno
                 if code == EINTR { continue }
                 flight.readable = false
-                self.flights[slot] = flight
-                if code == EAGAIN || code == EWOULDBLOCK { return }
-                return self.fail(slot, errno: code, call: "recv", now: now)
+                if code == EAGAIN || code == EWOULDBLOCK { return self.flights[slot] = flight }
+                return self.fail(slot, flight, errno: code, call: "recv", now: now)
             }
         }
     }

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// An event loop that runs region monitors and their probes on one thread: one `epoll`
 /// set holds the probes' raw non-blocking sockets, the loop's timers are a heap, and the
@@ -48,9 +49,15 @@ public final class ProbeLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked 
 
     /// The probes in flight (``ProbeLoop+Sockets``), by slot.
     var flights: [Flight?] = []
+    /// Each slot's generation, checked before its flight is touched.
+    var flightGenerations: [UInt32] = []
+    /// The worst lateness (nanoseconds) of this loop's timers and probe deadlines since
+    /// ``drainLateness()``: its lag, measured on the deadlines it keeps anyway. (A heartbeat
+    /// timer measured it before, and woke even an idle loop ten times a second.)
+    private let worstLateness = Atomic<Int64>(0)
     var freeSlots: [Int] = []
     var nextGeneration: UInt32 = 0
-    var probeDeadlines = DeadlineHeap<UInt64>()
+    var probeDeadlines = ProbeTimeouts()
     /// Timers of ``ProbeListener``s (``setProbeTimer(at:for:tag:)``), and those due now.
     var listenerTimers = ListenerTimers()
     var dueListenerTimers: [ListenerTimer] = []
@@ -217,12 +224,35 @@ public final class ProbeLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked 
         }
     }
 
+    /// Notes that something due at `deadline` runs at `now` (both uptime nanoseconds).
+    func noteLateness(due deadline: UInt64, now: UInt64) {
+        guard now > deadline else { return }
+        let lateness = Int64(clamping: now - deadline)
+        var current = self.worstLateness.load(ordering: .relaxed)
+        while lateness > current {
+            let (done, seen) = self.worstLateness.compareExchange(expected: current, desired: lateness, ordering: .relaxed)
+            if done { break }
+            current = seen
+        }
+    }
+
+    /// The worst lateness since the last drain, in nanoseconds, leaving it in place.
+    public func peekLateness() -> Int64 { self.worstLateness.load(ordering: .relaxed) }
+
+    /// The worst lateness since the last call, in nanoseconds: how far behind this loop
+    /// ran its own timers and probe deadlines. An idle loop (nothing due) reports zero;
+    /// nothing of its is late.
+    public func drainLateness() -> Int64 { self.worstLateness.exchange(0, ordering: .relaxed) }
+
     /// Runs the timers due at `now`, soonest first. Those they schedule run on a later
     /// turn, even when already due, so a timer that keeps rescheduling itself cannot hold
     /// the loop; one they cancel does not run.
     private func runDueTimers(now: UInt64) {
         self.dueTimers.removeAll(keepingCapacity: true)
-        while let due = self.timers.popDue(now: now) { self.dueTimers.append(due.id) }
+        while let due = self.timers.popDue(now: now) {
+            if self.dueTimers.isEmpty { self.noteLateness(due: due.deadline, now: now) }
+            self.dueTimers.append(due.id)
+        }
         for id in self.dueTimers {
             self.timerWork.removeValue(forKey: id)?()
         }
@@ -255,7 +285,7 @@ public final class ProbeLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked 
         } else {
             var wake = UInt64.max
             if let first = self.timers.first { wake = min(wake, first.deadline) }
-            if let first = self.probeDeadlines.first { wake = min(wake, first.deadline) }
+            if let first = self.probeDeadlines.first { wake = min(wake, first) }
             if let first = self.listenerTimers.first { wake = min(wake, first) }
             if wake != .max {
                 let now = Self.uptime()

@@ -18,6 +18,11 @@ public struct RegionWindow: Sendable {
         var capacity: Double?
         var lag: Double?
         var at: Date
+
+        /// Takes `newer` unless it is older than what is held.
+        mutating func replace(with newer: Latest) {
+            if newer.at >= self.at { self = newer }
+        }
     }
 
     public var length: Duration
@@ -45,11 +50,9 @@ public struct RegionWindow: Sendable {
         } else {
             self.samples.append(sample)
         }
-        if let previous = self.latest[result.endpoint], previous.at > result.finishedAt {
-            // An older result finishing late does not replace a newer one.
-        } else {
-            self.latest[result.endpoint] = Latest(passed: result.passed, capacity: result.capacity, lag: result.lag, at: result.finishedAt)
-        }
+        // One hash of the name, in place. An older result finishing late does not replace a newer one.
+        let fresh = Latest(passed: result.passed, capacity: result.capacity, lag: result.lag, at: result.finishedAt)
+        self.latest[result.endpoint, default: fresh].replace(with: fresh)
         if result.passed, self.lastSuccess.map({ $0 < result.finishedAt }) ?? true {
             self.lastSuccess = result.finishedAt
         }
@@ -82,7 +85,11 @@ public struct RegionWindow: Sendable {
         let failures = live.reduce(0) { $0 + ($1.passed ? 0 : 1) }
         // Latency: every passing probe, and every timed-out one as "more than its timeout"
         // (a region answering in 6 s behind a 5 s timeout is slow, not fast).
-        var latencies = live.compactMap { $0.passed || $0.timedOut ? LatencySample(ms: $0.latencyMs, atLeast: $0.timedOut) : nil }
+        var latencies: [LatencySample] = []
+        latencies.reserveCapacity(live.count)
+        for sample in live where sample.passed || sample.timedOut {
+            latencies.append(LatencySample(ms: sample.latencyMs, atLeast: sample.timedOut))
+        }
         latencies.sort()
         let passing = self.latest.values.filter(\.passed).count
         let reporting = self.latest.count

@@ -75,6 +75,15 @@ struct EndpointTable {
         body(&self.slots[slot]!)
     }
 
+    /// Fills in the probing part of the endpoint's report, reading its runtime in place.
+    func fill(_ report: inout EndpointReport) {
+        guard let slot = self.byName[report.name], self.slots[slot] != nil else { return }
+        report.probes = self.slots[slot]?.probes ?? 0
+        report.consecutiveFailures = self.slots[slot]?.consecutiveFailures ?? 0
+        report.last = self.slots[slot]?.last
+        report.tally = self.slots[slot]?.tally
+    }
+
     static func tag(slot: Int, generation: Int) -> UInt64 {
         UInt64(truncatingIfNeeded: slot) & 0xFFFF_FFFF | UInt64(UInt32(truncatingIfNeeded: generation)) << 32
     }

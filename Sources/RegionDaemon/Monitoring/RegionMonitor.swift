@@ -20,7 +20,12 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { self.loop.executor.asUnownedSerialExecutor() }
     var stopped = false
 
-    public private(set) var config: RegionConfig
+    public private(set) var config: RegionConfig {
+        didSet { self.endpointReports = Self.endpointReports(self.config) }
+    }
+    /// The settled part of each endpoint's report, made when the configuration changes:
+    /// a report is built at every evaluation, each region every second.
+    private var endpointReports: [EndpointReport]
     var window: RegionWindow
     private var evaluator: StatusEvaluator
     var endpoints = EndpointTable()
@@ -69,6 +74,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         self.loop = loop
         self.probeLoop = loop as? ProbeLoop
         self.config = config
+        self.endpointReports = Self.endpointReports(config)
         self.signals = signals
         self.window = RegionWindow(length: config.status.window)
         self.evaluator = StatusEvaluator(thresholds: config.status)
@@ -78,7 +84,8 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         self.statistics = statistics
         self.gate = gate
         self.metrics = .empty(windowSeconds: config.status.window.seconds)
-        self.published = Mutex(Published(report: Self.report(config: config, evaluator: self.evaluator, metrics: self.metrics, endpoints: EndpointTable(), gate: gate)))
+        self.published = Mutex(Published(report: Self.report(
+            config: config, endpointReports: self.endpointReports, evaluator: self.evaluator, metrics: self.metrics, endpoints: EndpointTable(), gate: gate)))
     }
 
     /// The region's brief as of its last evaluation or update.
@@ -283,22 +290,26 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
             reason: evaluator.reasons.first ?? "")
     }
 
+    private static func endpointReports(_ config: RegionConfig) -> [EndpointReport] {
+        config.endpoints.map { endpoint in
+            EndpointReport(
+                name: endpoint.name, kind: endpoint.check.kind, target: endpoint.check.target,
+                intervalSeconds: endpoint.interval.seconds, timeoutSeconds: endpoint.timeout.seconds,
+                probes: 0, consecutiveFailures: 0, last: nil)
+        }
+    }
+
     public func report() -> RegionReport {
-        Self.report(config: self.config, evaluator: self.evaluator, metrics: self.metrics, endpoints: self.endpoints, gate: self.gate)
+        Self.report(
+            config: self.config, endpointReports: self.endpointReports, evaluator: self.evaluator, metrics: self.metrics, endpoints: self.endpoints, gate: self.gate)
     }
 
     private static func report(
-        config: RegionConfig, evaluator: StatusEvaluator, metrics: RegionMetrics, endpoints runtimes: EndpointTable, gate: ScheduleGate
+        config: RegionConfig, endpointReports: [EndpointReport], evaluator: StatusEvaluator, metrics: RegionMetrics, endpoints runtimes: EndpointTable,
+        gate: ScheduleGate
     ) -> RegionReport {
-        let endpoints = config.endpoints.map { endpoint in
-            let runtime = runtimes[endpoint.name]
-            var report = EndpointReport(
-                name: endpoint.name, kind: endpoint.check.kind, target: endpoint.check.target,
-                intervalSeconds: endpoint.interval.seconds, timeoutSeconds: endpoint.timeout.seconds,
-                probes: runtime?.probes ?? 0, consecutiveFailures: runtime?.consecutiveFailures ?? 0, last: runtime?.last)
-            report.tally = runtime?.tally
-            return report
-        }
+        var endpoints = endpointReports
+        for index in endpoints.indices { runtimes.fill(&endpoints[index]) }
         let held = gate.held.map { ["status held while regiond is overloaded (\($0.reason)); see regionctl status"] } ?? []
         return RegionReport(
             brief: Self.brief(config: config, evaluator: evaluator, metrics: metrics), metrics: metrics, reasons: held + evaluator.reasons,
