@@ -79,10 +79,13 @@ public enum Daemon {
             metadata: ["REGIOND_NOFILE": "\(descriptors)"])
         let lag = LoopLag()
         let gate = ScheduleGate(lag: lag)
-        // Monitors and their socket probes run on the probe loops; TLS and host-name probes,
-        // and the metrics listener, on NIO's. A late heartbeat on either is lag.
+        // Monitors and their socket probes run on the probe loops, which measure their own
+        // lag; TLS, host-name and command probes on NIO's loops or the pool, watched by a
+        // heartbeat once the first such probe runs (an all-IP fleet never wakes them).
         lag.start(on: monitorLoops)
-        if ProbeLoopGroup.shared != nil { lag.start(on: MultiThreadedEventLoopGroup.singleton) }
+        if ProbeLoopGroup.shared != nil {
+            prober.whenProbesLeaveTheLoops { lag.start(on: MultiThreadedEventLoopGroup.singleton) }
+        }
         let time = TimeBase(clock: ContinuousClock())
         let actuator = PlanActuator(
             stateDirectory: config.daemon.stateDirectory, bus: bus, logger: logger, targets: config.planTargets)

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -29,10 +30,35 @@ public final class Prober: Sendable {
     /// ``ProbeLoop`` asks for them (false: always on NIO channels, as before the loops).
     let useSocketEngine: Bool
 
+    /// Whether a probe has run off the probe loops yet, and who is told when one first does.
+    /// NIO's lock, which ThreadSanitizer understands (docs/reliability.md).
+    private let offTheLoops = NIOLockedValueBox<(happened: Bool, hook: (@Sendable () -> Void)?)>((false, nil))
+
     public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, descriptors: DescriptorBudget = .fromLimits(), socketEngine: Bool = true) {
         self.group = group
         self.descriptors = descriptors
         self.useSocketEngine = socketEngine
+    }
+
+    /// Calls `body` once, when a probe first runs off the ``ProbeLoop``s (TLS, a host name, a
+    /// command: on NIO's loops or as a task), or now if one has. The daemon watches NIO's
+    /// loops for lag from then on: before, nothing it probes runs there.
+    public func whenProbesLeaveTheLoops(_ body: @escaping @Sendable () -> Void) {
+        let already = self.offTheLoops.withLockedValue { state in
+            if !state.happened { state.hook = body }
+            return state.happened
+        }
+        if already { body() }
+    }
+
+    private func leavingTheLoops() {
+        let hook = self.offTheLoops.withLockedValue { state -> (@Sendable () -> Void)? in
+            guard !state.happened else { return nil }
+            state.happened = true
+            defer { state.hook = nil }
+            return state.hook
+        }
+        hook?()
     }
 
     /// Descriptors one probe of `check` holds: a socket, or pipes and a pidfd for a command.
@@ -105,7 +131,10 @@ public final class Prober: Sendable {
         promise.futureResult.whenComplete { _ in self.descriptors.release(cost) }
         if let socket = prepared.socket, let probeLoop = loop as? ProbeLoop {
             probeLoop.start(socket, completing: promise)
-        } else if case .http(let check) = endpoint.check, let target = prepared.plainHTTP {
+            return promise.futureResult
+        }
+        self.leavingTheLoops()
+        if case .http(let check) = endpoint.check, let target = prepared.plainHTTP {
             // A NIO channel needs one of NIO's loops; the outcome comes back to `loop`.
             let channelLoop = loop is ProbeLoop ? self.group.next() : loop
             let outcome = channelLoop.makePromise(of: ProbeOutcome.self)
@@ -157,6 +186,7 @@ public final class Prober: Sendable {
                 promise.succeed(ProbeCompletion(outcome: .fail(.timeout, "cancelled"), endedAt: .now()))
             }
         }
+        self.leavingTheLoops()
         if case .http(let check) = endpoint.check, let target = prepared.plainHTTP {
             // Plain http: the lean path enforces its own deadline on the event loop.
             return await PlainHTTPProbe.run(check, target: target, timeout: timeout, maxBody: endpoint.maxBodyBytes, group: self.group)

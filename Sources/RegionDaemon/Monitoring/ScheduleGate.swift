@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RegionCore
+import RegionProbes
 import Synchronization
 
 /// Whether regiond holds statuses and automatic decisions because it is starved
@@ -32,20 +33,32 @@ public final class ScheduleGate: Sendable {
     }
 }
 
-/// How far behind the probe event loops run: a timer on each loop every 100 ms notes
-/// how late it fired. A starved process fires every timer late, even with no probe due.
+/// How far behind the event loops that run probes are. A ``ProbeLoop`` measures itself:
+/// how late its own timers and probe deadlines ran (every 10 ms on a loop with probes,
+/// nothing on an idle one). On NIO's loops a timer every 100 ms notes how late it fired.
+/// A starved process runs everything late, so either shows it.
 public final class LoopLag: Sendable {
     static let period: TimeAmount = .milliseconds(100)
     private let worstNanoseconds = Atomic<Int64>(0)
     /// NIO's lock, which ThreadSanitizer understands (see ``ProbeStatistics``).
     private let timers = NIOLockedValueBox<[ObjectIdentifier: Scheduled<Void>]>([:])
+    private let probeLoops = NIOLockedValueBox<[ProbeLoop]>([])
     private let stopped = Atomic<Bool>(false)
 
     public init() {}
 
-    /// Starts a heartbeat on every loop of `group`.
+    /// Watches every loop of `group`: a probe loop by its own lateness, any other by a
+    /// heartbeat. Once per loop; starting again adds nothing.
     public func start(on group: any EventLoopGroup) {
-        for loop in group.makeIterator() { self.beat(on: loop, expected: .now() + Self.period) }
+        for loop in group.makeIterator() {
+            if let probeLoop = loop as? ProbeLoop {
+                self.probeLoops.withLockedValue { loops in
+                    if !loops.contains(where: { $0 === probeLoop }) { loops.append(probeLoop) }
+                }
+            } else if self.timers.withLockedValue({ $0[ObjectIdentifier(loop)] == nil }) {
+                self.beat(on: loop, expected: .now() + Self.period)
+            }
+        }
     }
 
     private func beat(on loop: any EventLoop, expected: NIODeadline) {
@@ -75,12 +88,14 @@ public final class LoopLag: Sendable {
 
     /// The worst lag since the last drain, in milliseconds, leaving it in place.
     public func peekWorstMs() -> Double {
-        Double(self.worstNanoseconds.load(ordering: .relaxed)) / 1e6
+        let loops = self.probeLoops.withLockedValue { $0 }
+        return Double(loops.reduce(self.worstNanoseconds.load(ordering: .relaxed)) { max($0, $1.peekLateness()) }) / 1e6
     }
 
     /// The worst lag since the last call, in milliseconds.
     public func drainWorstMs() -> Double {
-        Double(self.worstNanoseconds.exchange(0, ordering: .relaxed)) / 1e6
+        let loops = self.probeLoops.withLockedValue { $0 }
+        return Double(loops.reduce(self.worstNanoseconds.exchange(0, ordering: .relaxed)) { max($0, $1.drainLateness()) }) / 1e6
     }
 
     public func stop() {
