@@ -207,7 +207,10 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         guard !self.stopped, let probeLoop = self.probeLoop else { return }
         self.tickDue = due
         let wait = self.time.clock.now.duration(to: due)
-        let fire = NIODeadline.now() + .nanoseconds(max(0, Int64(wait.seconds * 1e9)))
+        let exact = NIODeadline.now() + .nanoseconds(max(0, Int64(wait.seconds * 1e9)))
+        // On the probes' 10 ms grid, as their timers are: the tick then shares a wake-up
+        // with them instead of waking the loop on its own, every region every second.
+        let fire = Self.deadline(ProbeCadence.timer(for: Self.uptime(exact), slot: Self.timerSlot))
         probeLoop.setProbeTimer(at: fire.uptimeNanoseconds, for: self, tag: Self.tickSlot | UInt64(UInt32(truncatingIfNeeded: self.tickGeneration)) << 32)
     }
 
