@@ -105,30 +105,52 @@ extension RegionMonitor: ProbeListener {
     /// A probe timer of this monitor fired; called by its loop.
     @_specialize(where C == ContinuousClock)
     public nonisolated func probeDue(_ tag: UInt64) {
+        self.assertOnOwnLoop()
         if tag & 0xFFFF_FFFF == Self.tickSlot {
-            self.onOwnLoop { $0.tick(tag) }
+            self.entries.tick(self, tag)
         } else {
-            self.onOwnLoop { $0.probe(tag) }
+            self.entries.probe(self, tag)
         }
     }
 
     /// A scheduled probe of this monitor ended; called on its loop.
     @_specialize(where C == ContinuousClock)
     public nonisolated func probeEnded(_ tag: UInt64, _ completion: ProbeCompletion) {
-        self.onOwnLoop { $0.finished(tag, completion: completion) }
+        self.assertOnOwnLoop()
+        self.entries.finished(self, tag, completion)
     }
 
-    /// Runs `body` isolated to this monitor, as `assumeIsolated` does, without its check
-    /// in release builds. Only the monitor's own loop calls ``probeDue(_:)`` and
-    /// ``probeEnded(_:_:)`` (a ``ProbeLoop`` calls a listener on the loop it was set on,
-    /// and the NIO path completes on `loop`), and that loop is this actor's executor, so
-    /// the isolation holds. The check, which asks the runtime for the current executor
-    /// through generic lookups twice per probe, was 4% of a probe loop's CPU. Debug builds,
-    /// and so every test, still check.
-    private nonisolated func onOwnLoop(_ body: (isolated RegionMonitor) -> Void) {
-        assert(self.loop.inEventLoop, "a region monitor was called off its event loop")
-        withoutActuallyEscaping(body) { body in
-            unsafeBitCast(body, to: ((RegionMonitor) -> Void).self)(self)
+    /// How the listener methods enter the actor: as `assumeIsolated` does, without its
+    /// check in release builds. Each is a function whose monitor parameter is `isolated`,
+    /// cast to the same function type without the isolation (the same ABI). Only the
+    /// monitor's own loop calls ``probeDue(_:)`` and ``probeEnded(_:_:)`` (a ``ProbeLoop``
+    /// calls a listener on the loop it was set on, and the NIO path completes on `loop`),
+    /// and that loop is this actor's executor, so the isolation holds. The check, which
+    /// asks the runtime for the current executor through generic lookups twice per probe,
+    /// was 4% of a probe loop's CPU. Made once per monitor: a closure handed to
+    /// `withoutActuallyEscaping` per call, or a generic function value, cost one or two
+    /// heap allocations per probe. Debug builds, and so every test, still check the loop.
+    struct Entries: Sendable {
+        let probe: @Sendable (RegionMonitor, UInt64) -> Void
+        let tick: @Sendable (RegionMonitor, UInt64) -> Void
+        let finished: @Sendable (RegionMonitor, UInt64, ProbeCompletion) -> Void
+
+        init() {
+            self.probe = unsafeBitCast(RegionMonitor.probeOnLoop as (isolated RegionMonitor, UInt64) -> Void, to: (@Sendable (RegionMonitor, UInt64) -> Void).self)
+            self.tick = unsafeBitCast(RegionMonitor.tickOnLoop as (isolated RegionMonitor, UInt64) -> Void, to: (@Sendable (RegionMonitor, UInt64) -> Void).self)
+            self.finished = unsafeBitCast(
+                RegionMonitor.finishedOnLoop as (isolated RegionMonitor, UInt64, ProbeCompletion) -> Void,
+                to: (@Sendable (RegionMonitor, UInt64, ProbeCompletion) -> Void).self)
         }
+    }
+
+    fileprivate static func probeOnLoop(_ monitor: isolated RegionMonitor, _ tag: UInt64) { monitor.probe(tag) }
+    fileprivate static func tickOnLoop(_ monitor: isolated RegionMonitor, _ tag: UInt64) { monitor.tick(tag) }
+    fileprivate static func finishedOnLoop(_ monitor: isolated RegionMonitor, _ tag: UInt64, _ completion: ProbeCompletion) {
+        monitor.finished(tag, completion: completion)
+    }
+
+    private nonisolated func assertOnOwnLoop() {
+        assert(self.loop.inEventLoop, "a region monitor was called off its event loop")
     }
 }

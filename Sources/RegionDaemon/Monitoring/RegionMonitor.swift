@@ -17,6 +17,8 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     nonisolated let loop: any EventLoop
     /// The same loop when it is a ``ProbeLoop``: probe timers are then its heap entries.
     nonisolated let probeLoop: ProbeLoop?
+    /// How the loop's calls enter the actor (``Entries``).
+    nonisolated let entries = Entries()
     public nonisolated var unownedExecutor: UnownedSerialExecutor { self.loop.executor.asUnownedSerialExecutor() }
     var stopped = false
 
