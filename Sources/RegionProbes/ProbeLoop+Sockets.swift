@@ -114,23 +114,21 @@ extension ProbeLoop {
         completion.complete(ProbeCompletion(outcome: .fail(failure, detail), endedAt: .uptimeNanoseconds(now)))
     }
 
-    /// The flight a tag names (`slot | generation << 32`), moved out of its slot, if it
-    /// is still in the air. Moved, not copied: no retain and release of what it holds; the
-    /// caller puts it back or ends it. The generation is checked in its own array, without
-    /// touching the flight (a stale tag, such as the timeout of a probe that has ended,
-    /// costs a comparison).
-    private func takeFlight(_ tag: UInt64) -> (slot: Int, flight: Flight)? {
+    /// The slot of the flight a tag names (`slot | generation << 32`), if that flight may
+    /// still be in the air; the caller then moves it out (`take()`: no retain and release
+    /// of what it holds, as a copy or a returned tuple would), and puts it back or ends it.
+    /// The generation is checked in its own array, without touching the flight: a stale
+    /// tag, such as the timeout of a probe that has ended, costs a comparison.
+    private func slot(of tag: UInt64) -> Int? {
         let slot = Int(tag & 0xFFFF_FFFF)
-        guard slot < self.flightGenerations.count, self.flightGenerations[slot] == UInt32(truncatingIfNeeded: tag >> 32),
-            let flight = self.flights[slot].take()
-        else { return nil }
-        return (slot, flight)
+        guard slot < self.flightGenerations.count, self.flightGenerations[slot] == UInt32(truncatingIfNeeded: tag >> 32) else { return nil }
+        return slot
     }
 
     /// Ends every probe whose timeout has passed.
     func expireProbes(now: UInt64) {
         while let due = self.probeDeadlines.popDue(now: now) {
-            guard let (slot, flight) = self.takeFlight(due.id) else { continue }
+            guard let slot = self.slot(of: due.id), let flight = self.flights[slot].take() else { continue }
             self.noteLateness(due: due.deadline, now: now)
             self.end(slot, flight, .fail(.timeout, "no answer within \(formatDuration(flight.timeout))"), now: now)
         }
@@ -159,8 +157,7 @@ extension ProbeLoop {
     /// One epoll event for a probe; stale events (the slot has moved on) are dropped.
     func handle(flightTag: UInt64, events: UInt32, now: UInt64) {
         // Every path below puts the flight back or ends the probe.
-        guard let (slot, taken) = self.takeFlight(flightTag) else { return }
-        var flight = taken
+        guard let slot = self.slot(of: flightTag), var flight = self.flights[slot].take() else { return }
         let writable = events & (regiond_epollout | regiond_epollerr | regiond_epollhup) != 0
         if events & (regiond_epollin | regiond_epollrdhup | regiond_epollhup | regiond_epollerr) != 0 { flight.readable = true }
         if events & (regiond_epollrdhup | regiond_epollhup) != 0 { flight.peerClosed = true }

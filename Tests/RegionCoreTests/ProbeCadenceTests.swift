@@ -64,8 +64,10 @@ struct ProbeCadenceTests {
         var random = JitterRandom(seed: 0)
         #expect([random.next(), random.next(), random.next()] == [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F])
         var spread = JitterRandom(seed: 42)
-        let draws = (0..<10_000).map { _ in Double.random(in: -1...1, using: &spread) }
-        #expect(draws.allSatisfy { (-1...1).contains($0) })
+        let draws = (0..<10_000).map { _ in spread.spread() }
+        #expect(draws.allSatisfy { (-1..<1).contains($0) })
         #expect(abs(draws.reduce(0, +) / Double(draws.count)) < 0.05, "centred")
+        // Both halves and both ends of the band are reached.
+        #expect(draws.filter { $0 < -0.9 }.count > 300 && draws.filter { $0 > 0.9 }.count > 300)
     }
 }

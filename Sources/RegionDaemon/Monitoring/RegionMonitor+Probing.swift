@@ -90,7 +90,7 @@ extension RegionMonitor {
         }
         let counted = result.notCounted == nil
         if counted { self.window.record(result) }
-        let spread = Double.random(in: -1...1, using: &self.random)
+        let spread = self.random.spread()
         let next = self.endpoints.update(slot) { $0.finished(with: result, counted: counted, end: end, spread: spread) }
         self.statistics.record(latenessMs: result.latenessMs, counted: counted)
         self.schedule(tag, due: next)
