@@ -61,9 +61,7 @@ extension ProbeLoop {
 
     private func start(_ probe: SocketProbe, _ completion: Completion) {
         let now = Self.uptime()
-        let fd = probe.address.withSockAddr { address, _ in
-            socket(Int32(address.pointee.sa_family), Int32(bitPattern: SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        }
+        let fd = socket(probe.family, Int32(bitPattern: SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return self.reject(completion, errno: errno, call: "socket", now: now) }
         // Delay the handshake's last ACK, as HAProxy's checks do: it goes out with the
         // request, so the endpoint is woken once (connection and request together) rather
@@ -71,7 +69,7 @@ extension ProbeLoop {
         // connecting, never wakes it at all. A refusal only costs that saving.
         var quickAck: Int32 = 0
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_QUICKACK, &quickAck, socklen_t(MemoryLayout<Int32>.size))
-        let connected = probe.address.withSockAddr { address, length in connect(fd, address, socklen_t(length)) }
+        let connected = withUnsafeBytes(of: probe.rawAddress) { connect(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), probe.rawLength) }
         if connected != 0, errno != EINPROGRESS {
             let code = errno
             Glibc.close(fd)

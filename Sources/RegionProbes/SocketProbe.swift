@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 import RegionCore
 
@@ -14,6 +15,11 @@ final class SocketProbe: Sendable {
     }
 
     let address: SocketAddress
+    /// `address` as `socket` and `connect` take it, worked out once: NIO's
+    /// `withSockAddr`, twice per probe, was about 1% of a probe loop's CPU.
+    let family: Int32
+    let rawAddress: sockaddr_storage
+    let rawLength: socklen_t
     let kind: Kind
     let timeout: Duration
     /// `timeout` in nanoseconds.
@@ -21,6 +27,14 @@ final class SocketProbe: Sendable {
 
     init(address: SocketAddress, kind: Kind, timeout: Duration) {
         self.address = address
+        var storage = sockaddr_storage()
+        let length = address.withSockAddr { pointer, length in
+            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: min(length, $0.count))) }
+            return min(length, MemoryLayout<sockaddr_storage>.size)
+        }
+        self.family = Int32(storage.ss_family)
+        self.rawAddress = storage
+        self.rawLength = socklen_t(length)
         self.kind = kind
         self.timeout = timeout
         let parts = timeout.components
