@@ -13,14 +13,20 @@ public func cFormat(_ format: String, _ arguments: any CVarArg...) -> String {
     withVaList(arguments) { list in
         var buffer = [CChar](repeating: 0, count: 64)
         let needed = Int(vsnprintf(&buffer, buffer.count, format, list))
-        guard needed >= buffer.count else { return String(cString: buffer) }
+        guard needed >= 0 else { return "" }  // an encoding error: nothing was written
+        guard needed >= buffer.count else { return text(buffer, needed) }
         // Longer than 63 bytes (a %g of a huge value in a long format): once more, sized.
         return withVaList(arguments) { again in
             var larger = [CChar](repeating: 0, count: needed + 1)
             _ = vsnprintf(&larger, larger.count, format, again)
-            return String(cString: larger)
+            return text(larger, needed)
         }
     }
+}
+
+/// The first `count` bytes vsnprintf wrote, as text.
+private func text(_ buffer: [CChar], _ count: Int) -> String {
+    buffer.withUnsafeBytes { String(decoding: $0.prefix(count), as: UTF8.self) }
 }
 
 extension Unicode.Scalar {
