@@ -140,6 +140,25 @@ def regionctl(sock, *args, timeout=60):
     return json.loads(out.stdout)["result"]
 
 
+def not_healthy(sock, count):
+    """Why regions are not healthy, when some are not: the first three such regions' reasons,
+    and every failure class their endpoints saw, so a bad run can be explained afterwards."""
+    if count <= 0:
+        return {}
+    listed = regionctl(sock, "regions", "--status", "unknown,degraded,unhealthy,recovering", timeout=30)
+    why = []
+    for brief in listed["regions"][:3]:
+        report = regionctl(sock, "region", brief["id"], timeout=30)
+        failures = {}
+        for e in report["endpoints"]:
+            for kind, n in ((e.get("tally") or {}).get("failed") or {}).items():
+                failures[kind] = failures.get(kind, 0) + n
+        details = sorted({(e.get("last") or {}).get("detail") or "" for e in report["endpoints"]} - {""})
+        why.append({"region": brief["id"], "status": brief["status"], "reasons": report["reasons"],
+                    "failures_since_start": failures, "last_details": details[:3]})
+    return {"not_healthy": why}
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -227,6 +246,7 @@ def bench_regiond(tmp, endpoints, metrics=True, kind="http"):
                 # Not healthy: the rest by status (an overloaded regiond holds them `unknown`).
                 "regions_other": {k: v for k, v in status["counts"].items() if k != "healthy"},
                 "decisions_held": bool(status.get("decisionsHeld")),
+                **not_healthy(sock, regions - status["counts"].get("healthy", 0)),
                 "regionctl_status_p50_ms": round(latencies[len(latencies) // 2], 2),
                 "regionctl_status_p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
             })
