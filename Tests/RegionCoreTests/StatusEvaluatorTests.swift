@@ -132,3 +132,21 @@ struct StatusEvaluatorTests {
         #expect(e.since == Samples.at(2))
     }
 }
+
+@Suite("When the next evaluation round comes")
+struct EvaluationRoundTests {
+    /// (due, now, expected next), milliseconds from one base instant, a 1 s interval.
+    @Test(arguments: [
+        (0, 0, 1000),  // on time: one interval on, on the same beat
+        (0, 400, 1000),  // late by less than an interval: still on the beat
+        (0, 1000, 1000),  // exactly one interval late: the beat is now
+        (0, 1001, 2001),  // more than an interval late: one interval from now, no catch-up round
+        (0, 5300, 6300),
+        (3000, 2500, 4000),  // the clock reads before due (a round run early): on the beat
+    ])
+    func nextRoundKeepsTheBeatUnlessItIsAlreadyPast(due: Int, now: Int, expected: Int) {
+        let base = ContinuousClock.now
+        let next = StatusEvaluator.nextRound(after: base + .milliseconds(due), now: base + .milliseconds(now), interval: .seconds(1))
+        #expect(next == base + .milliseconds(expected))
+    }
+}

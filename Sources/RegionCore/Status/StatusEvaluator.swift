@@ -184,3 +184,13 @@ public struct StatusEvaluator: Sendable {
         return change
     }
 }
+
+extension StatusEvaluator {
+    /// When the evaluation after the one `due` at comes: one interval later, on the same
+    /// beat; or, when that is already past (the round ran late by more than an interval),
+    /// one interval from `now`, so a late round is not followed by a burst of catch-up rounds.
+    public static func nextRound<I: InstantProtocol>(after due: I, now: I, interval: I.Duration) -> I {
+        let next = due.advanced(by: interval)
+        return next < now ? now.advanced(by: interval) : next
+    }
+}

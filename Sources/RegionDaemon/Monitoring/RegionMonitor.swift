@@ -198,9 +198,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
                     return
                 }
                 await self.evaluate(due: next)
-                next = next.advanced(by: interval)
-                let now = time.clock.now
-                if next < now { next = now.advanced(by: interval) }
+                next = StatusEvaluator.nextRound(after: next, now: time.clock.now, interval: interval)
             }
         }
     }
@@ -225,11 +223,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
                 await bus.publish(change)
             }
         }
-        let interval = self.config.status.evaluationInterval
-        var next = due.advanced(by: interval)
-        let now = self.time.clock.now
-        if next < now { next = now.advanced(by: interval) }
-        self.setTick(due: next)
+        self.setTick(due: StatusEvaluator.nextRound(after: due, now: self.time.clock.now, interval: self.config.status.evaluationInterval))
     }
 
     /// One evaluation round; publishes a `status_changed` event when the status moves.
