@@ -196,21 +196,41 @@ def endpoint_line(kind, r, e):
     return f'  [[region.endpoint]]\n  name = "e{e}"\n  url = "http://127.0.0.1:{PORT}/healthz/{r}/{e}"\n'
 
 
-def bench_regiond(tmp, endpoints, metrics=True, kind="http"):
-    per_region = 10
-    regions = endpoints // per_region
+def regiond_config(tmp, endpoints, metrics_port, kind="http"):
+    """A config of `endpoints` endpoints, 10 per region, probed every second; returns its
+    path and its control socket's."""
     sock = os.path.join(tmp, f"c{endpoints}.sock")
     conf = os.path.join(tmp, f"regiond-{endpoints}.toml")
     with open(conf, "w") as f:
         f.write(f'[daemon]\ncontrol_socket = "{sock}"\nstate_directory = "{tmp}"\nmax_clients = 4096\n\n')
-        port = free_port() if metrics else None
-        f.write(f'[metrics]\nlisten = "{f"127.0.0.1:{port}" if metrics else ""}"\n\n')
+        f.write(f'[metrics]\nlisten = "{f"127.0.0.1:{metrics_port}" if metrics_port else ""}"\n\n')
         f.write('[probe]\ninterval = "1s"\ntimeout = "900ms"\njitter = "10%"\n\n')
         f.write('[status]\nwindow = "10s"\nevaluation_interval = "1s"\n\n')
-        for r in range(regions):
+        for r in range(endpoints // 10):
             f.write(f'[[region]]\nid = "r{r}"\nweight = 10\n')
-            for e in range(per_region):
+            for e in range(10):
                 f.write(endpoint_line(kind, r, e))
+    return conf, sock
+
+
+def haproxy_config(tmp, servers, kind="http"):
+    """HAProxy checking `servers` servers (the same nginx) every second, as regiond probes."""
+    conf = os.path.join(tmp, "haproxy.cfg")
+    with open(conf, "w") as f:
+        f.write("global\n    nbthread 1\n    maxconn 4000\n\ndefaults\n    mode http\n    timeout connect 900ms\n"
+                "    timeout check 900ms\n    timeout client 10s\n    timeout server 10s\n\n")
+        f.write("backend checks\n" + ("" if kind == "tcp" else "    option httpchk GET /healthz\n"))
+        target = f"127.0.0.1:{PORT + 3} check ssl verify none" if kind == "https" else f"127.0.0.1:{PORT} check"
+        for i in range(servers):
+            f.write(f"    server s{i} {target} inter 1000 rise 2 fall 3\n")
+        f.write(f"\nfrontend unused\n    bind 127.0.0.1:{PORT + 2}\n    default_backend checks\n")
+    return conf
+
+
+def bench_regiond(tmp, endpoints, metrics=True, kind="http"):
+    regions = endpoints // 10
+    port = free_port() if metrics else None
+    conf, sock = regiond_config(tmp, endpoints, port, kind)
     # As systemd/regiond.service runs it.
     proc = subprocess.Popen([os.path.join(BIN, "regiond"), "--config", conf, "--log-level", "warning"], env={**os.environ, "MALLOC_ARENA_MAX": "2"},
                             stderr=open(os.path.join(tmp, f"regiond-{endpoints}.log"), "w"))
@@ -274,15 +294,7 @@ def bench_regiond(tmp, endpoints, metrics=True, kind="http"):
 
 
 def bench_haproxy(tmp, servers, kind="http"):
-    conf = os.path.join(tmp, "haproxy.cfg")
-    with open(conf, "w") as f:
-        f.write("global\n    nbthread 1\n    maxconn 4000\n\ndefaults\n    mode http\n    timeout connect 900ms\n"
-                "    timeout check 900ms\n    timeout client 10s\n    timeout server 10s\n\n")
-        f.write("backend checks\n" + ("" if kind == "tcp" else "    option httpchk GET /healthz\n"))
-        target = f"127.0.0.1:{PORT + 3} check ssl verify none" if kind == "https" else f"127.0.0.1:{PORT} check"
-        for i in range(servers):
-            f.write(f"    server s{i} {target} inter 1000 rise 2 fall 3\n")
-        f.write(f"\nfrontend unused\n    bind 127.0.0.1:{PORT + 2}\n    default_backend checks\n")
+    conf = haproxy_config(tmp, servers, kind)
     log = open(os.path.join(tmp, "haproxy.log"), "w")
     proc = subprocess.Popen(["haproxy", "-f", conf, "-db"], stdout=log, stderr=log)
     try:

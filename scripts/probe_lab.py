@@ -37,13 +37,8 @@ def thread_times(pid):
 
 
 def start_regiond(tmp):
-    sock, port = os.path.join(tmp, "lab.sock"), bench.free_port()
-    conf = os.path.join(tmp, "lab.toml")
-    with open(conf, "w") as f:
-        f.write(f'[daemon]\ncontrol_socket = "{sock}"\nstate_directory = "{tmp}"\n\n[metrics]\nlisten = "127.0.0.1:{port}"\n\n')
-        f.write('[probe]\ninterval = "1s"\ntimeout = "900ms"\njitter = "10%"\n\n[status]\nwindow = "10s"\nevaluation_interval = "1s"\n\n')
-        for r in range(ENDPOINTS // 10):
-            f.write(f'[[region]]\nid = "r{r}"\nweight = 10\n' + "".join(bench.endpoint_line("http", r, e) for e in range(10)))
+    port = bench.free_port()
+    conf, sock = bench.regiond_config(tmp, ENDPOINTS, port)
     proc = subprocess.Popen([os.path.join(bench.BIN, "regiond"), "--config", conf, "--log-level", "warning"],
                             env={**os.environ, "MALLOC_ARENA_MAX": "2"}, stderr=open(os.path.join(tmp, "lab.log"), "w"))
     bench.wait_for(lambda: bench._ok(lambda: bench.regionctl(sock, "version")), 60, "regiond")
