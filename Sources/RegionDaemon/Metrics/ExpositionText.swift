@@ -12,7 +12,8 @@ struct ExpositionText {
 
     /// Each family's HELP and TYPE lines and its samples so far, in the order first seen.
     /// Bytes, not a `String` per line: at 10,000 endpoints a scrape is about 100,000 lines,
-    /// and a string each left RSS 10-17 MB higher after every scrape (docs/performance.md).
+    /// and with a string each RSS grew with every scrape, from 91 to 109 MB over three
+    /// (docs/performance.md, the fourth pass).
     private var families: [[UInt8]] = []
     private var index: [String: Int] = [:]
 
