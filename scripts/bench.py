@@ -153,10 +153,13 @@ def not_healthy(sock, count):
     and every failure class their endpoints saw, so a bad run can be explained afterwards."""
     if count <= 0:
         return {}
-    listed = regionctl(sock, "regions", "--status", "unknown,degraded,unhealthy,recovering", timeout=30)
+    try:
+        listed = regionctl(sock, "regions", "--status", "unknown,degraded,unhealthy,recovering", timeout=30)
+        reports = [(brief, regionctl(sock, "region", brief["id"], timeout=30)) for brief in listed["regions"][:3]]
+    except Exception as error:  # the figures above stand without this
+        return {"not_healthy_error": str(error)[:160]}
     why = []
-    for brief in listed["regions"][:3]:
-        report = regionctl(sock, "region", brief["id"], timeout=30)
+    for brief, report in reports:
         failures = {}
         for e in report["endpoints"]:
             for kind, n in ((e.get("tally") or {}).get("failed") or {}).items():
