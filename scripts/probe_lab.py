@@ -11,7 +11,7 @@ Usage: scripts/probe_lab.py threads|rss|why   (after `swift build -c release`)
 Environment: ENDPOINTS (default 1000), SECONDS (default 15), SCRAPES (default 3).
 Not a test: figures from one machine, to compare one change with its parent.
 """
-import json, os, signal, subprocess, sys, tempfile, time, urllib.request
+import json, os, shutil, signal, subprocess, sys, tempfile, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (nginx, the config and the /proc readers are the bench's)
@@ -89,6 +89,7 @@ def main():
             proc.wait(timeout=30)
         nginx.terminate()
         nginx.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
