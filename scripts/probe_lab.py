@@ -62,7 +62,7 @@ def rss(proc, sock, port):
     print(f"steady: {bench.rss_mb(proc.pid):.1f} MB")
     for i in range(SCRAPES):
         size = len(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read())
-        print(f"after scrape {i + 1} ({size / 1e6:.1f} MB of text): {bench.rss_mb(proc.pid):.1f} MB")
+        print(f"after scrape {i + 1} ({size / 1024:,.0f} KB of text): {bench.rss_mb(proc.pid):.1f} MB")
     time.sleep(5)
     print(f"5 s later: {bench.rss_mb(proc.pid):.1f} MB")
 
