@@ -111,7 +111,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "regiond-fuzz", dependencies: ["RegionFuzzing"]),
-        .target(name: "RegionTestSupport"),
+        .target(name: "RegionTestSupport", dependencies: ["RegionProbes", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "RegionCoreTests",
             dependencies: [
@@ -134,7 +134,7 @@ let package = Package(
         .testTarget(
             name: "RegionDaemonTests",
             dependencies: [
-                "RegionDaemon",
+                "RegionDaemon", "RegionTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

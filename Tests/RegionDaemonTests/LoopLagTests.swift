@@ -1,5 +1,6 @@
 import NIOCore
 import RegionCore
+import RegionTestSupport
 import Testing
 
 @testable import RegionDaemon
@@ -8,13 +9,6 @@ import Testing
 /// ``LoopLag`` reads a probe loop's own lateness (no heartbeat timer on it).
 @Suite("Loop lag")
 struct LoopLagTests {
-    final class DueListener: ProbeListener {
-        let due: EventLoopPromise<Void>
-        init(loop: ProbeLoop) { self.due = loop.makePromise() }
-        func probeDue(_ tag: UInt64) { self.due.succeed() }
-        func probeEnded(_ tag: UInt64, _ completion: ProbeCompletion) {}
-    }
-
     @Test func theWatchSeesAProbeLoopRunItsTimersLate() async throws {
         let loop = try #require(ProbeLoop(name: "regiond-test-lag"))
         let lag = LoopLag()
@@ -24,7 +18,7 @@ struct LoopLagTests {
         let listener = DueListener(loop: loop)
         let overdue = NIODeadline.now().uptimeNanoseconds - 80_000_000
         loop.execute { loop.setProbeTimer(at: overdue, for: listener, tag: 1) }
-        try await listener.due.futureResult.get()
+        _ = try await listener.due.futureResult.get()
         #expect(lag.peekWorstMs() >= 80)
         #expect(lag.drainWorstMs() >= 80)
         #expect(lag.drainWorstMs() == 0)

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import RegionCore
+import RegionTestSupport
 import Testing
 
 @testable import RegionProbes
@@ -10,13 +11,6 @@ import Testing
 /// NIO's loops get that heartbeat only once a probe runs there.
 @Suite("Probe loop lateness")
 struct ProbeLoopLatenessTests {
-    final class DueListener: ProbeListener {
-        let due: EventLoopPromise<UInt64>
-        init(loop: ProbeLoop) { self.due = loop.makePromise() }
-        func probeDue(_ tag: UInt64) { self.due.succeed(tag) }
-        func probeEnded(_ tag: UInt64, _ completion: ProbeCompletion) {}
-    }
-
     /// A timer set 50 ms in the past runs at least 50 ms late: the loop reports that much,
     /// once; an idle loop reports nothing.
     @Test func aLateTimerIsTheLoopsLagUntilItIsRead() async throws {
