@@ -14,8 +14,7 @@ final class SocketProbe: Sendable {
         case tcp
     }
 
-    let address: SocketAddress
-    /// `address` as `socket` and `connect` take it, worked out once: NIO's
+    /// The address as `socket` and `connect` take it, worked out once: NIO's
     /// `withSockAddr`, twice per probe, was about 1% of a probe loop's CPU.
     let family: Int32
     let rawAddress: sockaddr_storage
@@ -26,7 +25,6 @@ final class SocketProbe: Sendable {
     let timeoutNanoseconds: UInt64
 
     init(address: SocketAddress, kind: Kind, timeout: Duration) {
-        self.address = address
         var storage = sockaddr_storage()
         let length = address.withSockAddr { pointer, length in
             withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: min(length, $0.count))) }
