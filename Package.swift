@@ -98,7 +98,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "regiond-bench", dependencies: ["RegionCore", "RegionDaemon"]),
+        .executableTarget(name: "regiond-bench", dependencies: ["RegionCore", "RegionDaemon", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "RegionFuzzing",
             dependencies: [

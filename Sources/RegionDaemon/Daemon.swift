@@ -62,7 +62,16 @@ public enum Daemon {
         } catch {
             logger.critical("\(error); failover decisions will not be recorded")
         }
-        let bus = EventBus(logger: logger, history: store)
+        // Event ids go on from the last run's: one sequence across restarts.
+        var lastEventID: UInt64 = 0
+        if let store {
+            do {
+                lastEventID = try await store.restore().lastEventID
+            } catch {
+                logger.error("cannot read the state database: \(error)")
+            }
+        }
+        let bus = EventBus(logger: logger, history: store, lastEventID: lastEventID, retention: HistoryRetention(config.failover))
         // Metrics are kept only with a listener to serve them.
         let metrics = config.metrics.listen == nil ? nil : DaemonMetrics()
         if let metrics { await bus.addListener { metrics.record($0) } }
@@ -89,7 +98,7 @@ public enum Daemon {
         let time = TimeBase(clock: ContinuousClock())
         let actuator = PlanActuator(
             stateDirectory: config.daemon.stateDirectory, bus: bus, logger: logger, targets: config.planTargets)
-        let controller = FailoverController(config: config, store: store, bus: bus, time: time, actuator: actuator, logger: logger, metrics: metrics)
+        let controller = FailoverController(config: config, history: store, bus: bus, time: time, actuator: actuator, logger: logger, metrics: metrics)
         // Cluster mode: decisions are the elected leader's, on the fleet's view (docs/cluster.md).
         var member: ClusterMember<ContinuousClock>?
         let clusterView = ClusterView()

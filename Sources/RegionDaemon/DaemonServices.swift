@@ -79,17 +79,16 @@ struct ScheduleWatchService<C: Clock>: Service where C.Duration == Duration {
                 self.controller?.hold(true)
                 await self.bus.publish(
                     Event(
-                        time: now, kind: .decisionsHeld,
+                        time: now,
                         message: "regiond is overloaded: \(hold.reason); statuses are frozen and no automatic failover is made until its schedule is healthy again. Probe fewer endpoints or less often, or give regiond more CPU (docs/performance.md)",
-                        fields: ["reason": hold.reason, "lateness_p99_ms": reading.latenessP99Ms.map { String(format: "%.1f", $0) } ?? "", "loop_lag_ms": reading.loopLagMs.map { String(format: "%.1f", $0) } ?? ""]))
+                        .decisionsHeld(Overload(reason: hold.reason, latenessP99Ms: reading.latenessP99Ms, loopLagMs: reading.loopLagMs))))
             case .released(let seconds)?:
                 self.gate.set(nil)
                 self.controller?.hold(false)
                 await self.bus.publish(
                     Event(
-                        time: now, kind: .decisionsResumed,
-                        message: "regiond keeps its schedule again after \(formatSeconds(seconds.rounded())); statuses and automatic decisions resume",
-                        fields: ["held_seconds": wholeNumber(seconds)]))
+                        time: now, message: "regiond keeps its schedule again after \(formatSeconds(seconds.rounded())); statuses and automatic decisions resume",
+                        .decisionsResumed(OverloadEnded(heldSeconds: seconds))))
             case nil:
                 break
             }
@@ -131,7 +130,7 @@ struct ReloadSignalService<C: Clock>: Service where C.Duration == Duration {
             self.notifier.stopping(status: "stopping")
             let bus = self.bus
             let time = Date()
-            Task { await bus.publish(Event(time: time, kind: .daemonStopping, message: "regiond is stopping")) }
+            Task { await bus.publish(Event(time: time, message: "regiond is stopping", .daemonStopping)) }
         }
     }
 }

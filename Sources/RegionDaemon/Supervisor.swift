@@ -65,9 +65,8 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         }
         await self.bus.publish(
             Event(
-                time: self.time.now, kind: .daemonStarted,
-                message: "regiond \(RegiondVersion.string) started with \(self.config.regions.count) regions from \(self.configPath)",
-                fields: ["config": self.configPath, "regions": "\(self.config.regions.count)"]))
+                time: self.time.now, message: "regiond \(RegiondVersion.string) started with \(self.config.regions.count) regions from \(self.configPath)",
+                .daemonStarted(DaemonStart(config: self.configPath, regions: self.config.regions.count))))
     }
 
     private func makeMonitor(_ region: RegionConfig) -> RegionMonitor<C> {
@@ -119,9 +118,8 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
             self.lastReloadError = error.description
             await self.bus.publish(
                 Event(
-                    time: self.time.now, kind: .reloadFailed,
-                    message: "reload rejected, still running configuration generation \(self.generation): \(error.issues.first?.description ?? "")",
-                    fields: ["reason": error.description, "config": path]))
+                    time: self.time.now, message: "reload rejected, still running configuration generation \(self.generation): \(error.issues.first?.description ?? "")",
+                    .reloadFailed(ReloadRejected(reason: error.description, config: path))))
             let summary = await self.summary()
             self.notifier.send("READY=1\nSTATUS=reload failed: \(error.issues.first?.description ?? "") | \(summary)")
             return .failure(ControlError(.reloadFailed, error.description))
@@ -148,7 +146,7 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
             removed.append(region.id)
             if let monitor = self.monitors.removeValue(forKey: region.id) { await monitor.stop() }
             self.placement.remove(region.id)
-            await self.bus.publish(Event(time: now, kind: .regionRemoved, region: region.id, message: "region \(region.id) removed by reload"))
+            await self.bus.publish(Event(time: now, region: region.id, message: "region \(region.id) removed by reload", .regionRemoved))
         }
         for region in new.regions {
             if let monitor = self.monitors[region.id], let before = old.region(region.id) {
@@ -159,14 +157,14 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
                     _ = self.placement.place(region.id, rate: region.probesPerSecond)  // same loop, new rate
                     await monitor.update(region)
                     await self.bus.publish(
-                        Event(time: now, kind: .regionUpdated, region: region.id, message: "region \(region.id) updated by reload"))
+                        Event(time: now, region: region.id, message: "region \(region.id) updated by reload", .regionUpdated))
                 }
             } else {
                 added.append(region.id)
                 let monitor = self.makeMonitor(region)
                 self.monitors[region.id] = monitor
                 await monitor.start()
-                await self.bus.publish(Event(time: now, kind: .regionAdded, region: region.id, message: "region \(region.id) added by reload"))
+                await self.bus.publish(Event(time: now, region: region.id, message: "region \(region.id) added by reload", .regionAdded))
             }
         }
         if new.daemon != old.daemon {
@@ -186,19 +184,16 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         self.generation += 1
         await self.bus.publish(
             Event(
-                time: now, kind: .configReloaded,
+                time: now,
                 message: "configuration generation \(self.generation) applied: \(added.count) added, \(removed.count) removed, \(updated.count) updated, \(unchanged) unchanged",
-                fields: [
-                    "generation": "\(self.generation)", "added": added.joined(separator: ","),
-                    "removed": removed.joined(separator: ","), "updated": updated.joined(separator: ","),
-                ]))
+                .configReloaded(ConfigApplied(generation: self.generation, added: added, removed: removed, updated: updated))))
         return ReloadReport(generation: self.generation, added: added, removed: removed, updated: updated, unchanged: unchanged)
     }
 
     // MARK: reports
 
     public func briefs() async -> [RegionBrief] {
-        let phases = await self.controller?.phases() ?? [:]
+        let phases = self.controller?.phases() ?? [:]
         var result: [RegionBrief] = []
         for region in self.config.regions {
             if let monitor = self.monitors[region.id] { result.append(monitor.latestBrief.inPhase(phases[region.id])) }
@@ -209,7 +204,7 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
     /// Every region's report as of its last evaluation, in config order: one hop, none to
     /// the monitors' loops (a metrics scrape must not wait on a busy prober).
     public func latestReports() async -> [RegionReport] {
-        let phases = await self.controller?.phases() ?? [:]
+        let phases = self.controller?.phases() ?? [:]
         return self.config.regions.compactMap { region in
             guard var report = self.monitors[region.id]?.latestReport else { return nil }
             report.brief = report.brief.inPhase(phases[region.id])
@@ -225,7 +220,7 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
 
     public func report(region id: String) async -> RegionReport? {
         guard var report = await self.monitors[id]?.report() else { return nil }
-        report.brief = report.brief.inPhase(await self.controller?.phases()[id])
+        report.brief = report.brief.inPhase(self.controller?.phases()[id])
         report.fleet = self.cluster?.view.current?.fleet[id]
         return report
     }

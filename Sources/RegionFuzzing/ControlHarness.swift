@@ -43,7 +43,7 @@ enum ControlHarness {
         let bus = EventBus(logger: logger, history: store)
         let time = TimeBase(clock: ContinuousClock())
         let actuator = PlanActuator(stateDirectory: directory, bus: bus, logger: logger, targets: config.planTargets)
-        let controller = FailoverController(config: config, store: store, bus: bus, time: time, actuator: actuator, logger: logger)
+        let controller = FailoverController(config: config, history: store, bus: bus, time: time, actuator: actuator, logger: logger)
         let supervisor = Supervisor(
             config: config, configPath: configPath, time: time, prober: Prober(), bus: bus, statistics: ProbeStatistics(), notifier: SystemdNotifier(),
             logger: logger, controller: controller)
@@ -73,7 +73,7 @@ enum ControlHarness {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [String: Any], object["ok"] is Bool else {
                     return "a reply that is not a JSON object with \"ok\": \(reply.prefix(200))"
                 }
-                let plan = await daemon.controller.trafficReport()
+                let plan = daemon.controller.trafficReport()
                 if plan.regions.map(\.weight).reduce(0, +) != plan.total { return "the plan no longer sums to \(plan.total): \(plan.regions.map(\.weight))" }
             }
             return nil

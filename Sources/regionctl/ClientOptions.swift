@@ -87,7 +87,7 @@ extension ClientOptions {
     static func exitCode(_ code: ControlError.Code) -> Int32 {
         switch code {
         case .permissionDenied: 77
-        case .rateLimited, .notLeader: 75
+        case .rateLimited, .notLeader, .unavailable: 75
         default: 1
         }
     }

@@ -1,9 +1,12 @@
 import Foundation
+import Logging
 import RegionCore
 import RegionDaemon
 
 /// Decision commits with and without a heavy reader beside them: `history` and
-/// `analytics` over 100,000 events must not delay a failover commit (WAL readers).
+/// `analytics` over 100,000 events must not delay a failover commit (WAL readers). The
+/// commits go through the ``EventBus``, the way the failover controller makes them: the
+/// bus numbers the events, records them with the state in one transaction, delivers them.
 enum StoreBenchmark {
     struct Figures {
         var quiet: [Double]
@@ -15,17 +18,23 @@ enum StoreBenchmark {
         let directory = NSTemporaryDirectory() + "regiond-bench-store-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try StateStore(directory: directory)
+        let retention = HistoryRetention(maxAge: .seconds(30 * 86_400), maxEvents: 1_000_000)
         // A long history, as after a busy month.
         let base = Date().addingTimeInterval(-86_400)
         var batch: [Event] = []
         for i in 0..<100_000 {
-            batch.append(Event(time: base.addingTimeInterval(Double(i)), kind: i % 7 == 0 ? .failoverStarted : .statusChanged, region: "r\(i % 1000)", message: "history \(i)", fields: ["status": "healthy"]))
+            let payload: EventPayload =
+                i % 7 == 0
+                ? .failoverStarted(FailoverStart(trigger: .errorRate, strategy: .automatic, share: 0))
+                : .statusChanged(StatusMove(status: .healthy, previousStatus: .degraded, reasons: [], errorRate: 0, samples: 30, capacity: nil, latencyP95Ms: nil))
+            batch.append(Event(id: UInt64(i + 1), time: base.addingTimeInterval(Double(i)), region: "r\(i % 1000)", message: "history \(i)", payload))
             if batch.count == 5000 {
-                _ = try await store.commit(state: nil, events: batch, now: Date())
+                try await store.append(batch, retention: retention, now: Date())
                 batch.removeAll()
             }
         }
-        let quiet = try await Self.commits(store, state: state, count: commits)
+        let bus = EventBus(logger: Logger(label: "bench"), history: store, lastEventID: 100_000, retention: retention)
+        let quiet = try await Self.commits(bus, state: state, count: commits)
         // The same commits while a reader loads the whole history and computes analytics.
         let reading = Task.detached { () -> Int in
             var queries = 0
@@ -36,18 +45,19 @@ enum StoreBenchmark {
             }
             return queries
         }
-        let busy = try await Self.commits(store, state: state, count: commits)
+        let busy = try await Self.commits(bus, state: state, count: commits)
         reading.cancel()
         return Figures(quiet: quiet, withReader: busy, readerQueries: await reading.value)
     }
 
-    static func commits(_ store: StateStore, state: EngineState, count: Int) async throws -> [Double] {
+    static func commits(_ bus: EventBus, state: EngineState, count: Int) async throws -> [Double] {
         let clock = ContinuousClock()
         var latencies: [Double] = []
         for i in 0..<count {
-            let event = Event(time: Date(), kind: .failoverStarted, region: "r\(i % 1000)", message: "benchmark", fields: ["trigger": "error_rate"])
+            let event = Event(
+                time: Date(), region: "r\(i % 1000)", message: "benchmark", .failoverStarted(FailoverStart(trigger: .errorRate, strategy: .automatic, share: 0)))
             let start = clock.now
-            _ = try await store.commit(state: state, events: [event], now: Date())
+            guard case .recorded = await bus.commit(DecisionRecord(state: state, events: [event])) else { throw StateStore.Error(description: "a commit failed") }
             latencies.append((clock.now - start).milliseconds)
         }
         return latencies.sorted()

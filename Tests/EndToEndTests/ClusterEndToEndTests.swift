@@ -137,6 +137,59 @@ struct ClusterEndToEndTests {
         await fleet.stop()
     }
 
+    /// Adoption survives restarts (issue 24, findings 1 and 4): a follower killed and started
+    /// again records the decision it already had once, not twice; and one that was down
+    /// while two decisions were made records both, in the order they were committed.
+    @Test func aRestartedFollowerRecordsEveryDecisionOnceAndInOrder() async throws {
+        let fleet = try await ClusterFleet.start(recoveryWindow: "\(60 * testSlowdown)s")
+        do {
+            let leader = try await fleet.waitUntilSettled()
+            let daemons = fleet.daemons
+            let watches = try await fleet.watches()
+            for target in fleet.eu { target.set(.error) }
+            for (daemon, watch) in zip(daemons, watches) {
+                try await awaitEvent(daemon, watch, .failoverStarted) { $0.region == "eu" }
+            }
+            for watch in watches { await watch.close() }
+            let follower = (leader + 1) % daemons.count
+
+            // Killed and started again at once: it already had the failover.
+            daemons[follower].signal(SIGKILL)
+            _ = try await daemons[follower].waitForExit()
+            try await fleet.restart(follower)
+            try await fleet.daemons[follower].notify.wait(for: "3 of 3 observers live", limit: .seconds(60))
+            let again = try await fleet.watches()
+            // It has caught up with etcd once its plan is etcd's.
+            try await awaitEvent(fleet.daemons[follower], again[follower], .failoverStarted) { $0.region == "eu" }
+            let once = try await history(fleet.daemons[follower]).filter { $0.kind == .failoverStarted && $0.region == "eu" }
+            #expect(once.count == 1, "the restarted follower recorded the failover \(once.count) times: \(once.map { $0.fields["revision"] ?? "-" })")
+
+            // Killed again; while it is down, eu heals (recovery_started) and breaks again (recovery_failed).
+            fleet.daemons[follower].signal(SIGKILL)
+            _ = try await fleet.daemons[follower].waitForExit()
+            for target in fleet.eu { target.set(.ok) }
+            let started = try await awaitEvent(fleet.daemons[leader], again[leader], .recoveryStarted) { $0.region == "eu" }
+            for target in fleet.eu { target.set(.error) }
+            let failed = try await awaitEvent(fleet.daemons[leader], again[leader], .recoveryFailed) { $0.region == "eu" }
+            for watch in again { await watch.close() }
+
+            try await fleet.restart(follower)
+            let back = fleet.daemons[follower]
+            try await back.notify.wait(for: "3 of 3 observers live", limit: .seconds(60))
+            let watch = try await ControlConnection.open(back.socketPath)
+            try await watch.send(#"{"cmd":"watch"}"#)
+            _ = try await watch.readLine()
+            try await awaitEvent(back, watch, .recoveryFailed) { $0.region == "eu" }
+            await watch.close()
+            let decisions = try await history(back).filter { $0.region == "eu" && [.failoverStarted, .recoveryStarted, .recoveryFailed].contains($0.kind) }
+            #expect(decisions.map(\.kind) == [.failoverStarted, .recoveryStarted, .recoveryFailed], "\(decisions.map(\.kind.rawValue))")
+            #expect(decisions.dropFirst().map { $0.fields["revision"] } == [started.fields["revision"], failed.fields["revision"]])
+        } catch {
+            Issue.record("\(error)\n\(fleet.logs)")
+        }
+        await fleet.stop()
+    }
+
     /// Fencing: a leader stopped (SIGSTOP) past its lease is replaced; the new leader
     /// commits a decision; the old one, woken, steps down and has made none of its own.
     @Test func aLeaderStoppedPastItsLeaseStepsDownWhenItWakes() async throws {
@@ -214,6 +267,16 @@ struct ClusterEndToEndTests {
                 try await awaitEvent(daemon, watch, .etcdReachable)
                 let recovery = try await awaitEvent(daemon, watch, .recoveryStarted) { $0.region == "eu" }
                 #expect(recovery.time > outage, "a decision was made without etcd")
+            }
+            // No decision on what is not known (issue 24, findings 2 and 3): the leader decided
+            // only after it said etcd is back, and never on a fleet view that had lost us.
+            for (index, daemon) in daemons.enumerated() {
+                let events = try await history(daemon)
+                let back = try #require(events.last { $0.kind == .etcdReachable }, "obs\(index + 1)")
+                let decided = events.filter { $0.fields["leader"] == "obs\(index + 1)" && $0.time > outage }
+                #expect(decided.allSatisfy { $0.id > back.id }, "obs\(index + 1) committed before its etcd_reachable: \(decided.map { "\($0.id) \($0.kind.rawValue)" }) vs \(back.id)")
+                let alarms = events.filter { [.noHealthyTarget, .failoverBlocked].contains($0.kind) && $0.time > outage }
+                #expect(alarms.isEmpty, "obs\(index + 1): \(alarms.map(\.message))")
             }
             for watch in watches { await watch.close() }
         } catch {

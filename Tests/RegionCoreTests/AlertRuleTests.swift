@@ -6,7 +6,22 @@ import Testing
 @Suite("[[alert]]: which events go out")
 struct AlertRuleTests {
     static func at(_ s: Double) -> Date { Date(timeIntervalSince1970: 1_800_000_000 + s) }
-    static func event(_ kind: EventKind) -> Event { Event(time: Self.at(0), kind: kind, message: "m") }
+    /// An event of `kind` (what it carries does not matter to the gate).
+    static func event(_ kind: EventKind) -> Event {
+        let payload: EventPayload =
+            switch kind {
+            case .failoverStarted: Payload.failover()
+            case .statusChanged: Payload.status(.degraded)
+            case .alertFailed: .alertFailed(AlertUndelivered(alert: "a", alertKind: .failoverStarted, alertEventID: 1, attempts: 3, error: "x"))
+            case .noHealthyTarget: .noHealthyTarget(Stranded(regions: []))
+            case .planChanged: .planChanged
+            case .capacityExhausted: .capacityExhausted
+            case .reloadFailed: .reloadFailed(ReloadRejected(reason: "x", config: "c"))
+            case .actuatorFailed: .actuatorFailed(PlanDelivery(actuator: "hook", generation: 1, plan: "", error: "x"))
+            default: .planChanged
+            }
+        return Event(time: Self.at(0), message: "m", payload)
+    }
 
     /// (seconds, kind) in order, for one rule; what the gate says for each.
     @Test(arguments: [

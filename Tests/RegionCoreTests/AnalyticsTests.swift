@@ -5,20 +5,20 @@ import Testing
 
 @Suite("Analytics")
 struct AnalyticsTests {
-    func event(_ at: Double, _ kind: EventKind, _ region: String, _ fields: [String: String] = [:]) -> Event {
-        Event(time: t(at), kind: kind, region: region, message: "", fields: fields)
+    func event(_ at: Double, _ payload: EventPayload, _ region: String) -> Event {
+        Event(at: t(at), payload, region: region)
     }
 
     @Test func countsTimesAndRates() {
         let events = [
-            self.event(0, .statusChanged, "eu", ["status": "healthy"]),
-            self.event(100, .statusChanged, "eu", ["status": "degraded"]),
-            self.event(102, .failoverStarted, "eu", ["strategy": "automatic", "trigger": "error_rate"]),
-            self.event(110, .statusChanged, "eu", ["status": "unhealthy"]),
-            self.event(200, .statusChanged, "eu", ["status": "healthy"]),
+            self.event(0, Payload.status(.healthy, was: .unknown), "eu"),
+            self.event(100, Payload.status(.degraded), "eu"),
+            self.event(102, Payload.failover(.automatic, .errorRate), "eu"),
+            self.event(110, Payload.status(.unhealthy, was: .degraded), "eu"),
+            self.event(200, Payload.status(.healthy, was: .unhealthy), "eu"),
             self.event(322, .failbackCompleted, "eu"),
-            self.event(400, .failoverBlocked, "us", ["reason": "pinned"]),
-            self.event(500, .operatorCommand, "us", ["trigger": "manual", "command": "failover"]),
+            self.event(400, Payload.blocked(), "us"),
+            self.event(500, Payload.command("failover", moves: true), "us"),
         ]
         let report = Analytics.compute(events, now: t(600))
         #expect(report.failovers == 2)

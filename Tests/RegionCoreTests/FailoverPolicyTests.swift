@@ -144,18 +144,18 @@ struct FailoverPolicyTests {
     }
 
     @Test func successRatesCountCommittedAppliedAndBlockedApart() {
-        func event(_ kind: EventKind, _ region: String?, _ time: Double, _ fields: [String: String]) -> Event {
-            Event(time: t(time), kind: kind, region: region, message: kind.rawValue, fields: fields)
+        func event(_ payload: EventPayload, _ region: String?, _ time: Double) -> Event {
+            Event(at: t(time), payload, region: region)
         }
         let events = [
-            event(.failoverStarted, "eu", 10, ["strategy": "automatic", "trigger": "error_rate"]),
-            event(.planApplied, nil, 10.1, ["actuator": "state_file"]),
-            event(.planApplied, nil, 10.2, ["actuator": "haproxy"]),
-            event(.failoverStarted, "us", 20, ["strategy": "automatic", "trigger": "latency"]),
-            event(.planApplied, nil, 20.1, ["actuator": "state_file"]),
-            event(.failoverBlocked, "ap", 30, ["strategy": "manual"]),
-            event(.recoveryRestarted, "eu", 40, [:]),
-            event(.failbackCompleted, "eu", 200, [:]),
+            event(Payload.failover(.automatic, .errorRate), "eu", 10),
+            event(Payload.applied("state_file"), nil, 10.1),
+            event(Payload.applied("haproxy"), nil, 10.2),
+            event(Payload.failover(.automatic, .latency), "us", 20),
+            event(Payload.applied("state_file"), nil, 20.1),
+            event(Payload.blocked(.manual), "ap", 30),
+            event(.recoveryRestarted(RecoveryWindow(until: t(160), share: 0)), "eu", 40),
+            event(.failbackCompleted, "eu", 200),
         ]
         let report = Analytics.compute(events, now: t(300), targets: ["state_file", "haproxy"])
         #expect(report.strategies["automatic"] == AnalyticsReport.StrategyOutcome(committed: 2, applied: 1, blocked: 0))

@@ -10,7 +10,7 @@ import Testing
 
 /// A store whose commits the test holds open and then lets succeed or fail: the moment
 /// a real database is mid-commit cannot be chosen from outside.
-final class HeldStore: DecisionStore {
+final class HeldStore: EventHistory {
     let path = "held"
     private let waiting = Mutex<[CheckedContinuation<Bool, Never>]>([])
     let requests: AsyncStream<Void>
@@ -20,22 +20,20 @@ final class HeldStore: DecisionStore {
         (self.requests, self.requested) = AsyncStream.makeStream()
     }
 
-    func loadEngineState() async throws -> EngineState? { nil }
+    func restore() async throws -> StoredState { StoredState() }
 
-    func commit(state: EngineState?, events: [Event], now: Date) async throws -> [Event] {
+    func append(_ events: [Event], retention: HistoryRetention, now: Date) async throws {}
+
+    func commit(_ decision: DecisionRecord, retention: HistoryRetention, now: Date) async throws -> Bool {
         let succeed = await withCheckedContinuation { continuation in
             self.waiting.withLock { $0.append(continuation) }
             self.requested.yield()
         }
         guard succeed else { throw StateStore.Error(description: "disk I/O error (injected)") }
-        return events.enumerated().map { index, event in
-            var numbered = event
-            numbered.id = UInt64(index + 1)
-            return numbered
-        }
+        return true
     }
 
-    func prune(maxAge: Duration, maxEvents: Int, now: Date) async throws -> Int { 0 }
+    func events(after id: UInt64, limit: Int) async throws -> [Event] { [] }
 
     /// Ends the commit that is being held.
     func release(succeeding: Bool) {
@@ -70,12 +68,12 @@ struct CommitOrderTests {
     func aCommitInFlightIsInvisibleAndARefusedOneNeverHappened() async throws {
         let store = HeldStore()
         let logger = Logger(label: "test")
-        let bus = EventBus(logger: logger)
+        let bus = EventBus(logger: logger, history: store)
         try FileManager.default.createDirectory(atPath: Self.config.daemon.stateDirectory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: Self.config.daemon.stateDirectory) }
         let actuator = PlanActuator(stateDirectory: Self.config.daemon.stateDirectory, bus: bus, logger: logger)
         let controller = FailoverController(
-            config: Self.config, store: store, bus: bus, time: TimeBase(clock: ContinuousClock()), actuator: actuator, logger: logger)
+            config: Self.config, history: store, bus: bus, time: TimeBase(clock: ContinuousClock()), actuator: actuator, logger: logger)
         var events = await bus.subscribe().makeAsyncIterator()
         var commits = store.requests.makeAsyncIterator()
         let loop = Task { try await controller.run() }
@@ -111,7 +109,8 @@ struct CommitOrderTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try StateStore(directory: directory)
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
-        _ = try await store.commit(state: nil, events: [Event(time: t0, kind: .statusChanged, message: "before")], now: t0)
+        let retention = HistoryRetention(FailoverSettings())
+        try await store.append([Event(id: 1, time: t0, message: "before", .planChanged)], retention: retention, now: t0)
 
         let inside = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
@@ -131,8 +130,7 @@ struct CommitOrderTests {
             }
         }
         // The reader is inside its transaction; the commit goes through all the same.
-        let committed = try await store.commit(state: nil, events: [Event(time: t0, kind: .failoverStarted, message: "during")], now: t0)
-        #expect(committed.map(\.id) == [2])
+        #expect(try await store.commit(DecisionRecord(state: nil, events: [Event(id: 2, time: t0, message: "during", .panicCleared)]), retention: retention, now: t0))
         release.signal()
         let (before, after) = try await reader.value
         // The reader kept its snapshot throughout: it never saw the commit made beside it.

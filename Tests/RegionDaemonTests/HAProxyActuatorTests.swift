@@ -130,7 +130,7 @@ struct HAProxyActuatorTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let events = await bus.subscribe()
         var iterator = events.makeAsyncIterator()
-        let sentinel = Event(time: Date(), kind: .planChanged, message: "sentinel")
+        let sentinel = Event(time: Date(), message: "sentinel", .planChanged)
 
         await actuator.applyAndWait(TrafficPlan(weights: ["eu-west": 10_000, "us-east": 0], total: 10_000), order: ["eu-west", "us-east"])
         await actuator.reapply()

@@ -32,7 +32,7 @@ struct PlanHookTests {
         let seen = try String(contentsOfFile: "\(directory)/seen", encoding: .utf8)
         #expect(seen == "eu-west=0 us-east=10000|10000|\(state)/traffic.json\n1\n")
         // Each target says when it took which plan, the state file first; nothing else is news.
-        await bus.publish(Event(time: Date(), kind: .planChanged, message: "sentinel"))
+        await bus.publish(Event(time: Date(), message: "sentinel", .planChanged))
         var iterator = events.makeAsyncIterator()
         let first = await iterator.next()
         let second = await iterator.next()

@@ -104,6 +104,17 @@ public struct ClusterKeys: Sendable, Equatable {
     public func observer(_ name: String) -> String { self.prefix + "/observers/" + name }
     /// An observer's view of one region (bound to its lease).
     public func observation(region: String, observer: String) -> String { self.prefix + "/observations/" + region + "/" + observer }
+    /// The decision log: one key per committed decision, by sequence (zero-padded, so the
+    /// keys sort in order).
+    public var decisions: String { self.prefix + "/decisions/" }
+    public func decision(_ sequence: Int64) -> String { self.decisions + Self.padded(sequence) }
+    /// How many decisions the log keeps: an instance away for longer records the last ones.
+    public static let decisionLogLength: Int64 = 1000
+
+    static func padded(_ sequence: Int64) -> String {
+        let digits = String(max(0, sequence))
+        return String(repeating: "0", count: max(0, 19 - digits.count)) + digits
+    }
 
     /// What a key of this cluster is.
     public enum Kind: Sendable, Equatable {
@@ -111,6 +122,8 @@ public struct ClusterKeys: Sendable, Equatable {
         case leader
         case observer(String)
         case observation(region: String, observer: String)
+        /// A decision log entry, with its sequence.
+        case decision(Int64)
         case other
     }
 
@@ -122,6 +135,8 @@ public struct ClusterKeys: Sendable, Equatable {
         case ("leader", 2): return .leader
         case ("observers", 2) where !rest[1].isEmpty: return .observer(rest[1])
         case ("observations", 3) where !rest[1].isEmpty && !rest[2].isEmpty: return .observation(region: rest[1], observer: rest[2])
+        case ("decisions", 2) where rest[1].utf8.count == 19 && rest[1].utf8.allSatisfy({ (48...57).contains($0) }):
+            return Int64(rest[1]).map { .decision($0) } ?? .other
         default: return .other
         }
     }

@@ -61,7 +61,11 @@ public struct FleetRegion: Sendable, Equatable, Codable {
 ///   a broken path to the region cannot make it unhealthy, and one that sees it
 ///   healthy cannot hide a failure the others agree on; `passing` likewise needs fewer
 ///   than `required` non-passing views. Capacity and lag are the median.
-/// - Fewer counted observers than `required`: `unknown`, which never fails a region over.
+/// - `required` is the quorum of the *live* observers (fresh and evaluating), whether or
+///   not they have a view of the region yet: one observer's first samples are never a
+///   quorum of one while others are live.
+/// - Fewer counted observers than `required`: `unknown`, which never fails a region over
+///   (and on which no decision is made at all, ``DecisionMaker/standstill``).
 public struct FleetView: Sendable, Equatable {
     public var quorum: ClusterSettings.Quorum
     public var staleAfter: Duration
@@ -77,11 +81,14 @@ public struct FleetView: Sendable, Equatable {
     }
 
     public func judge(region: String, reports: [ObserverReport], now: Date) -> FleetRegion {
-        let views = reports.filter { self.isLive($0, now: now) }
+        let live = reports.filter { self.isLive($0, now: now) }
+        let views = live
             .compactMap { report in report.observations[region].map { (report.name, $0.signal) } }
             .filter { $0.1.status != .unknown }
             .sorted { $0.0 < $1.0 }
-        let required = max(1, self.quorum.required(live: views.count))
+        // The quorum is of the live observers, not of those that have a view yet: at start,
+        // one observer's first samples are not a quorum of one while the others still warm up.
+        let required = max(1, self.quorum.required(live: live.count))
         let names = views.map(\.0)
         let failing = views.filter { $0.1.failing }.map(\.0)
         guard views.count >= required else {

@@ -109,6 +109,9 @@ public struct ControlError: Error, Sendable, Codable, Equatable {
         case rateLimited = "rate_limited"
         /// Cluster mode: this instance follows; the message names the leader to send it to.
         case notLeader = "not_leader"
+        /// Cluster mode: the decision could not be committed (etcd does not answer, or this
+        /// instance stopped leading meanwhile); nothing changed. Try again.
+        case unavailable
         case `internal`
     }
 

@@ -1,25 +1,41 @@
 import FoundationEssentials
 
-/// Everything regiond reports happens as an `Event`: one type, many sinks
-/// (journal, `regionctl watch`, metrics, `STATUS=`, and the history database).
-public struct Event: Sendable, Codable, Equatable {
-    /// Sequence number, increasing within one run of the daemon.
+/// Everything regiond reports happens as an `Event`: one type, many sinks (the history
+/// database, the journal, `regionctl watch`, `/events`, metrics, alerts, `STATUS=`).
+///
+/// Each kind carries its own typed value (``EventPayload``); sinks read that value and
+/// never parse text back. `fields` is only how the value is written for people and the
+/// journal. The `id` is the event's place in the one sequence of this instance: every
+/// sink receives events in id order (``EventBus``).
+public struct Event: Sendable, Equatable {
+    /// Place in the sequence, increasing across restarts; 0 until the bus numbers it.
     public var id: UInt64
     public var time: Date
-    public var kind: EventKind
     public var region: String?
     /// One readable sentence.
     public var message: String
-    /// Structured details; keys are lower_snake_case and become `REGIOND_<KEY>` journal fields.
-    public var fields: [String: String]
+    public var payload: EventPayload
+    /// Set on the events of a failover decision: the plan it put in force and, in cluster
+    /// mode, the etcd revision of its commit and who committed it.
+    public var decision: DecisionStamp?
 
-    public init(id: UInt64 = 0, time: Date, kind: EventKind, region: String? = nil, message: String, fields: [String: String] = [:]) {
+    public var kind: EventKind { self.payload.kind }
+
+    public init(id: UInt64 = 0, time: Date, region: String? = nil, message: String, _ payload: EventPayload, decision: DecisionStamp? = nil) {
         self.id = id
         self.time = time
-        self.kind = kind
         self.region = region
         self.message = message
-        self.fields = fields
+        self.payload = payload
+        self.decision = decision
+    }
+
+    /// The event's values as text, keyed lower_snake_case (journal fields, `fields` in JSON).
+    public var fields: [String: String] {
+        var out: [String: String] = [:]
+        for (key, value) in self.payload.detail?.fields ?? [] { out[key] = value }
+        for (key, value) in self.decision?.fields ?? [] { out[key] = value }
+        return out
     }
 
     /// The journal fields of this event (without `MESSAGE` and `PRIORITY`).
@@ -33,123 +49,73 @@ public struct Event: Sendable, Codable, Equatable {
     }
 }
 
+/// What a decision's events share: the plan after it, and where it was committed.
+public struct DecisionStamp: Sendable, Equatable, Codable {
+    /// The plan in force after the decision, in config order; nil when it did not change.
+    public var plan: [RegionWeight]?
+    /// Cluster mode: the etcd revision of the commit, the same on every instance.
+    public var revision: Int64?
+    /// Cluster mode: the observer that committed it.
+    public var leader: String?
+
+    public init(plan: [RegionWeight]? = nil, revision: Int64? = nil, leader: String? = nil) {
+        self.plan = plan
+        self.revision = revision
+        self.leader = leader
+    }
+
+    /// `eu=0 us=10000`.
+    public var planText: String? { self.plan.map { $0.map(\.description).joined(separator: " ") } }
+
+    var fields: [(String, String)] {
+        var out: [(String, String)] = []
+        if let planText { out.append(("plan", planText)) }
+        if let revision { out.append(("revision", "\(revision)")) }
+        if let leader { out.append(("leader", leader)) }
+        return out
+    }
+}
+
+extension TrafficPlan {
+    /// The plan's weights as a list in `order` (config order), for an event.
+    public func weights(order: [String]) -> [RegionWeight] {
+        order.map { RegionWeight(region: $0, weight: self.weight($0)) }
+    }
+}
+
+/// Events as JSON (`watch`, `history`, `/events`, the history database): `kind`, the typed
+/// value under `data`, and `fields`, the same value as text for people and `jq`.
+/// Reading takes `data` and ignores `fields`.
+extension Event: Codable {
+    enum CodingKeys: String, CodingKey {
+        case id, time, kind, region, message, fields, data, decision
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.id = try container.decode(UInt64.self, forKey: .id)
+        self.time = try container.decode(Date.self, forKey: .time)
+        self.region = try container.decodeIfPresent(String.self, forKey: .region)
+        self.message = try container.decode(String.self, forKey: .message)
+        let kind = try container.decode(EventKind.self, forKey: .kind)
+        self.payload = try EventPayload(kind: kind, data: container.contains(.data) ? container.superDecoder(forKey: .data) : nil)
+        self.decision = try container.decodeIfPresent(DecisionStamp.self, forKey: .decision)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.id, forKey: .id)
+        try container.encode(self.time, forKey: .time)
+        try container.encode(self.kind, forKey: .kind)
+        try container.encodeIfPresent(self.region, forKey: .region)
+        try container.encode(self.message, forKey: .message)
+        try container.encode(self.fields, forKey: .fields)
+        if let detail = self.payload.detail { try detail.encode(to: container.superEncoder(forKey: .data)) }
+        try container.encodeIfPresent(self.decision, forKey: .decision)
+    }
+}
+
 /// Turns `previous_status` into `PREVIOUS_STATUS`; journald keeps only `[A-Z0-9_]`.
 public func journalFieldName(_ key: String) -> String {
     String(key.uppercased().unicodeScalars.map { ("A"..."Z").contains($0) || ("0"..."9").contains($0) ? Character($0) : "_" })
-}
-
-/// The kinds of event. Each has a stable journal `MESSAGE_ID` (see `systemd/regiond.catalog`).
-public enum EventKind: String, Sendable, Codable, CaseIterable {
-    case daemonStarted = "daemon_started"
-    case daemonStopping = "daemon_stopping"
-    case statusChanged = "status_changed"
-    case configReloaded = "config_reloaded"
-    case reloadFailed = "reload_failed"
-    case regionAdded = "region_added"
-    case regionRemoved = "region_removed"
-    case regionUpdated = "region_updated"
-    case failoverStarted = "failover_started"
-    case failoverStep = "failover_step"
-    case failoverCompleted = "failover_completed"
-    case failoverBlocked = "failover_blocked"
-    case failoverHalted = "failover_halted"
-    case recoveryStarted = "recovery_started"
-    case recoveryRestarted = "recovery_restarted"
-    case recoveryFailed = "recovery_failed"
-    case recoveryCompleted = "recovery_completed"
-    case failbackHeld = "failback_held"
-    case failbackStep = "failback_step"
-    case failbackCompleted = "failback_completed"
-    case operatorCommand = "operator_command"
-    case pinExpired = "pin_expired"
-    case noHealthyTarget = "no_healthy_target"
-    case panicCleared = "panic_cleared"
-    case capacityExhausted = "capacity_exhausted"
-    case planChanged = "plan_changed"
-    case historyUnavailable = "history_unavailable"
-    case actuatorFailed = "actuator_failed"
-    case actuatorRecovered = "actuator_recovered"
-    /// regiond is starved (probes late, event loops behind): statuses frozen, no automatic decision.
-    case decisionsHeld = "decisions_held"
-    /// Its schedule has been healthy again long enough; decisions resume.
-    case decisionsResumed = "decisions_resumed"
-    /// A committed plan reached one of its targets (state file, an HAProxy, the hook).
-    case planApplied = "plan_applied"
-    /// An `[[alert]]` command failed every attempt for an event.
-    case alertFailed = "alert_failed"
-    /// Cluster mode: this instance won the etcd election and decides for the fleet.
-    case leadershipGained = "leadership_gained"
-    /// Cluster mode: it stopped deciding (a renewal failed, a fenced write was refused, or it stops).
-    case leadershipLost = "leadership_lost"
-    /// Cluster mode: an observer's heartbeat appeared in etcd.
-    case observerJoined = "observer_joined"
-    /// Cluster mode: an observer's heartbeat went stale or its lease expired.
-    case observerLeft = "observer_left"
-    /// Cluster mode: etcd does not answer; the last committed plan is kept, no decision is made.
-    case etcdUnreachable = "etcd_unreachable"
-    case etcdReachable = "etcd_reachable"
-    /// Cluster mode: the fleet's judgement of a region changed (status, or who sees it failing).
-    case fleetStatusChanged = "fleet_status_changed"
-
-    /// 128-bit id for `journalctl MESSAGE_ID=...`.
-    public var messageID: String {
-        switch self {
-        case .daemonStarted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a21"
-        case .daemonStopping: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a22"
-        case .statusChanged: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a23"
-        case .configReloaded: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a24"
-        case .reloadFailed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a25"
-        case .regionAdded: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a26"
-        case .regionRemoved: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a27"
-        case .regionUpdated: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1a28"
-        case .failoverStarted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b00"
-        case .failoverStep: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b01"
-        case .failoverCompleted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b02"
-        case .failoverBlocked: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b03"
-        case .failoverHalted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b04"
-        case .recoveryStarted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b05"
-        case .recoveryRestarted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b06"
-        case .recoveryFailed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b07"
-        case .recoveryCompleted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b08"
-        case .failbackHeld: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b09"
-        case .failbackStep: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b0a"
-        case .failbackCompleted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b0b"
-        case .operatorCommand: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b0c"
-        case .pinExpired: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b0d"
-        case .noHealthyTarget: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b0e"
-        case .panicCleared: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b0f"
-        case .capacityExhausted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b10"
-        case .planChanged: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b11"
-        case .historyUnavailable: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b12"
-        case .actuatorFailed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b13"
-        case .actuatorRecovered: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b14"
-        case .decisionsHeld: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b15"
-        case .decisionsResumed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b16"
-        case .planApplied: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b17"
-        case .alertFailed: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b18"
-        case .leadershipGained: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b19"
-        case .leadershipLost: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b1a"
-        case .observerJoined: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b1b"
-        case .observerLeft: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b1c"
-        case .etcdUnreachable: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b1d"
-        case .etcdReachable: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b1e"
-        case .fleetStatusChanged: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b1f"
-        }
-    }
-
-    /// syslog priority: 3 err, 4 warning, 5 notice, 6 info.
-    public var priority: Int {
-        switch self {
-        case .reloadFailed: 3
-        case .statusChanged: 5
-        case .noHealthyTarget, .historyUnavailable: 2
-        case .capacityExhausted, .actuatorFailed, .alertFailed, .etcdUnreachable: 3
-        case .leadershipLost, .observerLeft: 4
-        case .leadershipGained, .observerJoined, .etcdReachable, .fleetStatusChanged: 5
-        case .failoverStarted, .failoverCompleted, .failoverBlocked, .failoverHalted, .recoveryFailed, .decisionsHeld: 4
-        case .failoverStep, .recoveryStarted, .recoveryRestarted, .recoveryCompleted, .failbackHeld, .failbackStep, .failbackCompleted, .operatorCommand, .pinExpired, .panicCleared, .planChanged, .actuatorRecovered, .decisionsResumed: 5
-
-        case .daemonStarted, .daemonStopping, .configReloaded, .regionAdded, .regionRemoved, .regionUpdated, .planApplied: 6
-        }
-    }
 }

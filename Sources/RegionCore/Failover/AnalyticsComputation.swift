@@ -33,31 +33,29 @@ public enum Analytics {
         }
 
         for event in events {
-            if let wanted, let text = event.fields["plan"], let plan = TrafficPlan(text: text), plan.weights[wanted] != nil, event.kind != .planApplied {
-                let point = AnalyticsReport.RegionPlanHistory.Point(time: event.time, weight: plan.weight(wanted), total: plan.total)
+            if let wanted, let plan = event.decision?.plan, let weight = plan.first(where: { $0.region == wanted }) {
+                let point = AnalyticsReport.RegionPlanHistory.Point(time: event.time, weight: weight.weight, total: plan.reduce(0) { $0 + max(0, $1.weight) })
                 if points.last.map({ $0.weight != point.weight || $0.total != point.total }) ?? true { points.append(point) }
             }
-            if event.kind == .planApplied, let target = event.fields["actuator"] {
-                for index in pending.indices { pending[index].waiting.remove(target) }
+            if case .planApplied(let delivery) = event.payload {
+                for index in pending.indices { pending[index].waiting.remove(delivery.actuator) }
                 for done in pending where done.waiting.isEmpty { report.strategies[done.strategy, default: .init()].applied += 1 }
                 pending.removeAll { $0.waiting.isEmpty }
             }
             if let seconds = detection.observe(event) { detect.append(seconds) }
             guard let region = event.region else { continue }
-            switch event.kind {
-            case .statusChanged:
-                let to = event.fields["status"].flatMap(RegionStatus.init(rawValue:)) ?? .unknown
+            if let failover = event.payload.failover {
+                moved(region, event, strategy: failover.strategy?.rawValue ?? "operator", trigger: failover.trigger.rawValue)
+            }
+            switch event.payload {
+            case .statusChanged(let change):
                 if let (status, since) = statusSince[region] {
                     report.secondsInStatus[status.rawValue, default: 0] += event.time.timeIntervalSince(since)
                 }
-                statusSince[region] = (to, event.time)
-            case .failoverStarted:
-                moved(region, event, strategy: event.fields["strategy"] ?? "unknown", trigger: event.fields["trigger"] ?? "unknown")
-            case .operatorCommand where event.fields["trigger"] == Trigger.manual.rawValue:
-                moved(region, event, strategy: event.fields["strategy"] ?? "operator", trigger: Trigger.manual.rawValue)
-            case .failoverBlocked:
+                statusSince[region] = (change.status, event.time)
+            case .failoverBlocked(let held):
                 report.blocked += 1
-                report.strategies[event.fields["strategy"] ?? "unknown", default: .init()].blocked += 1
+                report.strategies[held.strategy.rawValue, default: .init()].blocked += 1
             case .recoveryFailed:
                 report.recoveriesFailed += 1
             case .recoveryRestarted:

@@ -14,10 +14,9 @@ public struct DetectionClock: Sendable, Equatable {
     /// Takes one event; returns the time to detect when it is a failover that ends one.
     public mutating func observe(_ event: Event) -> Double? {
         guard let region = event.region else { return nil }
-        switch event.kind {
-        case .statusChanged:
-            let to = event.fields["status"].flatMap(RegionStatus.init(rawValue:)) ?? .unknown
-            if to == .degraded || to == .unhealthy {
+        switch event.payload {
+        case .statusChanged(let change):
+            if change.status == .degraded || change.status == .unhealthy {
                 if self.leftHealthy[region] == nil { self.leftHealthy[region] = event.time }
             } else {
                 self.leftHealthy[region] = nil
@@ -25,7 +24,7 @@ public struct DetectionClock: Sendable, Equatable {
         case .failoverStarted:
             let first = self.failedOver.insert(region).inserted
             if first, let since = self.leftHealthy.removeValue(forKey: region) { return event.time.timeIntervalSince(since) }
-        case .operatorCommand where event.fields["trigger"] == Trigger.manual.rawValue:
+        case .operatorCommand(let action) where action.trigger != nil:
             self.failedOver.insert(region)
         case .failbackCompleted:
             self.failedOver.remove(region)

@@ -6,13 +6,13 @@ extension FailoverEngine {
     /// Applies an operator command. `by` is the uid that asked; `reason` is theirs.
     public mutating func apply(_ command: OperatorCommand, by uid: UInt32, reason: String, signals: [String: RegionSignal], now: Date) throws(ControlError) -> Decision {
         var extra: [Event] = []
-        var fields = ["uid": "\(uid)", "reason": reason, "command": command.name]
+        var action = OperatorAction(command: command.name, uid: uid, reason: reason)
         let message: String
         var region: String?
         switch command {
         case .failover(let from, let to, let strategy, let overrideResidency):
             message = try self.failover(
-                from: from, to: to, strategy: strategy, overrideResidency: overrideResidency, reason: reason, signals: signals, now: now, fields: &fields)
+                from: from, to: to, strategy: strategy, overrideResidency: overrideResidency, reason: reason, signals: signals, now: now, action: &action)
             region = from
         case .drain(let id):
             let source = try self.known(id)
@@ -26,8 +26,8 @@ extension FailoverEngine {
             self.beginMoveAway(&rt, trigger: .manual, strategy: strategy, now: now)
             self.state.regions[id] = rt
             region = id
-            fields["trigger"] = Trigger.manual.rawValue
-            fields["strategy"] = strategy.rawValue
+            action.trigger = .manual
+            action.strategy = strategy
             message = "operator drained \(id) (\(strategy.rawValue)): \(reason)"
         case .disable(let id):
             let source = try self.known(id)
@@ -42,7 +42,7 @@ extension FailoverEngine {
             self.state.regions[id]!.share = 0
             self.state.regions[id]!.phase = .failedOver(trigger: .manual, since: now)
             region = id
-            if hadTraffic { fields["trigger"] = Trigger.manual.rawValue }
+            if hadTraffic { action.trigger = .manual }
             message = "operator disabled \(id): \(reason)"
         case .enable(let id):
             try self.known(id)
@@ -65,25 +65,24 @@ extension FailoverEngine {
         case .setWeights(let weights):
             let merged = try self.checkedWeights(weights)
             self.state.weightOverride = merged
-            fields["weights"] = self.regions.compactMap { r in merged[r.id].map { "\(r.id)=\($0)" } }.joined(separator: " ")
-            message = "operator set baseline weights \(fields["weights"]!): \(reason)"
+            let weights = self.regions.compactMap { r in merged[r.id].map { RegionWeight(region: r.id, weight: $0) } }
+            action.weights = weights
+            message = "operator set baseline weights \(weights.map(\.description).joined(separator: " ")): \(reason)"
         case .pin(let ttl):
             let until = ttl.map { now.addingTimeInterval($0.seconds) }
             self.state.pin = Pin(reason: reason, by: uid, since: now, until: until)
-            if let until { fields["until"] = until.formatted(Date.ISO8601FormatStyle()) }
+            action.until = until
             message = "operator pinned traffic\(until.map { " until \($0.formatted(Date.ISO8601FormatStyle()))" } ?? ""): \(reason)"
         case .unpin:
             guard self.state.pin != nil else { throw ControlError(.badRequest, "nothing is pinned") }
             self.state.pin = nil
             message = "operator unpinned traffic: \(reason)"
         }
-        var events = [self.event(.operatorCommand, region, message, fields, now)] + extra
+        var events = [self.event(region, message, .operatorCommand(action), now)] + extra
         let decision = self.finish(signals: signals, now: now, events: [])
-        events += decision.events
-        if decision.planChanged {
-            for index in events.indices { events[index].fields["plan"] = decision.plan.description(order: self.regions.map(\.id)) }
-        }
-        return Decision(plan: decision.plan, planChanged: decision.planChanged, events: events.filter { $0.kind != .planChanged })
+        events += decision.events.filter { $0.kind != .planChanged }
+        if decision.planChanged { self.stamp(&events) }
+        return Decision(plan: decision.plan, planChanged: decision.planChanged, events: events)
     }
 
     @discardableResult
@@ -106,7 +105,7 @@ extension FailoverEngine {
 
     private mutating func failover(
         from: String, to: String?, strategy: FailoverStrategy?, overrideResidency: Bool, reason: String, signals: [String: RegionSignal], now: Date,
-        fields: inout [String: String]
+        action: inout OperatorAction
     ) throws(ControlError) -> String {
         let source = try self.known(from)
         guard self.state.regions[from]!.admin != .disabled else { throw ControlError(.badRequest, "\(from) is disabled; it has no traffic to move") }
@@ -139,10 +138,10 @@ extension FailoverEngine {
         rt.cooldownUntil = now.addingTimeInterval(self.cooldown(of: from).seconds)
         self.beginMoveAway(&rt, trigger: .manual, strategy: chosen, now: now)
         self.state.regions[from] = rt
-        fields["trigger"] = Trigger.manual.rawValue
-        fields["strategy"] = chosen.rawValue
-        if let to { fields["target"] = to }
-        if let override { fields["residency_override"] = override }
+        action.trigger = .manual
+        action.strategy = chosen
+        action.target = to
+        action.residencyOverride = override
         return "operator failover of \(from)\(to.map { " to \($0)" } ?? "") (\(chosen.rawValue))\(override == nil ? "" : ", overriding its residency"): \(reason)"
     }
 

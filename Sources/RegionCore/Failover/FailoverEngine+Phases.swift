@@ -42,8 +42,8 @@ extension FailoverEngine {
                 rt.alert = .blocked(blocked)
                 events.append(
                     self.event(
-                        .failoverBlocked, id, "region \(id) is \(signal.status.rawValue) (\(trigger.rawValue)) but traffic stays: \(blocked)",
-                        ["trigger": trigger.rawValue, "reason": blocked, "status": signal.status.rawValue, "strategy": self.strategy(of: id).rawValue], now))
+                        id, "region \(id) is \(signal.status.rawValue) (\(trigger.rawValue)) but traffic stays: \(blocked)",
+                        .failoverBlocked(FailoverHeld(trigger: trigger, reason: blocked, status: signal.status, strategy: self.strategy(of: id))), now))
             }
             return
         }
@@ -51,16 +51,15 @@ extension FailoverEngine {
         rt.cooldownUntil = now.addingTimeInterval(self.cooldown(of: id).seconds)
         let strategy = self.strategy(of: id)
         self.beginMoveAway(&rt, trigger: trigger, strategy: strategy, now: now)
-        let fields = ["trigger": trigger.rawValue, "strategy": strategy.rawValue, "share": fraction(rt.share)]
+        let started = EventPayload.failoverStarted(FailoverStart(trigger: trigger, strategy: strategy, share: rt.share))
         switch strategy {
         case .gradual:
-            events.append(self.event(.failoverStarted, id, "region \(id) failing over gradually (\(trigger.rawValue)): keeps \(percent(rt.share)) of its share", fields, now))
+            events.append(self.event(id, "region \(id) failing over gradually (\(trigger.rawValue)): keeps \(percent(rt.share)) of its share", started, now))
         case .graceful:
             events.append(
-                self.event(
-                    .failoverStarted, id, "region \(id) failing over gracefully (\(trigger.rawValue)): no new traffic; complete once its sessions have drained", fields, now))
+                self.event(id, "region \(id) failing over gracefully (\(trigger.rawValue)): no new traffic; complete once its sessions have drained", started, now))
         case .automatic, .cascading, .manual:
-            events.append(self.event(.failoverStarted, id, "region \(id) failed over (\(trigger.rawValue), \(strategy.rawValue)): its whole share moved", fields, now))
+            events.append(self.event(id, "region \(id) failed over (\(trigger.rawValue), \(strategy.rawValue)): its whole share moved", started, now))
         }
     }
 
@@ -71,19 +70,23 @@ extension FailoverEngine {
         let id = region.id
         let step = self.settings.gradualStep
         if rt.admin == .enabled, signal.status == .healthy, signal.passing {
-            rt.phase = .recovering(since: now, until: now.addingTimeInterval(self.settings.recoveryWindow.seconds))
-            events.append(self.event(.recoveryStarted, id, "region \(id) is healthy again mid-move; the move stops and the recovery window starts", ["share": fraction(rt.share)], now))
+            let until = now.addingTimeInterval(self.settings.recoveryWindow.seconds)
+            rt.phase = .recovering(since: now, until: until)
+            events.append(
+                self.event(
+                    id, "region \(id) is healthy again mid-move; the move stops and the recovery window starts", .recoveryStarted(RecoveryWindow(until: until, share: rt.share)),
+                    now))
             return
         }
         guard now >= next, !self.pinned else { return }
         if !targets.hasTarget(for: region) {
             if self.settings.gradualReverse {
                 rt.share = min(1, rt.share + step)
-                events.append(self.event(.failoverHalted, id, "no healthy target left: moving \(id)'s share back (keeps \(percent(rt.share)))", ["share": fraction(rt.share)], now))
+                events.append(self.event(id, "no healthy target left: moving \(id)'s share back (keeps \(percent(rt.share)))", .failoverHalted(ShareChange(share: rt.share)), now))
                 rt.phase = rt.share >= 1 ? .serving : .failingOver(trigger: trigger, since: since, nextStep: now.addingTimeInterval(self.settings.gradualInterval.seconds))
             } else if rt.alert != .halted {
                 rt.alert = .halted
-                events.append(self.event(.failoverHalted, id, "no healthy target left: the move of \(id) halts at \(percent(rt.share))", ["share": fraction(rt.share)], now))
+                events.append(self.event(id, "no healthy target left: the move of \(id) halts at \(percent(rt.share))", .failoverHalted(ShareChange(share: rt.share)), now))
             }
             return
         }
@@ -91,27 +94,29 @@ extension FailoverEngine {
         rt.share = max(0, rt.share - step)
         if rt.share == 0 {
             rt.phase = .failedOver(trigger: trigger, since: since)
-            events.append(self.event(.failoverCompleted, id, "region \(id) failed over: its whole share has moved", ["trigger": trigger.rawValue, "share": "0"], now))
+            events.append(self.event(id, "region \(id) failed over: its whole share has moved", .failoverCompleted(FailoverEnd(trigger: trigger)), now))
         } else {
             let interval = self.settings.gradualInterval.seconds
             let planned = next.addingTimeInterval(interval)
             rt.phase = .failingOver(trigger: trigger, since: since, nextStep: planned < now ? now.addingTimeInterval(interval) : planned)
-            events.append(self.event(.failoverStep, id, "region \(id) keeps \(percent(rt.share)) of its share", ["trigger": trigger.rawValue, "share": fraction(rt.share)], now))
+            events.append(self.event(id, "region \(id) keeps \(percent(rt.share)) of its share", .failoverStep(FailoverStepTaken(trigger: trigger, share: rt.share)), now))
         }
     }
 
     private func draining(_ id: String, _ rt: inout RegionRuntime, _ signal: RegionSignal, trigger: Trigger, since: Date, until: Date, _ now: Date, _ events: inout [Event]) {
         if rt.admin == .enabled, signal.status == .healthy, signal.passing {
-            rt.phase = .recovering(since: now, until: now.addingTimeInterval(self.settings.recoveryWindow.seconds))
-            events.append(self.event(.recoveryStarted, id, "region \(id) is healthy again while draining; the recovery window starts", ["share": "0"], now))
+            let until = now.addingTimeInterval(self.settings.recoveryWindow.seconds)
+            rt.phase = .recovering(since: now, until: until)
+            events.append(
+                self.event(id, "region \(id) is healthy again while draining; the recovery window starts", .recoveryStarted(RecoveryWindow(until: until, share: rt.share)), now))
             return
         }
         guard now >= until else { return }
         rt.phase = .failedOver(trigger: trigger, since: since)
         events.append(
             self.event(
-                .failoverCompleted, id, "region \(id) failed over: drain_timeout (\(formatDuration(self.settings.drainTimeout))) passed with sessions still open",
-                ["trigger": trigger.rawValue, "share": "0", "drained": "timeout"], now))
+                id, "region \(id) failed over: drain_timeout (\(formatDuration(self.settings.drainTimeout))) passed with sessions still open",
+                .failoverCompleted(FailoverEnd(trigger: trigger, drained: .timeout)), now))
     }
 
     private func failedOver(_ id: String, _ rt: inout RegionRuntime, _ signal: RegionSignal, _ now: Date, _ events: inout [Event]) {
@@ -120,14 +125,14 @@ extension FailoverEngine {
         rt.phase = .recovering(since: now, until: until)
         events.append(
             self.event(
-                .recoveryStarted, id, "region \(id) is healthy again; traffic returns if it stays healthy until \(until.formatted(Date.ISO8601FormatStyle()))",
-                ["until": until.formatted(Date.ISO8601FormatStyle())], now))
+                id, "region \(id) is healthy again; traffic returns if it stays healthy until \(until.formatted(Date.ISO8601FormatStyle()))",
+                .recoveryStarted(RecoveryWindow(until: until, share: rt.share)), now))
     }
 
     private func recovering(_ id: String, _ rt: inout RegionRuntime, _ signal: RegionSignal, since: Date, until: Date, _ now: Date, _ events: inout [Event]) {
         if signal.failing {
             rt.phase = .failedOver(trigger: signal.firedTrigger, since: now)
-            events.append(self.event(.recoveryFailed, id, "region \(id) failed again during its recovery window", ["trigger": signal.firedTrigger.rawValue], now))
+            events.append(self.event(id, "region \(id) failed again during its recovery window", .recoveryFailed(RecoveryFailure(trigger: signal.firedTrigger)), now))
             return
         }
         if !signal.passing || signal.status != .healthy {
@@ -135,25 +140,27 @@ extension FailoverEngine {
             rt.phase = .recovering(since: now, until: restarted)
             events.append(
                 self.event(
-                    .recoveryRestarted, id, "region \(id) had a failed evaluation \(wholeNumber(now.timeIntervalSince(since))) s into its recovery window; the window restarts",
-                    ["until": restarted.formatted(Date.ISO8601FormatStyle())], now))
+                    id, "region \(id) had a failed evaluation \(wholeNumber(now.timeIntervalSince(since))) s into its recovery window; the window restarts",
+                    .recoveryRestarted(RecoveryWindow(until: restarted, share: rt.share)), now))
             return
         }
         guard now >= until else { return }
         rt.phase = .awaitingFailback(since: now)
-        events.append(self.event(.recoveryCompleted, id, "region \(id) stayed healthy for the whole recovery window", [:], now))
+        events.append(self.event(id, "region \(id) stayed healthy for the whole recovery window", .recoveryCompleted, now))
         self.tryFailback(&rt, id: id, signal: signal, now: now, events: &events)
     }
 
     private func awaitingFailback(_ id: String, _ rt: inout RegionRuntime, _ signal: RegionSignal, _ now: Date, _ events: inout [Event]) {
         if signal.failing {
             rt.phase = .failedOver(trigger: signal.firedTrigger, since: now)
-            events.append(self.event(.recoveryFailed, id, "region \(id) failed again while waiting to fail back", ["trigger": signal.firedTrigger.rawValue], now))
+            events.append(self.event(id, "region \(id) failed again while waiting to fail back", .recoveryFailed(RecoveryFailure(trigger: signal.firedTrigger)), now))
             return
         }
         if !signal.passing || signal.status != .healthy {
-            rt.phase = .recovering(since: now, until: now.addingTimeInterval(self.settings.recoveryWindow.seconds))
-            events.append(self.event(.recoveryRestarted, id, "region \(id) had a failed evaluation before failing back; the window restarts", [:], now))
+            let until = now.addingTimeInterval(self.settings.recoveryWindow.seconds)
+            rt.phase = .recovering(since: now, until: until)
+            events.append(
+                self.event(id, "region \(id) had a failed evaluation before failing back; the window restarts", .recoveryRestarted(RecoveryWindow(until: until, share: rt.share)), now))
             return
         }
         self.tryFailback(&rt, id: id, signal: signal, now: now, events: &events)
@@ -165,17 +172,20 @@ extension FailoverEngine {
             rt.share = 0
             rt.phase = .failedOver(trigger: signal.firedTrigger, since: now)
             rt.cooldownUntil = now.addingTimeInterval(self.cooldown(of: id).seconds)
-            events.append(self.event(.failoverStarted, id, "region \(id) failed during failback; its share moves away again", ["trigger": signal.firedTrigger.rawValue, "share": "0"], now))
+            events.append(
+                self.event(
+                    id, "region \(id) failed during failback; its share moves away again",
+                    .failoverStarted(FailoverStart(trigger: signal.firedTrigger, strategy: self.strategy(of: id), share: 0)), now))
             return
         }
         guard now >= next, !self.pinned else { return }
         rt.share = min(1, rt.share + self.settings.gradualStep)
         if rt.share >= 1 {
             Self.backInService(&rt)
-            events.append(self.event(.failbackCompleted, id, "region \(id) has its whole share back", ["share": "1"], now))
+            events.append(self.event(id, "region \(id) has its whole share back", .failbackCompleted, now))
         } else {
             rt.phase = .failingBack(nextStep: now.addingTimeInterval(self.settings.gradualInterval.seconds))
-            events.append(self.event(.failbackStep, id, "region \(id) gets \(percent(rt.share)) of its share back", ["share": fraction(rt.share)], now))
+            events.append(self.event(id, "region \(id) gets \(percent(rt.share)) of its share back", .failbackStep(ShareChange(share: rt.share)), now))
         }
     }
 
@@ -236,7 +246,7 @@ extension FailoverEngine {
         if let hold {
             if rt.alert != .failbackHeld(hold) {
                 rt.alert = .failbackHeld(hold)
-                events.append(self.event(.failbackHeld, id, "region \(id) waits to fail back: \(hold)", ["reason": hold], now))
+                events.append(self.event(id, "region \(id) waits to fail back: \(hold)", .failbackHeld(Because(reason: hold)), now))
             }
             return
         }
@@ -249,12 +259,12 @@ extension FailoverEngine {
             rt.share = min(1, rt.share + self.settings.gradualStep)
             if rt.share < 1 {
                 rt.phase = .failingBack(nextStep: now.addingTimeInterval(self.settings.gradualInterval.seconds))
-                events.append(self.event(.failbackStep, id, "region \(id) fails back gradually: \(percent(rt.share)) of its share", ["share": fraction(rt.share)], now))
+                events.append(self.event(id, "region \(id) fails back gradually: \(percent(rt.share)) of its share", .failbackStep(ShareChange(share: rt.share)), now))
                 return
             }
         }
         Self.backInService(&rt)
-        events.append(self.event(.failbackCompleted, id, "region \(id) has its whole share back", ["share": "1"], now))
+        events.append(self.event(id, "region \(id) has its whole share back", .failbackCompleted, now))
     }
 
     static func backInService(_ rt: inout RegionRuntime) {

@@ -114,8 +114,19 @@ public struct FailoverEngine: Sendable {
 
     // MARK: - The next moment something is due
 
-    /// The earliest time at which `step` would change something without a new signal.
+    /// The earliest time after `now` at which `step` may change something without a new
+    /// signal. A deadline that has passed and changed nothing (a cooldown that ended while
+    /// failback waits for an operator) is no longer due: it must not hide a later one.
+    public func nextDeadline(after now: Date) -> Date? {
+        self.deadlines.filter { $0 > now }.min()
+    }
+
+    /// The earliest deadline, passed or not.
     public func nextDeadline() -> Date? {
+        self.deadlines.min()
+    }
+
+    var deadlines: [Date] {
         var dates: [Date] = []
         if let until = self.state.pin?.until { dates.append(until) }
         for (_, runtime) in self.state.regions {
@@ -126,7 +137,7 @@ public struct FailoverEngine: Sendable {
             case .serving, .failedOver: break
             }
         }
-        return dates.min()
+        return dates
     }
 
     // MARK: - Automatic rules
@@ -143,7 +154,7 @@ public struct FailoverEngine: Sendable {
         var events: [Event] = []
         if let pin = self.state.pin, let until = pin.until, now >= until {
             self.state.pin = nil
-            events.append(self.event(.pinExpired, nil, "pin expired; automatic failover resumes", ["reason": pin.reason], now))
+            events.append(self.event(nil, "pin expired; automatic failover resumes", .pinExpired(Because(reason: pin.reason)), now))
         }
         // Targets as the round starts. A region that fails over in this round was never a
         // target (failing means not healthy), so this view stays exact while regions advance.
@@ -162,8 +173,7 @@ public struct FailoverEngine: Sendable {
             return Decision(plan: self.state.plan, planChanged: false, events: [])
         }
         self.state.regions[id]!.phase = .failedOver(trigger: trigger, since: since)
-        let event = self.event(
-            .failoverCompleted, id, "region \(id) failed over: no session is left on it", ["trigger": trigger.rawValue, "share": "0", "drained": "sessions"], now)
+        let event = self.event(id, "region \(id) failed over: no session is left on it", .failoverCompleted(FailoverEnd(trigger: trigger, drained: .sessions)), now)
         return self.finish(signals: signals, now: now, events: [event])
     }
 
@@ -177,7 +187,7 @@ public struct FailoverEngine: Sendable {
             for id in computed.short where self.state.regions[id]?.alert != .capacityShort {
                 self.state.regions[id]?.alert = .capacityShort
                 events.append(
-                    self.event(.capacityExhausted, id, "the chain has too little spare capacity for \(id)'s share; the rest is spread over healthy regions beyond their capacity", [:], now))
+                    self.event(id, "the chain has too little spare capacity for \(id)'s share; the rest is spread over healthy regions beyond their capacity", .capacityExhausted, now))
             }
             self.state.plan = computed.plan
         } else {
@@ -191,25 +201,30 @@ public struct FailoverEngine: Sendable {
             let who = stranded.isEmpty ? "traffic that must move" : "the traffic of failing \(stranded.joined(separator: ", "))"
             events.append(
                 self.event(
-                    .noHealthyTarget, nil, "no healthy region can take \(who); keeping the last plan (\(before.description(order: self.regions.map(\.id))))",
-                    stranded.isEmpty ? [:] : ["regions": stranded.joined(separator: ",")], now))
+                    nil, "no healthy region can take \(who); keeping the last plan (\(before.description(order: self.regions.map(\.id))))",
+                    .noHealthyTarget(Stranded(regions: stranded)), now))
         } else if !panic, self.state.panic {
-            events.append(self.event(.panicCleared, nil, "a healthy region can take the traffic again; plan recomputed", [:], now))
+            events.append(self.event(nil, "a healthy region can take the traffic again; plan recomputed", .panicCleared, now))
         }
         self.state.panic = panic
         let changed = self.state.plan != before
         if changed {
-            let text = self.state.plan.description(order: self.regions.map(\.id))
-            for index in events.indices { events[index].fields["plan"] = text }
             if events.isEmpty {
-                events.append(self.event(.planChanged, nil, "traffic plan: \(text)", ["plan": text], now))
+                events.append(self.event(nil, "traffic plan: \(self.state.plan.description(order: self.regions.map(\.id)))", .planChanged, now))
             }
+            self.stamp(&events)
         }
         return Decision(plan: self.state.plan, planChanged: changed, events: events)
     }
 
-    func event(_ kind: EventKind, _ region: String?, _ message: String, _ fields: [String: String], _ now: Date) -> Event {
-        Event(time: now, kind: kind, region: region, message: message, fields: fields)
+    func event(_ region: String?, _ message: String, _ payload: EventPayload, _ now: Date) -> Event {
+        Event(time: now, region: region, message: message, payload)
+    }
+
+    /// Marks `events` as those of a decision that put the current plan in force.
+    func stamp(_ events: inout [Event]) {
+        let plan = self.state.plan.weights(order: self.regions.map(\.id))
+        for index in events.indices { events[index].decision = DecisionStamp(plan: plan) }
     }
 }
 

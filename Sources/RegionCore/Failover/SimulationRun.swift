@@ -55,7 +55,7 @@ extension Simulation {
         while rounds < Self.maxRounds {
             rounds += 1
             let nextStep = index < steps.count ? start.addingTimeInterval(steps[index].at.seconds) : nil
-            let deadline = engine.nextDeadline().flatMap { $0 > now ? $0 : nil }
+            let deadline = engine.nextDeadline(after: now)
             guard let moment = [nextStep, deadline].compactMap({ $0 }).min(), moment <= end else { break }
             now = moment
             var texts: [String] = []
@@ -96,11 +96,11 @@ extension Simulation {
             }
             if texts.isEmpty { events += engine.step(signals, now: now).events }
             record(now, steps: texts, events: events, refused: refused.isEmpty ? nil : refused.joined(separator: "; "))
-            if index >= steps.count, now >= start.addingTimeInterval(lastStep.seconds), engine.nextDeadline().map({ $0 <= now }) ?? true {
+            if index >= steps.count, now >= start.addingTimeInterval(lastStep.seconds), engine.nextDeadline(after: now) == nil {
                 break
             }
         }
-        let pending = index < steps.count || (engine.nextDeadline().map { $0 > now } ?? false)
+        let pending = index < steps.count || engine.nextDeadline(after: now) != nil
         return SimulationReport(regions: order, start: start, rows: rows, truncated: pending)
     }
 }

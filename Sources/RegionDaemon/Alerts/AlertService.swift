@@ -83,9 +83,8 @@ struct AlertService<C: Clock>: Service where C.Duration == Duration {
             self.metrics?.alert(rule.name, result: .failed)
             await self.bus.publish(
                 Event(
-                    time: self.time.now, kind: .alertFailed,
-                    message: "alert \(rule.name) could not deliver \(event.kind.rawValue) (event \(event.id)) in \(attempts) attempts: \(failure)",
-                    fields: ["alert": rule.name, "alert_kind": event.kind.rawValue, "alert_event_id": "\(event.id)", "attempts": "\(attempts)", "error": failure]))
+                    time: self.time.now, message: "alert \(rule.name) could not deliver \(event.kind.rawValue) (event \(event.id)) in \(attempts) attempts: \(failure)",
+                    .alertFailed(AlertUndelivered(alert: rule.name, alertKind: event.kind, alertEventID: event.id, attempts: attempts, error: failure))))
         }
     }
 

@@ -26,17 +26,20 @@ extension ClusterMember {
             self.observations = [:]
             self.candidates = [:]
             for entry in entries { self.apply(.put(entry)) }
+            // Every decision committed while the watch was down, in order, not only the latest.
+            self.forwardDecisions(entries)
             // What was read may differ from what was judged before (changes made while the
             // watch was down): judge every region again.
-            await self.refreshFleet()
+            self.refreshFleet()
             for try await changes in self.etcd.watch(prefix: self.keys.all, after: revision) {
                 for change in changes { self.apply(change) }
+                self.forwardDecisions(changes.compactMap { if case .put(let entry) = $0 { entry } else { nil } })
                 // A changed observation is judged at once, not at the next tick: the
                 // quorum's decision should cost etcd's round trip and no more.
                 let changed = changes.compactMap { change -> String? in
                     if case .observation(let region, _) = self.keys.kind(of: change.key) { region } else { nil }
                 }
-                if !changed.isEmpty { await self.refreshFleet(only: Set(changed)) }
+                if !changed.isEmpty { self.refreshFleet(only: Set(changed)) }
             }
         } catch {
             self.logger.debug("cluster: watch ended: \(error)")
@@ -53,8 +56,8 @@ extension ClusterMember {
         switch change {
         case .put(let entry):
             switch self.keys.kind(of: entry.key) {
-            case .state:
-                self.adopt(entry)
+            case .state, .decision:
+                break  // forwardDecisions
             case .leader:
                 self.candidates[entry.key] = (entry.createRevision, String(decoding: entry.value, as: UTF8.self))
             case .observer(let name):
@@ -77,21 +80,56 @@ extension ClusterMember {
             case .leader: self.candidates[key] = nil
             case .observer(let name): self.heartbeats[name] = nil
             case .observation(let region, let observer): self.observations[observer]?[region] = nil
-            case .state, .other: break
+            case .state, .decision, .other: break
             }
         }
     }
 
-    /// A committed decision: handed to the controller unless this instance wrote it.
-    func adopt(_ entry: EtcdEntry) {
-        guard entry.modRevision > self.committedRevision else { return }
-        guard var decision = try? JSONDecoder().decode(CommittedDecision.self, from: entry.value) else {
-            self.logger.error("cluster: the committed state at revision \(entry.modRevision) does not decode; keeping the plan applied now")
-            return
+    /// Reads the decision log and the state now, and hands the controller every decision
+    /// it has not had yet (a new leader does this before its first decision).
+    func catchUp() async throws {
+        let (_, log) = try await self.etcd.range(prefix: self.keys.decisions)
+        let (_, state) = try await self.etcd.range(prefix: self.keys.state)
+        self.forwardDecisions(log + state)
+    }
+
+    /// Hands the controller the committed decisions among `entries` that are newer than
+    /// any it has had, in revision order; the state goes with the decision that wrote it.
+    /// What a peer wrote is decoded defensively: a value that does not decode is logged
+    /// and skipped.
+    func forwardDecisions(_ entries: [EtcdEntry]) {
+        var decisions: [Int64: CommittedDecision] = [:]
+        var state: (revision: Int64, decision: CommittedDecision)?
+        for entry in entries where entry.modRevision > self.committedRevision {
+            let kind = self.keys.kind(of: entry.key)
+            guard kind == .state || { if case .decision = kind { true } else { false } }() else { continue }
+            guard var decision = try? JSONDecoder().decode(CommittedDecision.self, from: entry.value) else {
+                self.logger.error("cluster: the committed decision at \(entry.key), revision \(entry.modRevision), does not decode; skipped")
+                continue
+            }
+            decision.revision = entry.modRevision
+            if kind == .state {
+                state = (entry.modRevision, decision)
+            } else {
+                decision.state = nil
+                decisions[entry.modRevision] = decision
+            }
         }
-        self.committedRevision = entry.modRevision
-        decision.revision = entry.modRevision
-        self.controller.adopt(decision)
+        if let state {
+            // The log entry of the same transaction takes the state; a state written without
+            // a log entry (a regiond before the log) stands for its decision alone.
+            if decisions[state.revision] != nil {
+                decisions[state.revision]?.state = state.decision.state
+            } else {
+                decisions[state.revision] = state.decision
+            }
+        }
+        for revision in decisions.keys.sorted() {
+            guard let decision = decisions[revision] else { continue }
+            self.committedRevision = max(self.committedRevision, revision)
+            self.committedSequence = max(self.committedSequence, decision.sequence)
+            self.controller.adopt(decision)
+        }
     }
 
     /// The leader as etcd's election sees it: the candidate with the oldest key.
@@ -109,7 +147,7 @@ extension ClusterMember {
         while !Task.isCancelled {
             let now = self.time.now
             let live = Set(self.reports.filter { self.fleetView.isLive($0, now: now) }.map(\.name))
-            await self.refreshFleet(only: live == self.live ? [] : nil)
+            self.refreshFleet(only: live == self.live ? [] : nil)
             try? await self.time.clock.sleep(for: .milliseconds(200))
         }
     }
@@ -121,11 +159,12 @@ extension ClusterMember {
     }
 
     /// Judges `only` these regions again (nil: every region this instance monitors).
-    func refreshFleet(only regions: Set<String>? = nil) async {
+    func refreshFleet(only regions: Set<String>? = nil) {
         let now = self.time.now
         let reports = self.reports
         var events: [Event] = []
         var fleet = self.fleet
+        var changed: [(String, RegionSignal)] = []
         let judging = (regions.map { $0.filter { self.local[$0] != nil } } ?? Set(self.local.keys)).sorted()
         if regions == nil { fleet = fleet.filter { self.local[$0.key] != nil } }
         for region in judging {
@@ -133,7 +172,7 @@ extension ClusterMember {
             fleet[region] = judged
             if self.submitted[region] != judged.signal {
                 self.submitted[region] = judged.signal
-                self.controller.submit(region: region, signal: judged.signal)
+                changed.append((region, judged.signal))
             }
             let before = self.fleet[region]
             // An event when the judgement or who sees the region failing changes (not for every
@@ -141,42 +180,46 @@ extension ClusterMember {
             if before?.signal.status != judged.signal.status || before?.failing != judged.failing {
                 events.append(
                     Event(
-                        time: now, kind: .fleetStatusChanged, region: region,
+                        time: now, region: region,
                         message: "\(region): fleet status \(judged.signal.status.rawValue), \(judged.failing.count) of \(judged.observers.count) observers see it failing (\(judged.required) needed)",
-                        fields: [
-                            "status": judged.signal.status.rawValue, "previous_status": before?.signal.status.rawValue ?? "none",
-                            "observers": judged.observers.joined(separator: ","), "failing": judged.failing.joined(separator: ","), "required": "\(judged.required)",
-                        ]))
+                        .fleetStatusChanged(
+                            FleetJudgement(
+                                status: judged.signal.status, previousStatus: before?.signal.status, observers: judged.observers, failing: judged.failing,
+                                required: judged.required))))
             }
         }
         let live = Set(reports.filter { self.fleetView.isLive($0, now: now) }.map(\.name))
         for name in live.subtracting(self.live).sorted() {
-            events.append(Event(time: now, kind: .observerJoined, message: "observer \(name) joined the cluster", fields: ["observer": name]))
+            events.append(Event(time: now, message: "observer \(name) joined the cluster", .observerJoined(ObserverNote(observer: name))))
         }
         for name in self.live.subtracting(live).sorted() {
             events.append(
-                Event(time: now, kind: .observerLeft, message: "observer \(name) left the cluster (heartbeat stale or lease expired); its view no longer counts", fields: ["observer": name]))
+                Event(time: now, message: "observer \(name) left the cluster (heartbeat stale or lease expired); its view no longer counts", .observerLeft(ObserverNote(observer: name))))
         }
         self.live = live
         self.fleet = fleet
         if self.lease.leadership == nil { self.controller.setRole(.follower(leader: self.leaderName)) }
         // The view first: STATUS= is rewritten on each event and must read the new one.
         self.updateView()
-        await self.bus.publish(events)
+        // The events take their place in the sequence before the signals reach the
+        // controller, so any decision they cause comes after them.
+        self.bus.post(events)
+        for (region, signal) in changed { self.controller.submit(region: region, signal: signal) }
     }
 
     /// Refreshes what `regionctl status`, `STATUS=` and the page read.
     func updateView() {
         let now = self.time.now
         let reports = self.reports.sorted { $0.name < $1.name }
-        let role: ClusterReport.Role = !self.reachable ? .noQuorum : (self.lease.leadership != nil ? .leader : .follower)
+        let reachable = self.reachable ?? true
+        let role: ClusterReport.Role = !reachable ? .noQuorum : (self.lease.leadership != nil ? .leader : .follower)
         var report = ClusterReport(
-            name: self.settings.name, role: role, leader: self.leaderName, etcdReachable: self.reachable,
+            name: self.settings.name, role: role, leader: self.leaderName, etcdReachable: reachable,
             observers: reports.map {
                 .init(name: $0.name, age: max(0, now.timeIntervalSince($0.heardAt)), live: self.fleetView.isLive($0, now: now), evaluating: $0.evaluating)
             },
             fleet: self.fleet, committedRevision: self.committedRevision == 0 ? nil : self.committedRevision, quorum: self.settings.quorum.description)
-        report.etcdError = self.reachable ? nil : self.etcdError
+        report.etcdError = reachable ? nil : self.etcdError
         self.view.update(report)
     }
 }

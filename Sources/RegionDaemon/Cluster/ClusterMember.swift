@@ -32,14 +32,17 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
 
     var lease: LeaderLease
     var leaseID: Int64?
-    var reachable = true
+    /// Whether etcd answers (nil until the first renewal says).
+    var reachable: Bool?
     var etcdError: String?
     /// Heartbeats heard, on this instance's clock.
     var heartbeats: [String: (heardAt: Date, evaluating: Bool)] = [:]
     var observations: [String: [String: Observation]] = [:]
     /// Election keys: creation revision and observer name; the lowest revision leads.
     var candidates: [String: (revision: Int64, name: String)] = [:]
+    /// The newest committed decision handed to the controller (or committed here), and its sequence.
     var committedRevision: Int64 = 0
+    var committedSequence: Int64 = 0
     /// This instance's latest signal per region, and what of it etcd holds.
     var local: [String: RegionSignal] = [:]
     var published: [String: RegionSignal] = [:]
@@ -201,30 +204,40 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
         }
     }
 
+    /// etcd answers (this instance's lease renewed and heartbeat written), or not. The
+    /// controller hears it after the event is out: a leader's first decision after an outage
+    /// always follows its own `etcd_reachable`.
     func setReachable(_ reachable: Bool, error: String?) async {
         self.etcdError = error
         guard reachable != self.reachable else { return }
+        let first = self.reachable == nil
         self.reachable = reachable
         self.updateView()
         let now = self.time.now
         if reachable {
-            self.restartWatch()
-            await self.bus.publish(
-                Event(time: now, kind: .etcdReachable, message: "etcd answers again; decisions resume once a leader holds the election", fields: ["observer": self.settings.name]))
-        } else {
+            if !first { self.restartWatch() }
             await self.bus.publish(
                 Event(
-                    time: now, kind: .etcdUnreachable, message: "etcd is unreachable (\(error ?? "")); keeping the last committed plan, making no decision",
-                    fields: ["observer": self.settings.name, "error": error ?? ""]))
+                    time: now,
+                    message: first
+                        ? "etcd answers; \(self.settings.name) takes part in the cluster" : "etcd answers again; decisions resume once a leader holds the election",
+                    .etcdReachable(ObserverNote(observer: self.settings.name))))
+            self.controller.setSession(live: true)
+        } else {
+            self.controller.setSession(live: false)
+            await self.bus.publish(
+                Event(
+                    time: now, message: "etcd is unreachable (\(error ?? "")); keeping the last committed plan, making no decision",
+                    .etcdUnreachable(EtcdOutage(observer: self.settings.name, error: error ?? ""))))
         }
     }
 
     // MARK: leadership
 
-    /// Campaigns whenever this instance has a lease and does not lead.
+    /// Campaigns whenever etcd answers, this instance has a lease and it does not lead.
     func campaignLoop() async {
         while !Task.isCancelled {
-            guard let id = self.leaseID, self.lease.leadership == nil else {
+            guard let id = self.leaseID, self.reachable == true, self.lease.leadership == nil else {
                 try? await self.time.clock.sleep(for: .milliseconds(100))
                 continue
             }
@@ -238,18 +251,17 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
                 let sentAt = self.time.now
                 guard try await self.etcd.keepAlive(lease: id) else { continue }
                 self.lease.renewed(sentAt: sentAt)
-                // Resume from the latest committed state before the first decision.
-                let (_, entries) = try await self.etcd.range(prefix: self.keys.state)
-                if let entry = entries.first(where: { $0.key == self.keys.state }) { self.adopt(entry) }
+                // Record every decision not recorded here yet and resume from the latest
+                // state, before the first decision (the controller takes them in order).
+                try await self.catchUp()
                 self.lease.elected(won)
-                self.controller.setRole(.leader)
                 self.updateView()
                 self.logger.notice("cluster: leader", metadata: ["REGIOND_REVISION": "\(self.committedRevision)"])
                 await self.bus.publish(
                     Event(
-                        time: self.time.now, kind: .leadershipGained,
-                        message: "\(self.settings.name) leads the cluster, resuming from the state committed at revision \(self.committedRevision)",
-                        fields: ["observer": self.settings.name, "revision": "\(self.committedRevision)", "prefix": self.keys.prefix]))
+                        time: self.time.now, message: "\(self.settings.name) leads the cluster, resuming from the state committed at revision \(self.committedRevision)",
+                        .leadershipGained(Leadership(observer: self.settings.name, revision: self.committedRevision, prefix: self.keys.prefix))))
+                self.controller.setRole(.leader)
                 while self.lease.leadership != nil, !Task.isCancelled {
                     try? await self.time.clock.sleep(for: .milliseconds(100))
                 }
@@ -269,23 +281,34 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
         self.logger.warning("cluster: no longer the leader: \(reason)")
         await self.bus.publish(
             Event(
-                time: self.time.now, kind: .leadershipLost, message: "\(self.settings.name) stopped leading the cluster: \(reason)",
-                fields: ["observer": self.settings.name, "reason": reason]))
+                time: self.time.now, message: "\(self.settings.name) stopped leading the cluster: \(reason)",
+                .leadershipLost(ObserverNote(observer: self.settings.name, reason: reason))))
         try? await self.etcd.delete(leadership.key)
     }
 
     /// The fence: commits a decision to etcd only while this instance leads and its lease
     /// cannot lapse first. A refused transaction means another instance leads.
+    ///
+    /// One transaction writes the state, the decision's entry in the log, and drops the log
+    /// entries older than the last ``ClusterKeys/decisionLogLength``.
     public func commit(state: EngineState, events: [Event], now: Date) async throws -> Int64 {
         guard let leadership = self.lease.leadership, self.lease.mayDecide(now: self.time.now) else {
             throw Failure(description: "this instance does not lead the cluster (or its lease may lapse)")
         }
-        let decision = CommittedDecision(state: state, events: events, leader: self.settings.name)
-        guard let revision = try await self.etcd.putFenced(self.keys.state, try JSONEncoder().encode(decision), fence: leadership) else {
+        let sequence = self.committedSequence + 1
+        let decision = CommittedDecision(state: state, events: events, leader: self.settings.name, sequence: sequence)
+        let encoder = JSONEncoder()
+        var changes: [EtcdClient.FencedChange] = [
+            .put(key: self.keys.state, value: try encoder.encode(decision)), .put(key: self.keys.decision(sequence), value: try encoder.encode(decision.logEntry)),
+        ]
+        let oldest = sequence - ClusterKeys.decisionLogLength
+        if oldest > 0 { changes.append(.deleteRange(from: self.keys.decision(0), to: self.keys.decision(oldest + 1))) }
+        guard let revision = try await self.etcd.fenced(changes, fence: leadership) else {
             await self.stepDown(reason: "etcd refused a write fenced by its election key: another instance leads")
             throw Failure(description: "etcd refused the write: this instance no longer leads")
         }
         self.committedRevision = max(self.committedRevision, revision)
+        self.committedSequence = sequence
         return revision
     }
 }

@@ -98,9 +98,28 @@ public final class EtcdClient: Sendable {
     /// revision it had when this instance was elected. Returns the revision of the write,
     /// or nil when the fence refused it: this instance is no longer the leader.
     public func putFenced(_ key: String, _ value: Data, fence: LeaderLease.Leadership) async throws -> Int64? {
+        try await self.fenced([.put(key: key, value: value)], fence: fence)
+    }
+
+    /// One change of a fenced transaction.
+    public enum FencedChange: Sendable {
+        case put(key: String, value: Data)
+        /// Every key from `from` up to, not including, `to`.
+        case deleteRange(from: String, to: String)
+    }
+
+    /// Makes every change in one transaction, only while `fence` holds (see
+    /// ``putFenced(_:_:fence:)``). Returns the revision of the transaction, or nil when
+    /// the fence refused it.
+    public func fenced(_ changes: [FencedChange], fence: LeaderLease.Leadership) async throws -> Int64? {
         let txn = EtcdWire.Txn(
             compare: [.init(target: "CREATE", key: EtcdWire.base64(fence.key), create_revision: .init(fence.revision), result: "EQUAL")],
-            success: [.init(request_put: .init(key: EtcdWire.base64(key), value: EtcdWire.base64(value), lease: nil))])
+            success: changes.map { change in
+                switch change {
+                case .put(let key, let value): .init(request_put: .init(key: EtcdWire.base64(key), value: EtcdWire.base64(value), lease: nil))
+                case .deleteRange(let from, let to): .init(request_delete_range: .init(key: EtcdWire.base64(from), range_end: EtcdWire.base64(to)))
+                }
+            })
         let response: EtcdWire.TxnResponse = try await self.call("/v3/kv/txn", txn)
         guard response.succeeded == true else { return nil }
         return response.header?.revision?.value

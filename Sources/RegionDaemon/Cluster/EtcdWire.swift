@@ -68,7 +68,13 @@ enum EtcdWire {
     struct RangeResponse: Decodable { var header: Header?; var kvs: [KeyValue]? }
 
     struct Compare: Encodable { var target: String; var key: String; var create_revision: Int64Text; var result: String }
-    struct RequestOp: Encodable { var request_put: Put }
+    struct RequestOp: Encodable {
+        var request_put: Put?
+        var request_delete_range: Range?
+
+        init(request_put: Put) { self.request_put = request_put }
+        init(request_delete_range: Range) { self.request_delete_range = request_delete_range }
+    }
     struct Txn: Encodable { var compare: [Compare]; var success: [RequestOp] }
     struct TxnResponse: Decodable { var header: Header?; var succeeded: Bool? }
 

@@ -66,7 +66,7 @@ extension ControlService {
         case (.failure(let error), _), (_, .failure(let error)):
             return Self.failure(request.id, error)
         }
-        let (engine, signals) = await controller.snapshot()
+        let (engine, signals) = controller.snapshot()
         let now = Date()
         do {
             let report = try await NIOThreadPool.singleton.runIfActive { Simulation.run(engine: engine, signals: signals, steps: steps, start: now, until: until) }

@@ -101,7 +101,7 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
             return await self.probe(request)
         case .best:
             guard let controller = self.controller else { return Self.failure(id, ControlError(.internal, "failover is not running")) }
-            return .reply(Self.encode(ControlReply(id: id, result: await controller.best())))
+            return .reply(Self.encode(ControlReply(id: id, result: controller.best())))
         case .simulate:
             return await self.simulate(request)
         case .region:
@@ -128,7 +128,7 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
             return .watch(Self.encode(ControlReply(id: id, result: WatchStarted())))
         case .traffic:
             guard let controller = self.controller else { return Self.failure(id, ControlError(.internal, "failover is not running")) }
-            return .reply(Self.encode(ControlReply(id: id, result: await self.supervisor.withLocalView(await controller.trafficReport()))))
+            return .reply(Self.encode(ControlReply(id: id, result: await self.supervisor.withLocalView(controller.trafficReport()))))
         case .history:
             return await self.history(request)
         case .analytics:

@@ -109,10 +109,11 @@ actor TargetWorker {
         guard let newest = self.newest else { return }
         let wasFailing = self.outcomes.note(self.name, generation: newest.generation, failure: error, at: Date())
         if !wasFailing {
+            let error = clip("\(error)", bytes: 1024)
             await self.bus.publish(
                 Event(
-                    time: Date(), kind: .actuatorFailed, message: "the plan did not reach \(self.name): \(clip("\(error)", bytes: 1024))",
-                    fields: ["actuator": self.name, "generation": "\(newest.generation)", "plan": newest.text, "error": clip("\(error)", bytes: 1024)]))
+                    time: Date(), message: "the plan did not reach \(self.name): \(error)",
+                    .actuatorFailed(PlanDelivery(actuator: self.name, generation: newest.generation, plan: newest.text, error: error))))
         }
     }
 
@@ -149,30 +150,27 @@ actor TargetWorker {
         let now = Date()
         let wasFailing = self.outcomes.note(self.name, generation: offer.generation, failure: failure, at: now)
         let delay = max(0, now.timeIntervalSince(offer.committedAt))
-        var fields = ["actuator": self.name, "generation": "\(offer.generation)", "plan": offer.text]
+        var delivery = PlanDelivery(actuator: self.name, generation: offer.generation, plan: offer.text)
         if let failure {
-            fields["error"] = clip("\(failure)", bytes: 1024)
+            let error = clip("\(failure)", bytes: 1024)
             if !resend || !wasFailing {
-                await self.bus.publish(
-                    Event(time: now, kind: .actuatorFailed, message: "the plan did not reach \(self.name): \(fields["error"]!)", fields: fields))
+                delivery.error = error
+                await self.bus.publish(Event(time: now, message: "the plan did not reach \(self.name): \(error)", .actuatorFailed(delivery)))
             } else {
                 self.logger.warning("still cannot apply the plan to \(self.name): \(failure)")
             }
             return
         }
         if wasFailing {
-            await self.bus.publish(Event(time: now, kind: .actuatorRecovered, message: "the plan reached \(self.name) again", fields: fields))
+            await self.bus.publish(Event(time: now, message: "the plan reached \(self.name) again", .actuatorRecovered(delivery)))
         }
         if !resend {
-            fields["delay_ms"] = String(format: "%.1f", delay * 1000)
+            delivery.delayMs = delay * 1000
             await self.bus.publish(
-                Event(
-                    time: now, kind: .planApplied,
-                    message: "plan \(offer.generation) reached \(self.name) \(formatMs(delay * 1000)) after its commit: \(offer.text)", fields: fields))
+                Event(time: now, message: "plan \(offer.generation) reached \(self.name) \(formatMs(delay * 1000)) after its commit: \(offer.text)", .planApplied(delivery)))
         } else if let reason {
-            fields["reason"] = reason
-            await self.bus.publish(
-                Event(time: now, kind: .planApplied, message: "plan \(offer.generation) applied to \(self.name) again: \(reason)", fields: fields))
+            delivery.reason = reason
+            await self.bus.publish(Event(time: now, message: "plan \(offer.generation) applied to \(self.name) again: \(reason)", .planApplied(delivery)))
         }
     }
 }

@@ -67,19 +67,16 @@ public final class DaemonMetrics: Sendable {
     /// Counts the decisions an event records.
     public func record(_ event: Event) {
         if let seconds = self.detectionClock.withLock({ $0.observe(event) }) { self.detection.record(seconds) }
-        let strategy = event.fields["strategy"] ?? "unknown"
-        let trigger = event.fields["trigger"] ?? "unknown"
-        switch event.kind {
-        case .failoverStarted:
-            self.count(Self.failovers, [("strategy", strategy), ("trigger", trigger)])
-        case .operatorCommand where event.fields["trigger"] == Trigger.manual.rawValue:
-            self.count(Self.failovers, [("strategy", event.fields["strategy"] ?? "operator"), ("trigger", "manual")])
+        if let failover = event.payload.failover {
+            self.count(Self.failovers, [("strategy", failover.strategy?.rawValue ?? "operator"), ("trigger", failover.trigger.rawValue)])
+        }
+        switch event.payload {
         case .failbackCompleted:
             self.count(Self.failbacks, [])
-        case .failoverBlocked:
-            self.count(Self.blocked, [("strategy", strategy)])
-        case .actuatorFailed:
-            self.count(Self.applyFailures, [("target", event.fields["actuator"] ?? "unknown")])
+        case .failoverBlocked(let held):
+            self.count(Self.blocked, [("strategy", held.strategy.rawValue)])
+        case .actuatorFailed(let delivery):
+            self.count(Self.applyFailures, [("target", delivery.actuator)])
         default:
             break
         }

@@ -80,7 +80,7 @@ public struct MetricsExporter<C: Clock>: Sendable where C.Duration == Duration {
             }
         }
         if let controller = self.controller {
-            let traffic = await controller.trafficReport()
+            let traffic = controller.trafficReport()
             gauge("plan_weight_scale", "", "What the plan's weights sum to ([failover] total).", [], Double(traffic.total))
             gauge("no_healthy_target", "", "1 while failing regions keep traffic because no healthy region may take it (panic).", [], traffic.panic ? 1 : 0)
             gauge("pinned", "", "1 while automatic moves are pinned.", [], traffic.pin == nil ? 0 : 1)

@@ -39,8 +39,6 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     /// The evaluation tick as a loop timer (``ticksOnLoop``): bumped to cancel it, and when it is due.
     private var tickGeneration = 0
     private var tickDue: C.Instant?
-    /// Status changes found by loop ticks, published in order.
-    private var publishing: Task<Void, Never>?
     private var metrics: RegionMetrics
     var generation = 0
     /// Jitter and first-probe spread; seeded once (no system call per probe).
@@ -124,7 +122,6 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         self.evaluationTask?.cancel()
         await self.evaluationTask?.value
         self.evaluationTask = nil
-        await self.publishing?.value
         for future in running {
             _ = try? await future.get()
         }
@@ -217,22 +214,17 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
     /// The evaluation tick's timer fired: evaluate, publish any change in order, and set the next.
     func tick(_ tag: UInt64) {
         guard !self.stopped, UInt32(truncatingIfNeeded: tag >> 32) == UInt32(truncatingIfNeeded: self.tickGeneration), let due = self.tickDue else { return }
-        if let change = self.evaluateRound(due: due) {
-            self.publishing = Task { [previous = self.publishing, bus] in
-                await previous?.value
-                await bus.publish(change)
-            }
-        }
+        _ = self.evaluateRound(due: due)
         self.setTick(due: StatusEvaluator.nextRound(after: due, now: self.time.clock.now, interval: self.config.status.evaluationInterval))
     }
 
     /// One evaluation round; publishes a `status_changed` event when the status moves.
     /// - Parameter due: when the tick was due (nil: now), to tell a starved evaluation.
     func evaluate(due: C.Instant? = nil) async {
-        if let change = self.evaluateRound(due: due) { await self.bus.publish(change) }
+        if self.evaluateRound(due: due) != nil { await self.bus.settle() }
     }
 
-    /// One evaluation round; returns the `status_changed` event to publish, if the status moved.
+    /// One evaluation round; posts a `status_changed` event when the status moved and returns it.
     private func evaluateRound(due: C.Instant?) -> Event? {
         #if DEBUG
         if FaultSwitch.evaluationsStalled.load(ordering: .relaxed) { return nil }
@@ -248,6 +240,19 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         }
         let change = self.evaluator.evaluate(self.metrics, now: now)
         self.publish(evaluatedAt: instant)
+        // The status change takes its place in the event sequence before the signal goes
+        // to the failover controller: a decision it causes always comes after it.
+        let event = change.map { change in
+            let m = self.metrics
+            return Event(
+                time: now, region: self.config.id,
+                message: "region \(self.config.id) is \(change.to.rawValue) (was \(change.from.rawValue)): \(change.reasons.first ?? "")",
+                .statusChanged(
+                    StatusMove(
+                        status: change.to, previousStatus: change.from, reasons: change.reasons, errorRate: m.errorRate, samples: m.samples,
+                        capacity: m.capacity, latencyP95Ms: m.latencyP95Ms)))
+        }
+        if let event { self.bus.post([event]) }
         if let raw = self.evaluator.lastRaw {
             let signal = RegionSignal.from(
                 status: self.evaluator.status, raw: raw, metrics: self.metrics, triggers: self.config.failover.triggers,
@@ -257,21 +262,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
                 self.signals(self.config.id, signal)
             }
         }
-        guard let change else { return nil }
-        let m = self.metrics
-        var fields: [String: String] = [
-            "status": change.to.rawValue,
-            "previous_status": change.from.rawValue,
-            "reason": change.reasons.joined(separator: "; "),
-            "error_rate": String(format: "%.4f", m.errorRate),
-            "samples": "\(m.samples)",
-        ]
-        if let capacity = m.capacity { fields["capacity"] = String(format: "%.4f", capacity) }
-        if let p95 = m.latencyP95Ms { fields["latency_p95_ms"] = String(format: "%.1f", p95) }
-        return Event(
-            time: now, kind: .statusChanged, region: self.config.id,
-            message: "region \(self.config.id) is \(change.to.rawValue) (was \(change.from.rawValue)): \(change.reasons.first ?? "")",
-            fields: fields)
+        return event
     }
 
     // MARK: reports

@@ -26,7 +26,7 @@ public struct StatusPage<C: Clock>: Sendable where C.Duration == Duration {
 
     func snapshot() async -> [UInt8] {
         let snapshot = Snapshot(
-            status: await self.supervisor.statusReport(), traffic: await self.controller?.trafficReport(),
+            status: await self.supervisor.statusReport(), traffic: self.controller?.trafficReport(),
             events: Array(await self.bus.recent.suffix(40).reversed()))
         return (try? Array(ControlProtocol.encoder().encode(snapshot))) ?? Array("{}".utf8)
     }
