@@ -23,6 +23,25 @@ func httpRequest(port: Int, _ path: String, method: String = "GET", headers: Str
     return (status, body, head)
 }
 
+/// The ids `/events` sends after `Last-Event-ID: lastEventID`, until it has sent `until`.
+func sseEvents(port: Int, lastEventID: UInt64, until last: UInt64) async throws -> [UInt64] {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connect(host: "127.0.0.1", port: port)
+        .flatMapThrowing { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: $0) }.get()
+    return try await channel.executeThenClose { inbound, outbound in
+        try await outbound.write(ByteBuffer(string: "GET /events HTTP/1.1\r\nHost: regiond\r\nLast-Event-ID: \(lastEventID)\r\n\r\n"))
+        var text = ""
+        var ids: [UInt64] = []
+        var iterator = inbound.makeAsyncIterator()
+        while ids.last.map({ $0 < last }) ?? true, var chunk = try await iterator.next() {
+            text += chunk.readString(length: chunk.readableBytes) ?? ""
+            // By lines ("\r\n" of the chunked framing is one Character: split on any newline).
+            ids = text.split(whereSeparator: \.isNewline).compactMap { $0.hasPrefix("id: ") ? UInt64($0.dropFirst(4)) : nil }
+        }
+        return ids
+    }
+}
+
 /// The value of the sample of `name` whose labels include `labels`, from Prometheus text.
 func sample(_ text: String, _ name: String, _ labels: [String: String] = [:]) -> Double? {
     for line in text.split(separator: "\n") where !line.hasPrefix("#") {
@@ -94,6 +113,43 @@ struct MetricsEndToEndTests {
 
             #expect(try await httpRequest(port: port, "/nope").status == 404)
             #expect(try await httpRequest(port: port, "/metrics", method: "POST").status == 405)
+        }
+    }
+
+    /// One order everywhere (issue 24, finding 5): `watch`, `/events` and the history give
+    /// the same ids in the same order, a decision before the plan_applied it causes, the
+    /// page's last events newest first; and `/events` resumed with `Last-Event-ID` misses
+    /// nothing and repeats nothing.
+    @Test(.timeLimit(.minutes(1))) func everySinkHasTheSameOrderAndAResumedStreamHasNoGap() async throws {
+        let port = try BalancedHAProxy.freePort()
+        let metrics = "\n[metrics]\nlisten = \"127.0.0.1:\(port)\"\n"
+        try await failoverScenario("cooldown = \"0s\"", edit: { $0 + metrics }) { daemon, eu in
+            try await daemon.notify.wait(for: "STATUS=2 regions: 2 healthy")
+            let settled = try await history(daemon)
+            let seen = try #require(settled.last?.id)
+            let watch = try await ControlConnection.open(daemon.socketPath)
+            try await watch.send(#"{"cmd":"watch"}"#)
+            _ = try await watch.readLine()
+            eu.set(.error)
+            var watched: [Event] = []
+            while !watched.contains(where: { $0.kind == .planApplied && $0.fields["plan"] == "eu-west=0 us-east=10000" }) {
+                let line = try #require(try await watch.readLine())
+                watched.append(try ControlProtocol.decoder().decode(WatchLine.self, from: Data(line.utf8)).event)
+            }
+            await watch.close()
+            let started = try #require(watched.firstIndex { $0.kind == .failoverStarted })
+            let applied = try #require(watched.firstIndex { $0.kind == .planApplied && $0.fields["plan"] == "eu-west=0 us-east=10000" })
+            #expect(started < applied, "\(watched.map { "\($0.id) \($0.kind.rawValue)" })")
+            #expect(watched.map(\.id) == watched.map(\.id).sorted())
+            // The page's last events, newest first.
+            let page = try JSONSerialization.jsonObject(with: Data(try await httpRequest(port: port, "/api/status").body.utf8)) as? [String: Any]
+            let pageIDs = (page?["events"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? Int }
+            #expect(!pageIDs.isEmpty && pageIDs == pageIDs.sorted(by: >), "\(pageIDs)")
+            // Resumed after the last event seen before the fault: exactly what was recorded
+            // since, in order, then nothing twice.
+            let recorded = try await history(daemon).filter { $0.id > seen }.map(\.id)
+            let resumed = try await sseEvents(port: port, lastEventID: seen, until: try #require(recorded.last))
+            #expect(resumed == recorded, "resumed \(resumed) but recorded \(recorded)")
         }
     }
 

@@ -61,3 +61,79 @@ struct EventOrderTests {
         #expect(recent == recent.sorted(), "\(recent)")
     }
 }
+
+/// The bus itself: one sequence however many threads post, and a resumed subscriber that
+/// misses nothing and sees nothing twice.
+@Suite("EventBus: the one sequence")
+struct EventSequenceTests {
+    static func note(_ n: Int) -> Event {
+        Event(time: Date(), region: "r\(n % 7)", message: "\(n)", .regionUpdated)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func postsFromManyTasksAreDeliveredInIdOrder() async throws {
+        let bus = EventBus(logger: Logger(label: "test"))
+        var delivered = await bus.subscribe().makeAsyncIterator()
+        await withTaskGroup(of: Void.self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    for n in 0..<50 {
+                        if n % 3 == 0 { await bus.publish(Self.note(task * 100 + n)) } else { bus.post([Self.note(task * 100 + n)]) }
+                    }
+                }
+            }
+        }
+        var ids: [UInt64] = []
+        while ids.count < 400, let event = await delivered.next() { ids.append(event.id) }
+        #expect(ids == Array(1...400))
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aResumedSubscriberGetsWhatItMissedThenEverythingNewOnce() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try StateStore(directory: directory)
+        do {
+            let bus = EventBus(logger: Logger(label: "test"), history: store)
+            for n in 1...300 { bus.post([Self.note(n)]) }
+            await bus.settle()
+            // Within the recent events, and with a write racing the subscription.
+            var resumed = await bus.subscribe(after: 280).makeAsyncIterator()
+            bus.post([Self.note(301)])
+            var ids: [UInt64] = []
+            while ids.count < 21, let event = await resumed.next() { ids.append(event.id) }
+            #expect(ids == Array(281...301))
+            // Further back than the recent events keep: from the history.
+            var old = await bus.subscribe(after: 10).makeAsyncIterator()
+            var replayed: [UInt64] = []
+            while replayed.count < 291, let event = await old.next() { replayed.append(event.id) }
+            #expect(replayed == Array(11...301))
+        }
+        // After a restart the numbering goes on, and a client of the last run resumes.
+        let restarted = EventBus(logger: Logger(label: "test"), history: store, lastEventID: try await store.restore().lastEventID)
+        var again = await restarted.subscribe(after: 299).makeAsyncIterator()
+        restarted.post([Self.note(302)])
+        var ids: [UInt64] = []
+        while ids.count < 3, let event = await again.next() { ids.append(event.id) }
+        #expect(ids == [300, 301, 302])
+    }
+
+    /// A decision the history refuses is never delivered, and what follows is not held up.
+    @Test(.timeLimit(.minutes(1)))
+    func aRefusedDecisionIsNeverDeliveredAndHoldsNothingUp() async throws {
+        let store = HeldStore()
+        let bus = EventBus(logger: Logger(label: "test"), history: store)
+        var delivered = await bus.subscribe().makeAsyncIterator()
+        var commits = store.requests.makeAsyncIterator()
+        let decision = Task { await bus.commit(DecisionRecord(state: nil, events: [Self.note(1)])) }
+        await commits.next()
+        bus.post([Self.note(2)])
+        store.release(succeeding: false)
+        guard case .failed = await decision.value else {
+            Issue.record("the commit did not fail")
+            return
+        }
+        let next = await delivered.next()
+        #expect(next?.message == "2" && next?.id == 2, "\(String(describing: next))")
+    }
+}

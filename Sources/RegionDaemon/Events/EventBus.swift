@@ -30,8 +30,8 @@ public actor EventBus {
     /// The most recent events, newest last (the status page, `status`, tests).
     public private(set) var recent: [Event] = []
     static let recentCount = 256
-    /// The id of the last event handed to the sinks.
-    private var lastDelivered: UInt64 = 0
+    /// The id of the last event handed to the sinks (an earlier run's count as handed).
+    private var lastDelivered: UInt64
 
     /// What is waiting to be carried out, and the next id.
     struct Intake {
@@ -61,6 +61,7 @@ public actor EventBus {
         self.bufferSize = bufferSize
         self.history = history
         self.intake = Mutex(Intake(nextID: lastEventID + 1, retention: retention))
+        self.lastDelivered = lastEventID
     }
 
     // MARK: posting (never blocks; fixes the order)

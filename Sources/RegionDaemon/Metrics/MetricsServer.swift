@@ -94,7 +94,9 @@ struct MetricsServer<C: Clock>: Service where C.Duration == Duration {
                     guard let request = head else { continue }
                     let reply = await self.answer(request)
                     guard case .whole(let status, let type, let body) = reply else {
-                        try await self.streamEvents(to: outbound, version: request.version, channel: connection.channel)
+                        try await self.streamEvents(
+                            to: outbound, version: request.version, channel: connection.channel,
+                            after: Self.lastEventID(request.headers.first(name: "last-event-id")))
                         return
                     }
                     var headers = HTTPHeaders([("Content-Type", type), ("Content-Length", "\(body.count)")])
@@ -142,12 +144,24 @@ struct MetricsServer<C: Clock>: Service where C.Duration == Duration {
         }
     }
 
+    /// The id a reconnecting client last saw (`Last-Event-ID`): a plain decimal that fits
+    /// in 64 bits, or nil (a fresh subscription).
+    static func lastEventID(_ header: String?) -> UInt64? {
+        guard let text = header?.trimmingSpaces, !text.isEmpty, text.utf8.count <= 20,
+            text.utf8.allSatisfy({ (48...57).contains($0) })
+        else { return nil }
+        return UInt64(text)
+    }
+
     /// Writes each event as it is published, and a heartbeat after 15 quiet seconds so
-    /// a client that vanished frees its connection.
-    private func streamEvents(to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, version: HTTPVersion, channel: any Channel) async throws {
+    /// a client that vanished frees its connection. A client that comes back with
+    /// `Last-Event-ID` first gets what it missed, without a gap or a repeat.
+    private func streamEvents(
+        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, version: HTTPVersion, channel: any Channel, after lastSeen: UInt64?
+    ) async throws {
         let headers = HTTPHeaders([("Content-Type", "text/event-stream"), ("Cache-Control", "no-store")])
         try await outbound.write(.head(HTTPResponseHead(version: version, status: .ok, headers: headers)))
-        let events = await self.page.bus.subscribe()
+        let events = if let lastSeen { await self.page.bus.subscribe(after: lastSeen) } else { await self.page.bus.subscribe() }
         let (frames, sink) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(256))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
