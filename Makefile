@@ -4,7 +4,7 @@ BIN        := .build/debug
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Build needs libsystemd's headers; the systemd test boots a container.
 BUILD_DEPS := libsystemd-dev pkg-config
-TEST_DEPS  := $(BUILD_DEPS) etcd-server etcd-client systemd-container debootstrap haproxy python3 prometheus curl chromium debhelper fakeroot patchelf lintian
+TEST_DEPS  := $(BUILD_DEPS) etcd-server etcd-client systemd-container debootstrap haproxy python3 prometheus curl chromium debhelper fakeroot patchelf lintian iproute2 nftables
 BENCH_DEPS := $(BUILD_DEPS) haproxy nginx-light etcd-server etcd-client
 DEB_DEPS   := $(BUILD_DEPS) debhelper fakeroot patchelf lintian
 DEMO_DIR   := /tmp/regiond-demo
@@ -12,7 +12,7 @@ DEMO_DIR   := /tmp/regiond-demo
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS := control probe-answer probe-socket config durations exec-output haproxy-answer cluster-peer
 
-.PHONY: all build run test bench deps test-deps bench-deps deb-deps clean demo-break help fuzz fuzz-build test-sanitize install deb
+.PHONY: all build run test bench deps test-deps bench-deps deb-deps clean demo-break help fuzz fuzz-build test-sanitize install deb chaos
 
 all: build
 
@@ -22,6 +22,7 @@ help:
 	@echo "make bench  probe throughput and cost against nginx, side by side with HAProxy"
 	@echo "make fuzz   libFuzzer on every input surface, FUZZ_SECONDS each (default 300)"
 	@echo "make test-sanitize   every test under AddressSanitizer, then ThreadSanitizer"
+	@echo "make chaos  cluster mode under seeded faults for CHAOS_MINUTES (default 30); CHAOS_SEED=N replays one schedule"
 	@echo "make deb   a Debian package (release build, Swift runtime bundled): apt install ./regiond_*.deb"
 	@echo "make install PREFIX=/usr DESTDIR=...   install built binaries (INSTALL_BIN=.build/release) and their files"
 
@@ -72,6 +73,16 @@ fuzz: fuzz-build
 # ThreadSanitizer (suppressions and why: Tests/sanitizers/tsan.supp, docs/reliability.md).
 test-sanitize: test-deps
 	scripts/test-sanitize.sh
+
+# The randomized fault test of cluster mode (scripts/chaos.py, docs/reliability.md): runs of
+# CHAOS_SECONDS each with new seeds for CHAOS_MINUTES, or the one schedule of CHAOS_SEED.
+# make test runs one short fixed schedule (ChaosTests).
+CHAOS_MINUTES ?= 30
+CHAOS_SECONDS ?= 120
+CHAOS_SEED    ?=
+chaos: test-deps
+	$(SWIFT) build
+	scripts/chaos.py --seconds $(CHAOS_SECONDS) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED),--minutes $(CHAOS_MINUTES))
 
 bench: bench-deps
 	$(SWIFT) build -c release

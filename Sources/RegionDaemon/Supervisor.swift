@@ -244,6 +244,9 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         return report
     }
 
+    /// Cluster mode: the quorum's view of each region (no hop).
+    public nonisolated var fleet: [String: FleetRegion]? { self.cluster?.view.current?.fleet }
+
     /// What is wrong beyond region statuses (no hop to any actor).
     public nonisolated var alarms: Alarms {
         var alarms = self.controller?.alarms ?? Alarms()

@@ -40,7 +40,7 @@ struct Regions: ParsableCommand {
         var request = ControlRequest(cmd: "regions")
         request.status = self.status
         guard let list = try self.options.call(request, as: RegionList.self) else { return }
-        Format.regionTable(list.regions)
+        Format.regionTable(list.regions, fleet: list.fleet)
     }
 }
 

@@ -28,6 +28,8 @@ struct ClusterEndToEndTests {
             let fleetView = try #require(seen.fleet)
             #expect(fleetView.signal.status == .healthy)
             #expect(fleetView.failing == ["obs1"] && fleetView.observers == ["obs1", "obs2", "obs3"] && fleetView.required == 2)
+            let list = try await daemons[0].regionctl(["regions"]).stdout
+            #expect(list.contains("FLEET") && list.contains("healthy (1/3 failing)"), "regions shows the quorum's view beside this observer's: \(list)")
             let text = try await daemons[0].regionctl(["region", "eu"]).stdout
             #expect(text.contains("region eu: UNHEALTHY") && text.contains("fleet: HEALTHY by quorum"), "\(text)")
             // traffic too: the fleet's status (which decides) beside this observer's own.

@@ -45,9 +45,14 @@ struct ClusterRulesTests {
                   observers: [observer("a", unhealthy), observer("b", unhealthy), observer("c", healthy)], status: .unhealthy, failing: true, passing: false, counted: 3),
         FleetCase(why: "a stale observer is absent, not healthy: one of the two live ones is not a majority", quorum: .majority,
                   observers: [observer("a", unhealthy), observer("b", healthy, age: 10), observer("c", healthy)], status: .healthy, failing: false, passing: true, counted: 2),
-        FleetCase(why: "stale healthy observers do not outvote live failing ones", quorum: .majority,
+        FleetCase(why: "stale healthy observers do not outvote live failing ones, but while their leases live two of four are no majority", quorum: .majority,
                   observers: [observer("a", unhealthy), observer("b", unhealthy), observer("c", healthy, age: 10), observer("d", healthy, age: 10)],
-                  status: .unhealthy, failing: true, passing: false, counted: 2),
+                  status: .unknown, failing: false, passing: false, counted: 2),
+        FleetCase(why: "after an etcd outage the others' heartbeats are stale for a moment: one fresh view is no majority", quorum: .majority,
+                  observers: [observer("a", unhealthy), observer("b", healthy, age: 4), observer("c", healthy, age: 4)],
+                  status: .unknown, failing: false, passing: false, counted: 1),
+        FleetCase(why: "once their leases expired (no heartbeat key), the one left decides", quorum: .majority,
+                  observers: [observer("a", unhealthy)], status: .unhealthy, failing: true, passing: false, counted: 1),
         FleetCase(why: "an observer that holds its statuses (starved) does not count", quorum: .majority,
                   observers: [observer("a", unhealthy, evaluating: false), observer("b", unhealthy), observer("c", healthy)], status: .healthy, failing: false, passing: true, counted: 2),
         FleetCase(why: "nobody observes it: unknown", quorum: .majority, observers: [observer("a", nil), observer("b", unknown)],
@@ -175,5 +180,24 @@ struct ClusterRulesTests {
     func etcdURLsMustBeClientURLs(_ url: String) {
         #expect(ConfigLoader.etcdURLProblem(url) != nil)
         #expect(ConfigLoader.etcdURLProblem("http://10.0.0.1:2379") == nil)
+    }
+}
+
+/// Late writes: a peer's write that timed out at its sender can be applied by etcd after a
+/// newer one (found by `make chaos`); it must never replace the newer value.
+@Suite("cluster rules: a late write never replaces a newer one")
+struct PeerWriteTests {
+    static func at(_ s: Double) -> Date { Date(timeIntervalSince1970: 1_800_000_000 + s) }
+
+    @Test(arguments: [
+        ("nothing held yet: taken", PeerWrite(createRevision: 5, at: at(1)), nil as PeerWrite?, true),
+        ("newer, same key incarnation: taken", PeerWrite(createRevision: 5, at: at(2)), PeerWrite(createRevision: 5, at: at(1)), true),
+        ("the same write again (a watch that started over): taken", PeerWrite(createRevision: 5, at: at(1)), PeerWrite(createRevision: 5, at: at(1)), true),
+        ("older, landed late: ignored", PeerWrite(createRevision: 5, at: at(1)), PeerWrite(createRevision: 5, at: at(2)), false),
+        ("a new incarnation (a restarted peer's new lease) whatever its clock: taken", PeerWrite(createRevision: 9, at: at(0)), PeerWrite(createRevision: 5, at: at(2)), true),
+        ("an older incarnation: ignored", PeerWrite(createRevision: 4, at: at(9)), PeerWrite(createRevision: 5, at: at(2)), false),
+    ])
+    func aWriteReplacesOnlyWhatIsOlder(_ why: String, _ write: PeerWrite, _ held: PeerWrite?, _ taken: Bool) {
+        #expect(write.supersedes(held) == taken, "\(why)")
     }
 }

@@ -84,20 +84,20 @@ struct CommitOrderTests {
         controller.submit(region: "eu", signal: Self.failing)
         // The failover's commit is under way and held: traffic still shows the committed plan.
         await commits.next()
-        #expect(await controller.trafficReport().regions.map(\.weight) == [6000, 4000])
-        #expect(await controller.phases()["eu"] == .serving)
+        #expect(controller.trafficReport().regions.map(\.weight) == [6000, 4000])
+        #expect(controller.phases()["eu"] == .serving)
         // The database fails it: refused, and nothing of it was ever visible.
         store.release(succeeding: false)
         #expect(await Self.next(.historyUnavailable, in: &events) != nil)
-        #expect(await controller.trafficReport().regions.map(\.weight) == [6000, 4000])
-        #expect(await controller.trafficReport().recording == false)
+        #expect(controller.trafficReport().regions.map(\.weight) == [6000, 4000])
+        #expect(controller.trafficReport().recording == false)
         #expect(controller.alarms.recording == false)
         // The refused decision is retried; once the database takes it, it is in force.
         await commits.next()
-        #expect(await controller.trafficReport().regions.map(\.weight) == [6000, 4000])
+        #expect(controller.trafficReport().regions.map(\.weight) == [6000, 4000])
         store.release(succeeding: true)
         #expect(await Self.next(.failoverStarted, in: &events)?.region == "eu")
-        #expect(await controller.trafficReport().regions.map(\.weight) == [0, 10_000])
+        #expect(controller.trafficReport().regions.map(\.weight) == [0, 10_000])
         #expect(controller.alarms.recording)
     }
 

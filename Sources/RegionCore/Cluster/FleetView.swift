@@ -61,9 +61,11 @@ public struct FleetRegion: Sendable, Equatable, Codable {
 ///   a broken path to the region cannot make it unhealthy, and one that sees it
 ///   healthy cannot hide a failure the others agree on; `passing` likewise needs fewer
 ///   than `required` non-passing views. Capacity and lag are the median.
-/// - `required` is the quorum of the *live* observers (fresh and evaluating), whether or
-///   not they have a view of the region yet: one observer's first samples are never a
-///   quorum of one while others are live.
+/// - `required` is the quorum of every observer the cluster holds (its heartbeat's lease
+///   alive), fresh or not, with a view of the region or not: one observer's first samples
+///   are never a quorum of one while others warm up, and a moment of stale heartbeats
+///   after an etcd outage does not shrink the quorum. It shrinks when a dead observer's
+///   lease expires (`lease_ttl`).
 /// - Fewer counted observers than `required`: `unknown`, which never fails a region over
 ///   (and on which no decision is made at all, ``DecisionMaker/standstill``).
 public struct FleetView: Sendable, Equatable {
@@ -81,14 +83,15 @@ public struct FleetView: Sendable, Equatable {
     }
 
     public func judge(region: String, reports: [ObserverReport], now: Date) -> FleetRegion {
-        let live = reports.filter { self.isLive($0, now: now) }
-        let views = live
+        let views = reports.filter { self.isLive($0, now: now) }
             .compactMap { report in report.observations[region].map { (report.name, $0.signal) } }
             .filter { $0.1.status != .unknown }
             .sorted { $0.0 < $1.0 }
-        // The quorum is of the live observers, not of those that have a view yet: at start,
-        // one observer's first samples are not a quorum of one while the others still warm up.
-        let required = max(1, self.quorum.required(live: live.count))
+        // The quorum is of every observer the cluster holds (its lease alive), not of those
+        // with a fresh view: at start one observer's first samples are not a quorum of one
+        // while the others warm up, and after etcd was away every heartbeat is stale for a
+        // moment, which says nothing about the observers. It shrinks when a lease expires.
+        let required = max(1, self.quorum.required(live: reports.count))
         let names = views.map(\.0)
         let failing = views.filter { $0.1.failing }.map(\.0)
         guard views.count >= required else {

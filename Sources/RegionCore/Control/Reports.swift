@@ -77,10 +77,14 @@ public struct RegionBrief: Sendable, Codable, Equatable {
 
 /// Result of `regions`.
 public struct RegionList: Sendable, Codable, Equatable {
+    /// This instance's own view of each region.
     public var regions: [RegionBrief]
+    /// Cluster mode: the quorum's view of each region, which is what decides.
+    public var fleet: [String: FleetRegion]?
 
-    public init(regions: [RegionBrief]) {
+    public init(regions: [RegionBrief], fleet: [String: FleetRegion]? = nil) {
         self.regions = regions
+        self.fleet = fleet
     }
 }
 

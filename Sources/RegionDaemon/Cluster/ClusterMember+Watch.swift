@@ -15,6 +15,12 @@ extension ClusterMember {
             self.watch = once
             await withTaskCancellationHandler { await once.value } onCancel: { once.cancel() }
             if Task.isCancelled { return }
+            // Started over because etcd answers again: at once, the instance is behind.
+            // Ended by an error: after a pause, so a failing etcd is not asked in a loop.
+            if self.watchRestarting {
+                self.watchRestarting = false
+                continue
+            }
             try? await self.time.clock.sleep(for: self.settings.renewInterval)
         }
     }
@@ -25,7 +31,13 @@ extension ClusterMember {
             self.heartbeats = [:]
             self.observations = [:]
             self.candidates = [:]
+            self.writes = [:]
             for entry in entries { self.apply(.put(entry)) }
+            // What etcd holds of this instance's own observations is what the others read:
+            // where it is not what was last written (a late write landed meanwhile), write again.
+            for (region, observation) in self.observations[self.settings.name] ?? [:] where self.published[region] != observation.signal {
+                self.published[region] = nil
+            }
             // Every decision committed while the watch was down, in order, not only the latest.
             self.forwardDecisions(entries)
             // What was read may differ from what was judged before (changes made while the
@@ -34,6 +46,7 @@ extension ClusterMember {
             for try await changes in self.etcd.watch(prefix: self.keys.all, after: revision) {
                 for change in changes { self.apply(change) }
                 self.forwardDecisions(changes.compactMap { if case .put(let entry) = $0 { entry } else { nil } })
+                if self.local.contains(where: { self.published[$0.key] == nil }) { try? await self.publishChanged() }
                 // A changed observation is judged at once, not at the next tick: the
                 // quorum's decision should cost etcd's round trip and no more.
                 let changed = changes.compactMap { change -> String? in
@@ -47,6 +60,7 @@ extension ClusterMember {
     }
 
     func restartWatch() {
+        self.watchRestarting = true
         self.watch?.cancel()
     }
 
@@ -65,10 +79,17 @@ extension ClusterMember {
                     self.logger.warning("cluster: ignoring an unreadable heartbeat at \(entry.key)")
                     return
                 }
+                guard self.takes(entry, at: beat.at) else { return }
                 self.heartbeats[name] = (self.time.now, beat.evaluating)
             case .observation(let region, let observer):
                 guard let observation = try? JSONDecoder().decode(Observation.self, from: entry.value) else {
                     self.logger.warning("cluster: ignoring an unreadable observation at \(entry.key)")
+                    return
+                }
+                guard self.takes(entry, at: observation.at) else {
+                    // One of this instance's own writes that timed out landed late, over a
+                    // newer one: write what it sees now again.
+                    if observer == self.settings.name { self.published[region] = nil }
                     return
                 }
                 self.observations[observer, default: [:]][region] = observation
@@ -76,6 +97,7 @@ extension ClusterMember {
                 break
             }
         case .delete(let key, _):
+            self.writes[key] = nil
             switch self.keys.kind(of: key) {
             case .leader: self.candidates[key] = nil
             case .observer(let name): self.heartbeats[name] = nil
@@ -83,6 +105,17 @@ extension ClusterMember {
             case .state, .decision, .other: break
             }
         }
+    }
+
+    /// Whether a peer's write replaces what is held for its key (``PeerWrite``); notes it if so.
+    func takes(_ entry: EtcdEntry, at: Date) -> Bool {
+        let write = PeerWrite(createRevision: entry.createRevision, at: at)
+        guard write.supersedes(self.writes[entry.key]) else {
+            self.logger.notice("cluster: ignoring a late write to \(entry.key) at revision \(entry.modRevision): older than the value held")
+            return false
+        }
+        self.writes[entry.key] = write
+        return true
     }
 
     /// Reads the decision log and the state now, and hands the controller every decision
@@ -100,6 +133,9 @@ extension ClusterMember {
     func forwardDecisions(_ entries: [EtcdEntry]) {
         var decisions: [Int64: CommittedDecision] = [:]
         var state: (revision: Int64, decision: CommittedDecision)?
+        for entry in entries where entry.key == self.keys.state {
+            self.stateRevision = max(self.stateRevision, entry.modRevision)
+        }
         for entry in entries where entry.modRevision > self.committedRevision {
             let kind = self.keys.kind(of: entry.key)
             guard kind == .state || { if case .decision = kind { true } else { false } }() else { continue }

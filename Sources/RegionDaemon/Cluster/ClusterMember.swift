@@ -43,6 +43,11 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
     /// The newest committed decision handed to the controller (or committed here), and its sequence.
     var committedRevision: Int64 = 0
     var committedSequence: Int64 = 0
+    /// The revision `<prefix>/state` was last written at, as this instance knows it: a
+    /// commit requires it unchanged, so a commit that timed out cannot land after a newer one.
+    var stateRevision: Int64 = 0
+    /// The writer's stamp of the value held for each peer key (``PeerWrite``).
+    var writes: [String: PeerWrite] = [:]
     /// This instance's latest signal per region, and what of it etcd holds.
     var local: [String: RegionSignal] = [:]
     var published: [String: RegionSignal] = [:]
@@ -51,6 +56,8 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
     var fleet: [String: FleetRegion] = [:]
     /// The current watch (one range read and the stream after it).
     var watch: Task<Void, Never>?
+    /// The watch was cancelled to start over at once (etcd answers again).
+    var watchRestarting = false
     /// A publication of observations is under way (``publishChanged()``).
     var publishing = false
 
@@ -303,12 +310,19 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
         ]
         let oldest = sequence - ClusterKeys.decisionLogLength
         if oldest > 0 { changes.append(.deleteRange(from: self.keys.decision(0), to: self.keys.decision(oldest + 1))) }
-        guard let revision = try await self.etcd.fenced(changes, fence: leadership) else {
+        guard let revision = try await self.etcd.fenced(changes, fence: leadership, unchanged: .init(self.keys.state, since: self.stateRevision)) else {
+            // Either the election key is gone (another instance leads), or the state moved
+            // since this leader read it (an earlier commit of its own that timed out landed).
+            if let holder = try? await self.etcd.leader(election: self.keys.election), holder.key == leadership.key, holder.createRevision == leadership.revision {
+                try? await self.catchUp()
+                throw Failure(description: "the committed state changed since this leader read it (a commit that timed out landed late); deciding again on it")
+            }
             await self.stepDown(reason: "etcd refused a write fenced by its election key: another instance leads")
             throw Failure(description: "etcd refused the write: this instance no longer leads")
         }
         self.committedRevision = max(self.committedRevision, revision)
         self.committedSequence = sequence
+        self.stateRevision = revision
         return revision
     }
 }

@@ -101,6 +101,18 @@ public final class EtcdClient: Sendable {
         try await self.fenced([.put(key: key, value: value)], fence: fence)
     }
 
+    /// A condition of a fenced transaction besides the election key.
+    public struct Unchanged: Sendable {
+        /// This key was last written at `revision` (0: it does not exist yet).
+        public var key: String
+        public var revision: Int64
+
+        public init(_ key: String, since revision: Int64) {
+            self.key = key
+            self.revision = revision
+        }
+    }
+
     /// One change of a fenced transaction.
     public enum FencedChange: Sendable {
         case put(key: String, value: Data)
@@ -111,9 +123,13 @@ public final class EtcdClient: Sendable {
     /// Makes every change in one transaction, only while `fence` holds (see
     /// ``putFenced(_:_:fence:)``). Returns the revision of the transaction, or nil when
     /// the fence refused it.
-    public func fenced(_ changes: [FencedChange], fence: LeaderLease.Leadership) async throws -> Int64? {
+    ///
+    /// `unchanged`: the transaction also requires that key not written since. A request
+    /// that timed out here may still be applied by etcd later, after a newer one; with
+    /// this condition it then changes nothing.
+    public func fenced(_ changes: [FencedChange], fence: LeaderLease.Leadership, unchanged: Unchanged? = nil) async throws -> Int64? {
         let txn = EtcdWire.Txn(
-            compare: [.init(target: "CREATE", key: EtcdWire.base64(fence.key), create_revision: .init(fence.revision), result: "EQUAL")],
+            compare: [.created(fence.key, at: fence.revision)] + (unchanged.map { [.modified($0.key, at: $0.revision)] } ?? []),
             success: changes.map { change in
                 switch change {
                 case .put(let key, let value): .init(request_put: .init(key: EtcdWire.base64(key), value: EtcdWire.base64(value), lease: nil))

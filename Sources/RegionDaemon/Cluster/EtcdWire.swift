@@ -67,7 +67,23 @@ enum EtcdWire {
     struct Range: Encodable { var key: String; var range_end: String? }
     struct RangeResponse: Decodable { var header: Header?; var kvs: [KeyValue]? }
 
-    struct Compare: Encodable { var target: String; var key: String; var create_revision: Int64Text; var result: String }
+    struct Compare: Encodable {
+        var target: String
+        var key: String
+        var create_revision: Int64Text?
+        var mod_revision: Int64Text?
+        var result: String
+
+        /// The key's creation revision is `revision` (an election key still held).
+        static func created(_ key: String, at revision: Int64) -> Compare {
+            Compare(target: "CREATE", key: base64(key), create_revision: .init(revision), mod_revision: nil, result: "EQUAL")
+        }
+
+        /// The key was last written at `revision` (0: it does not exist).
+        static func modified(_ key: String, at revision: Int64) -> Compare {
+            Compare(target: "MOD", key: base64(key), create_revision: nil, mod_revision: .init(revision), result: "EQUAL")
+        }
+    }
     struct RequestOp: Encodable {
         var request_put: Put?
         var request_delete_range: Range?

@@ -12,7 +12,7 @@ extension ControlService {
         case .failure(let error): return Self.failure(request.id, error)
         }
         let briefs = await self.supervisor.briefs().filter { brief in wanted.map { $0.contains(brief.status) } ?? true }
-        return .reply(Self.encode(ControlReply(id: request.id, result: RegionList(regions: briefs))))
+        return .reply(Self.encode(ControlReply(id: request.id, result: RegionList(regions: briefs, fleet: self.supervisor.fleet))))
     }
 
     func probe(_ request: ControlRequest) async -> ControlAction {
