@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import RegionTestSupport
 import RegionCore
 import Subprocess
 import Testing
@@ -91,8 +92,10 @@ func startHAProxy(in directory: String, servers: [String]) async throws -> pid_t
     try config.write(toFile: "\(directory)/haproxy.cfg", atomically: true, encoding: .utf8)
     let started = try await runProgram("/usr/sbin/haproxy", ["-D", "-f", "\(directory)/haproxy.cfg", "-p", "\(directory)/haproxy.pid"])
     try #require(started.status == 0, "haproxy: \(started.stderr)")
-    let pid = try String(contentsOfFile: "\(directory)/haproxy.pid", encoding: .utf8)
-    return try #require(pid_t(pid.trimmingCharacters(in: .whitespacesAndNewlines)))
+    let text = try String(contentsOfFile: "\(directory)/haproxy.pid", encoding: .utf8)
+    let pid = try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+    ProcessReaper.register(pid)
+    return pid
 }
 
 /// HAProxy's own view of a server's weight, e.g. "154 (initial 100)".

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RegionCore
+import RegionTestSupport
 import Subprocess
 import SystemPackage
 import Testing
@@ -43,6 +44,7 @@ final class RealHAProxy: Sendable {
         try #require(run.terminationStatus == .exited(0), "haproxy did not start: \(run.standardError)")
         let pidText = try String(contentsOfFile: "\(directory)/haproxy.pid", encoding: .utf8)
         let pid = try #require(pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        ProcessReaper.register(pid)
         return RealHAProxy(directory: directory, socket: "\(directory)/admin.sock", pid: pid)
     }
 

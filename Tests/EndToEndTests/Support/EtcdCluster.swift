@@ -63,6 +63,7 @@ final class EtcdCluster: Sendable {
         let line = command.joined(separator: " ")
         let run = try await runProgram("/bin/sh", ["-c", "\(line) >>\(self.directory)/\(member.name).log 2>&1 & echo $!"])
         let pid = try #require(pid_t(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "etcd: \(run.stderr)")
+        ProcessReaper.register(pid)
         self.pids.withLock { $0[name] = pid }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import RegionTestSupport
 import NIOCore
 import NIOPosix
 import RegionCore
@@ -45,9 +46,11 @@ func runProgram(_ path: String, _ arguments: [String], environment: [String: Str
     let (program, all) = asUser ? ("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", path] + arguments) : (path, arguments)
     var overrides: [Environment.Key: String?] = [:]
     for (key, value) in environment { overrides[Environment.Key(stringLiteral: key)] = value }
+    // Killed with the test process if it dies first (a chaos run, the container test).
     let result = try await Subprocess.run(
-        .path(FilePath(program)), arguments: Arguments(all), environment: .inherit.updating(overrides),
-        output: .string(limit: 1 << 22), error: .string(limit: 1 << 22))
+        .path(FilePath(program)), arguments: Arguments(all), environment: .inherit.updating(overrides), input: .none,
+        output: .string(limit: 1 << 22), error: .string(limit: 1 << 22)
+    ) { execution in ProcessReaper.register(execution.processIdentifier.value) }
     let status: Int32
     switch result.terminationStatus {
     case .exited(let code): status = code
@@ -141,6 +144,7 @@ final class RunningDaemon: Sendable {
                     environment: .inherit.updating(overrides), input: .none, output: .discarded,
                     error: .fileDescriptor(log, closeAfterSpawningProcess: true)
                 ) { execution in
+                    ProcessReaper.register(execution.processIdentifier.value)
                     starting.yield(.success(execution.processIdentifier.value))
                 }
                 exit.finished(result.terminationStatus)

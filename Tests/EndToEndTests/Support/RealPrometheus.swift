@@ -45,6 +45,7 @@ final class RealPrometheus: Sendable {
         ].joined(separator: " ")
         let run = try await runProgram("/bin/sh", ["-c", "\(command) >\(directory)/prometheus.log 2>&1 & echo $!"])
         let pid = try #require(pid_t(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "prometheus: \(run.stderr)")
+        ProcessReaper.register(pid)
         return RealPrometheus(directory: directory, port: port, pid: pid)
     }
 

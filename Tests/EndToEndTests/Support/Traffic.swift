@@ -277,6 +277,7 @@ final class BalancedHAProxy: Sendable {
         try #require(run.status == 0, "haproxy: \(run.stderr)")
         let text = try String(contentsOfFile: "\(self.directory)/haproxy.pid", encoding: .utf8)
         let pid = try #require(pid_t(text.split(separator: "\n").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""))
+        ProcessReaper.register(pid)
         self.pid.withLock { $0 = pid }
     }
 
