@@ -152,7 +152,7 @@ def run_once(seed, seconds, binaries, keep):
             newest = max(log, default=0)
             if newest != last[0]:
                 last[0], last[1] = newest, time.time()
-            return time.time() - last[1] > TIMING["recovery_window"] + 2 and len({json.dumps(p, sort_keys=True) for p in plans(fleet).values()}) == 1
+            return time.time() - last[1] > TIMING["recovery_window"] + TIMING["failback_ramp"] + 2 and len({json.dumps(p, sort_keys=True) for p in plans(fleet).values()}) == 1
 
         wait_until("decisions to stop", quiet, 120)
         log, state_plan = committed(fleet)

@@ -103,6 +103,7 @@ fall = {FALL}
 [failover]
 cooldown = "0s"
 recovery_window = "1s"
+failback_ramp = "0s"
 [metrics]
 listen = ""
 """

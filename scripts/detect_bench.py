@@ -51,6 +51,7 @@ fall = {FALL}
 [failover]
 cooldown = "0s"
 recovery_window = "1s"
+failback_ramp = "0s"
 [[region]]
 id = "eu-west"
 weight = 5000

@@ -41,6 +41,9 @@ extension Format {
             if r.phase == "serving", r.admin == "enabled", r.status == .healthy, let excluded = r.excluded {
                 why += (why.isEmpty ? "" : "; ") + "takes no moved traffic: \(excluded)"
             }
+            if let moved = r.movedTo, !moved.isEmpty {
+                why += (why.isEmpty ? "" : "; ") + "moved to \(moved.joined(separator: ", "))" + (r.movedRung == .degraded ? " (degraded: best available)" : "")
+            }
             if let override = r.residencyOverride { why += (why.isEmpty ? "" : "; ") + "RESIDENCY OVERRIDDEN: \(override)" }
             let lag = lags ? [r.lag.map(formatSeconds) ?? "-"] : []
             let local = cluster ? [r.localStatus?.rawValue ?? "-"] : []

@@ -69,6 +69,9 @@ struct AnalyticsCommand: ParsableCommand {
             return "mean \(seconds(d.mean)), p95 \(seconds(d.p95)), p50 \(seconds(d.p50)), max \(seconds(d.max)) (\(d.count))"
         }
         Swift.print("failovers: \(a.failovers) (by strategy: \(counts(a.failoversByStrategy)); by trigger: \(counts(a.failoversByTrigger)))")
+        if (a.failoversByRung["degraded"] ?? 0) > 0 {
+            Swift.print("  onto degraded regions, the best available: \(a.failoversByRung["degraded"] ?? 0) of \(a.failoversByRung.values.reduce(0, +)) automatic")
+        }
         Swift.print("blocked: \(a.blocked); success rate: \(Format.percent(a.successRate))")
         if !a.strategies.isEmpty {
             var rows = [["STRATEGY", "COMMITTED", "APPLIED", "BLOCKED", "SUCCESS", "APPLIED/COMMITTED"]]

@@ -109,8 +109,10 @@ func haproxyWeight(in directory: String, _ server: String) async throws -> Strin
 
 @Suite("failover end to end", .serialized)
 struct FailoverEndToEndTests {
+    /// Failover, the recovery window, then failback on the ramp (2 steps over 1 s here):
+    /// half of eu-west's share first, the rest a second later.
     @Test func automaticFailoverThenFailbackAfterTheRecoveryWindow() async throws {
-        try await failoverScenario("cooldown = \"0s\"\nrecovery_window = \"1s\"") { daemon, eu in
+        try await failoverScenario("cooldown = \"0s\"\nrecovery_window = \"1s\"\nfailback_ramp = \"1s\"\nfailback_ramp_steps = 2") { daemon, eu in
             try await daemon.notify.wait(for: "READY=1")
             let watch = try await ControlConnection.open(daemon.socketPath)
             try await watch.send(#"{"cmd":"watch"}"#)
@@ -137,6 +139,9 @@ struct FailoverEndToEndTests {
             _ = try await watch.readLine(containing: #""kind":"recovery_started""#)
             let status = try await daemon.call("region", region: "eu-west", as: RegionReport.self)
             #expect([.recovering, .healthy].contains(status.brief.status))
+            let step = try await watch.readLine(containing: #""kind":"failback_step""#)
+            let half = try ControlProtocol.decoder().decode(WatchLine.self, from: Data(step.utf8)).event
+            #expect(half.fields["share"] == "0.5000" && half.fields["plan"] == "eu-west=3000 us-east=7000", "\(half.fields)")
             _ = try await watch.readLine(containing: #""kind":"failback_completed""#)
             let back = try await traffic(daemon)
             #expect(try row(back, "eu-west").weight == 6000)

@@ -33,6 +33,7 @@ struct HAProxyTrafficTests {
             [failover]
             cooldown = "0s"
             recovery_window = "1s"
+            failback_ramp = "0s"
             \(failover)
 
             \(extra)

@@ -95,7 +95,10 @@ struct FailoverEngineTests {
     }
 
     @Test func theRecoveryWindowRestartsOnAFailedEvaluationAt119Seconds() {
-        var fleet = Fleet(threeRegions) { $0.cooldown = .zero }
+        var fleet = Fleet(threeRegions) {
+            $0.cooldown = .zero
+            $0.failbackRamp = .immediate
+        }
         fleet.at(0, ["eu": failing])
         fleet.at(1, ["eu": healthy])
         #expect(fleet.phase("eu") == "recovering")
@@ -113,7 +116,10 @@ struct FailoverEngineTests {
     }
 
     @Test func aFullWindowOfHealthFailsBackAtExactly120Seconds() {
-        var fleet = Fleet(threeRegions) { $0.cooldown = .zero }
+        var fleet = Fleet(threeRegions) {
+            $0.cooldown = .zero
+            $0.failbackRamp = .immediate
+        }
         fleet.at(0, ["eu": failing])
         fleet.at(10, ["eu": healthy])
         fleet.at(129.99)
@@ -123,7 +129,10 @@ struct FailoverEngineTests {
     }
 
     @Test func theCooldownHoldsFailbackAndBlocksAFlappingRegion() {
-        var fleet = Fleet(threeRegions) { $0.cooldown = .seconds(300) }
+        var fleet = Fleet(threeRegions) {
+            $0.cooldown = .seconds(300)
+            $0.failbackRamp = .immediate
+        }
         fleet.at(0, ["eu": failing])
         #expect(fleet.engine.state.regions["eu"]?.cooldownUntil == t(300))
         fleet.at(5, ["eu": healthy])
@@ -160,13 +169,15 @@ struct FailoverEngineTests {
         #expect(fleet.weights.values.reduce(0, +) == 10_000)
     }
 
+    /// eu is degraded with a trigger firing: once only degraded regions are left, none is
+    /// better than eu (the ladder), so its move has no target.
     @Test(arguments: [false, true])
     func gradualHaltsOrReversesWhenNoHealthyTargetIsLeft(_ reverse: Bool) {
         var fleet = Fleet(threeRegions) {
             $0.strategy = .gradual
             $0.gradualReverse = reverse
         }
-        fleet.at(0, ["eu": failing])
+        fleet.at(0, ["eu": RegionSignal(status: .degraded, passing: false, trigger: .errorRate, capacity: 1)])
         #expect(fleet.weights["eu"] == 3750)
         let halted = fleet.at(30, ["us": degradedNoTrigger, "ap": degradedNoTrigger])
         #expect(halted.events.contains { $0.kind == .failoverHalted })
@@ -203,7 +214,10 @@ struct FailoverEngineTests {
     }
 
     @Test func manualStrategyOnlyAlertsOnceAndOperatorsMoveTraffic() throws {
-        var fleet = Fleet(threeRegions) { $0.strategy = .manual }
+        var fleet = Fleet(threeRegions) {
+            $0.strategy = .manual
+            $0.failbackRamp = .immediate
+        }
         let first = fleet.at(0, ["eu": failing])
         #expect(first.events.map(\.kind) == [.failoverBlocked])
         #expect(first.events[0].message.contains("strategy is manual"))
@@ -264,22 +278,23 @@ struct FailoverEngineTests {
         #expect(fleet.weights == ["eu": 0, "us": 10_000, "ap": 0])
     }
 
-    @Test func trafficIsNeverSentToADegradedRegionInAPanic() {
+    /// A degraded region beats a dead one (the ladder, `LadderTests`): when every target
+    /// degrades, a dead region's traffic stays on them, no panic; a healthy one takes it back.
+    @Test func aDeadRegionsTrafficStaysOnDegradedRegionsUntilAHealthyOneCanTakeIt() {
         var fleet = Fleet(threeRegions)
         fleet.at(0, ["eu": failing])
         #expect(fleet.weights == ["eu": 0, "us": 8000, "ap": 2000])
-        // Every possible target degrades: keep the last plan, raise one alert.
-        let panic = fleet.at(1, ["us": degradedNoTrigger, "ap": degradedNoTrigger])
-        #expect(panic.events.map(\.kind) == [.noHealthyTarget])
+        let degraded = fleet.at(1, ["us": degradedNoTrigger, "ap": degradedNoTrigger])
+        #expect(degraded.events.isEmpty && !fleet.engine.state.panic)
         #expect(fleet.weights == ["eu": 0, "us": 8000, "ap": 2000])
-        #expect(fleet.at(2).events.isEmpty)
-        let cleared = fleet.at(3, ["ap": healthy])
-        #expect(cleared.events.map(\.kind) == [.panicCleared])
+        #expect(fleet.engine.placements(signals: fleet.signals)["eu"]?.rung == .degraded)
+        let healthier = fleet.at(3, ["ap": healthy])
+        #expect(healthier.events.map(\.kind) == [.planChanged])
         #expect(fleet.weights == ["eu": 0, "us": 3000, "ap": 7000])
     }
 
     @Test func disabledRegionsGetNothingAndEnableBringsThemBack() throws {
-        var fleet = Fleet(threeRegions)
+        var fleet = Fleet(threeRegions) { $0.failbackRamp = .immediate }
         try fleet.command(.disable("ap"), at: 0)
         #expect(fleet.weights["ap"] == 0)
         #expect(fleet.weights.values.reduce(0, +) == 10_000)
@@ -293,7 +308,7 @@ struct FailoverEngineTests {
         var fleet = Fleet(threeRegions)
         fleet.at(0, ["eu": failing, "ap": failing])
         #expect(fleet.weights == ["eu": 0, "us": 10_000, "ap": 0])
-        fleet.at(1, ["us": degradedNoTrigger])
+        fleet.at(1, ["us": failing])
         #expect(fleet.engine.state.panic)
         try fleet.command(.disable("us"), at: 2)
         #expect(fleet.weights["us"] == 0, "an operator's disable beats keeping the last plan")
@@ -324,6 +339,7 @@ struct FailoverEngineTests {
         var fleet = Fleet(threeRegions) {
             $0.failback = .manual
             $0.cooldown = .zero
+            $0.failbackRamp = .immediate
         }
         fleet.at(0, ["eu": failing])
         fleet.at(1, ["eu": healthy])
@@ -375,7 +391,7 @@ struct FailoverEngineTests {
         cascading.at(20, ["us": failing])
         #expect(cascading.weights == ["eu": 0, "us": 0, "ap": 10_000])
 
-        var automatic = Fleet(threeRegions)
+        var automatic = Fleet(threeRegions) { $0.failbackRamp = .immediate }
         automatic.at(10, ["eu": failing])
         automatic.at(40, ["eu": healthy])
         automatic.at(100, ["eu": healthyButFlaky])
@@ -401,7 +417,10 @@ struct FailoverEngineTests {
     }
 
     @Test func stateSurvivesEncodingAndTheWindowKeepsItsStart() throws {
-        var fleet = Fleet(threeRegions) { $0.cooldown = .zero }
+        var fleet = Fleet(threeRegions) {
+            $0.cooldown = .zero
+            $0.failbackRamp = .immediate
+        }
         fleet.at(0, ["eu": failing])
         fleet.at(50, ["eu": healthy])
         let data = try JSONEncoder().encode(fleet.engine.state)

@@ -78,7 +78,10 @@ struct FailoverPolicyTests {
     func aRegionsOwnCooldownDecidesWhenItFailsBack(_ cooldown: Duration, _ failback: Double) {
         var regions = threeRegions
         regions[0].cooldown = cooldown
-        var fleet = Fleet(regions) { $0.cooldown = .seconds(60) }
+        var fleet = Fleet(regions) {
+            $0.cooldown = .seconds(60)
+            $0.failbackRamp = .immediate
+        }
         fleet.at(0)
         fleet.at(10, ["eu": failing])
         fleet.at(10.5, ["eu": healthy])
@@ -125,7 +128,7 @@ struct FailoverPolicyTests {
     // MARK: analytics of manual moves
 
     @Test func drainAndDisableAreCountedAsManualMovesAndTheirFailbackIsTimed() throws {
-        var fleet = Fleet(threeRegions)
+        var fleet = Fleet(threeRegions) { $0.failbackRamp = .immediate }
         var events = fleet.at(0).events
         events += try fleet.command(.drain("eu"), at: 10).events
         events += try fleet.command(.enable("eu"), at: 70).events

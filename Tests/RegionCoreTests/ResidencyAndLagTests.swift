@@ -44,8 +44,12 @@ struct ResidencyAndLagTests {
         let command = try #require(decision.events.first { $0.kind == .operatorCommand })
         #expect(command.fields["residency_override"] == "eu-central is down for maintenance")
         #expect(fleet.engine.state.regions["eu-west"]?.residencyOverride == "eu-central is down for maintenance")
-        // enable ends the override with the move.
+        // enable brings the share back on the failback ramp; the override ends with the move,
+        // once none of eu-west's traffic is outside its residency.
         try fleet.command(.enable("eu-west"), at: 30)
+        #expect(fleet.weights["eu-west"] == 1250 && fleet.phase("eu-west") == "failing_back")
+        #expect(fleet.engine.state.regions["eu-west"]?.residencyOverride != nil)
+        for time in [50.0, 70, 90] { fleet.at(time) }
         #expect(fleet.engine.state.regions["eu-west"]?.residencyOverride == nil)
         #expect(fleet.weights == ["eu-west": 5000, "eu-central": 2000, "us-east": 3000])
     }
@@ -160,7 +164,10 @@ struct ResidencyAndLagTests {
     }
 
     @Test func failbackWaitsForTheLagToSettle() {
-        var fleet = Fleet(Self.lagRegions) { $0.cooldown = .zero }
+        var fleet = Fleet(Self.lagRegions) {
+            $0.cooldown = .zero
+            $0.failbackRamp = .immediate
+        }
         fleet.at(0)
         fleet.at(10, ["us": failing])
         #expect(fleet.weights["us"] == 0)

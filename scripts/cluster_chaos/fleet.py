@@ -22,6 +22,7 @@ OBSERVERS = {"r1": 21, "r2": 22, "r3": 23}
 TIMING = {
     "lease_ttl": 2.0, "renew_interval": 0.4, "request_timeout": 0.4, "evaluation_interval": 0.1,
     "probe_interval": 0.1, "probe_timeout": 0.5, "window": 1.0, "fall": 2, "rise": 2, "recovery_window": 3.0,
+    "failback_ramp": 1.5,
 }
 
 
@@ -119,6 +120,7 @@ fall = {t['fall']}
 [failover]
 cooldown = "0s"
 recovery_window = "{ms(t['recovery_window'])}"
+failback_ramp = "{ms(t['failback_ramp'])}"
 
 [cluster]
 etcd = [{etcd}]

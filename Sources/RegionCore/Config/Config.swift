@@ -45,7 +45,7 @@ public struct Config: Sendable, Equatable {
             FailoverRegion(
                 id: $0.id, priority: $0.priority, weight: $0.weight, maxWeight: $0.maxWeight ?? self.failover.total, enabled: $0.enabled,
                 strategy: $0.failover.strategy, cooldown: $0.failover.cooldown, allowedTargets: self.allowedTargets(of: $0),
-                maxLag: $0.failover.maxLag?.seconds)
+                maxLag: $0.failover.maxLag?.seconds, failbackRamp: $0.failover.failbackRamp)
         }
     }
 
@@ -174,6 +174,8 @@ public struct RegionFailoverPolicy: Sendable, Equatable {
     public var failoverWithin: String?
     /// It takes moved traffic, and gets its own back, only while its replication lag is below this.
     public var maxLag: Duration?
+    /// Its own failback ramp; nil: `[failover]`'s.
+    public var failbackRamp: FailbackRamp?
 
     public init(triggers: FailoverTriggers = FailoverTriggers()) {
         self.triggers = triggers

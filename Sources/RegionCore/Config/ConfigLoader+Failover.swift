@@ -16,11 +16,21 @@ extension ConfigLoader {
         if let v = r.duration("gradual_interval", in: .milliseconds(100)...Duration.seconds(86_400)) { f.gradualInterval = v }
         if let v = r.bool("gradual_reverse") { f.gradualReverse = v }
         if let v = r.duration("drain_timeout", in: .seconds(1)...Duration.seconds(86_400)) { f.drainTimeout = v }
+        if let ramp = self.readFailbackRamp(&r, default: f.failbackRamp) { f.failbackRamp = ramp }
         self.readTriggers(&r, into: &f.triggers)
         if let key = r.nonEmptyString("failover_within") { f.failoverWithin = key }
         if let v = r.bool("refuse_unrecorded") { f.refuseUnrecorded = v }
         if let v = r.duration("history_max_age", in: .seconds(60)...Duration.seconds(10 * 365 * 86_400)) { f.historyMaxAge = v }
         if let v = r.int("history_max_events", in: 100...100_000_000) { f.historyMaxEvents = v }
+    }
+
+    /// `failback_ramp` (how long, `0s`: at once) and `failback_ramp_steps`; nil when neither is set.
+    static func readFailbackRamp(_ r: inout TableReader, default base: FailbackRamp) -> FailbackRamp? {
+        let duration = r.duration("failback_ramp", in: .zero...Duration.seconds(86_400))
+        let steps = r.int("failback_ramp_steps", in: 2...100)
+        guard duration != nil || steps != nil else { return nil }
+        if duration == .zero { return .immediate }
+        return FailbackRamp(steps: steps ?? (base.isImmediate ? FailbackRamp.standard.steps : base.steps), duration: duration ?? (base.isImmediate ? FailbackRamp.standard.duration : base.duration))
     }
 
     static func readStrategy(_ r: inout TableReader) -> FailoverStrategy? {
@@ -43,6 +53,7 @@ extension ConfigLoader {
     static func readRegionFailover(_ r: inout TableReader, into policy: inout RegionFailoverPolicy) {
         policy.strategy = self.readStrategy(&r)
         policy.cooldown = r.duration("cooldown", in: .zero...Duration.seconds(86_400))
+        policy.failbackRamp = self.readFailbackRamp(&r, default: .standard)
         self.readTriggers(&r, into: &policy.triggers)
     }
 

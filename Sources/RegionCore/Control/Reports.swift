@@ -280,6 +280,10 @@ public struct TrafficReport: Sendable, Codable, Equatable {
         public var localStatus: RegionStatus?
         /// The graceful strategy: the move completes when sessions have drained or at this time.
         public var drainUntil: Date?
+        /// Where the traffic this region does not keep goes now (absent: it keeps all of it).
+        public var movedTo: [String]?
+        /// `degraded` when that is onto degraded regions, the best available (absent: healthy ones).
+        public var movedRung: TargetRung?
 
         public init(region: String, weight: Int, baseline: Int, share: Double, phase: String, admin: String, priority: Int) {
             self.region = region

@@ -34,15 +34,19 @@ public struct FailoverStart: EventDetail {
     public var trigger: Trigger
     public var strategy: FailoverStrategy
     public var share: Double
+    /// Set when the traffic goes to degraded regions, the best available (nil: healthy ones).
+    public var rung: TargetRung?
 
-    public init(trigger: Trigger, strategy: FailoverStrategy, share: Double) {
+    public init(trigger: Trigger, strategy: FailoverStrategy, share: Double, rung: TargetRung? = nil) {
         self.trigger = trigger
         self.strategy = strategy
         self.share = share
+        self.rung = rung == .healthy ? nil : rung
     }
 
     public var fields: [(String, String)] {
         [("trigger", self.trigger.rawValue), ("strategy", self.strategy.rawValue), ("share", FieldText.fraction(self.share))]
+            + (self.rung.map { [("rung", $0.rawValue)] } ?? [])
     }
 }
 

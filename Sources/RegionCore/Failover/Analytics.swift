@@ -10,6 +10,9 @@ public struct AnalyticsReport: Sendable, Codable, Equatable {
     public var failovers: Int
     public var failoversByStrategy: [String: Int]
     public var failoversByTrigger: [String: Int]
+    /// Automatic failovers by where the traffic went: `healthy` regions, or `degraded` ones
+    /// (the best available when nothing healthy could take it).
+    public var failoversByRung: [String: Int] = [:]
     /// Needed failovers that could not happen (`failover_blocked`: manual, pin, cooldown, no target).
     public var blocked: Int
     /// failovers / (failovers + blocked); nil when there were none.

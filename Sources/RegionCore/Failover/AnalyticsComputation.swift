@@ -47,6 +47,9 @@ public enum Analytics {
             if let failover = event.payload.failover {
                 moved(region, event, strategy: failover.strategy?.rawValue ?? "operator", trigger: failover.trigger.rawValue)
             }
+            if case .failoverStarted(let start) = event.payload {
+                report.failoversByRung[(start.rung ?? .healthy).rawValue, default: 0] += 1
+            }
             switch event.payload {
             case .statusChanged(let change):
                 if let (status, since) = statusSince[region] {

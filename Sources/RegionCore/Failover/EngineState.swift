@@ -21,11 +21,14 @@ public struct FailoverRegion: Sendable, Equatable, Codable {
     /// Replication lag (seconds) at or above which the region takes no moved traffic and
     /// does not get its own back; nil: no guard.
     public var maxLag: Double?
+    /// This region's own failback ramp; nil: `[failover]`'s.
+    public var failbackRamp: FailbackRamp?
 
     public init(
         id: String, priority: Int, weight: Int, maxWeight: Int, enabled: Bool = true, strategy: FailoverStrategy? = nil, cooldown: Duration? = nil,
-        allowedTargets: [String]? = nil, maxLag: Double? = nil
+        allowedTargets: [String]? = nil, maxLag: Double? = nil, failbackRamp: FailbackRamp? = nil
     ) {
+        self.failbackRamp = failbackRamp
         self.id = id
         self.priority = priority
         self.weight = weight

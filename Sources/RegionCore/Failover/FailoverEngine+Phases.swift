@@ -51,15 +51,18 @@ extension FailoverEngine {
         rt.cooldownUntil = now.addingTimeInterval(self.cooldown(of: id).seconds)
         let strategy = self.strategy(of: id)
         self.beginMoveAway(&rt, trigger: trigger, strategy: strategy, now: now)
-        let started = EventPayload.failoverStarted(FailoverStart(trigger: trigger, strategy: strategy, share: rt.share))
+        let rung = targets.rung(for: region) ?? .healthy
+        let started = EventPayload.failoverStarted(FailoverStart(trigger: trigger, strategy: strategy, share: rt.share, rung: rung))
+        let whither = rung == .degraded ? " to \(targets.targets(for: region).map(\.id).joined(separator: ", ")) (degraded: best available)" : ""
         switch strategy {
         case .gradual:
-            events.append(self.event(id, "region \(id) failing over gradually (\(trigger.rawValue)): keeps \(percent(rt.share)) of its share", started, now))
+            events.append(self.event(id, "region \(id) failing over gradually (\(trigger.rawValue))\(whither): keeps \(percent(rt.share)) of its share", started, now))
         case .graceful:
             events.append(
-                self.event(id, "region \(id) failing over gracefully (\(trigger.rawValue)): no new traffic; complete once its sessions have drained", started, now))
+                self.event(
+                    id, "region \(id) failing over gracefully (\(trigger.rawValue))\(whither): no new traffic; complete once its sessions have drained", started, now))
         case .automatic, .cascading, .manual:
-            events.append(self.event(id, "region \(id) failed over (\(trigger.rawValue), \(strategy.rawValue)): its whole share moved", started, now))
+            events.append(self.event(id, "region \(id) failed over (\(trigger.rawValue), \(strategy.rawValue)): its whole share moved\(whither)", started, now))
         }
     }
 
@@ -179,12 +182,13 @@ extension FailoverEngine {
             return
         }
         guard now >= next, !self.pinned else { return }
-        rt.share = min(1, rt.share + self.settings.gradualStep)
-        if rt.share >= 1 {
+        let ramp = self.failbackSteps(of: id)
+        rt.share = min(1, rt.share + ramp.step)
+        if rt.share >= 1 - 1e-9 {
             Self.backInService(&rt)
             events.append(self.event(id, "region \(id) has its whole share back", .failbackCompleted, now))
         } else {
-            rt.phase = .failingBack(nextStep: now.addingTimeInterval(self.settings.gradualInterval.seconds))
+            rt.phase = .failingBack(nextStep: now.addingTimeInterval(ramp.interval.seconds))
             events.append(self.event(id, "region \(id) gets \(percent(rt.share)) of its share back", .failbackStep(ShareChange(share: rt.share)), now))
         }
     }
@@ -255,13 +259,12 @@ extension FailoverEngine {
 
     func startFailback(_ rt: inout RegionRuntime, id: String, now: Date, events: inout [Event]) {
         rt.alert = nil
-        if self.strategy(of: id) == .gradual {
-            rt.share = min(1, rt.share + self.settings.gradualStep)
-            if rt.share < 1 {
-                rt.phase = .failingBack(nextStep: now.addingTimeInterval(self.settings.gradualInterval.seconds))
-                events.append(self.event(id, "region \(id) fails back gradually: \(percent(rt.share)) of its share", .failbackStep(ShareChange(share: rt.share)), now))
-                return
-            }
+        let ramp = self.failbackSteps(of: id)
+        rt.share = min(1, rt.share + ramp.step)
+        if rt.share < 1 - 1e-9 {
+            rt.phase = .failingBack(nextStep: now.addingTimeInterval(ramp.interval.seconds))
+            events.append(self.event(id, "region \(id) fails back step by step: \(percent(rt.share)) of its share", .failbackStep(ShareChange(share: rt.share)), now))
+            return
         }
         Self.backInService(&rt)
         events.append(self.event(id, "region \(id) has its whole share back", .failbackCompleted, now))

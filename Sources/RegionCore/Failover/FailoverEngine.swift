@@ -90,6 +90,14 @@ public struct FailoverEngine: Sendable {
         self.region(id)?.cooldown ?? self.settings.cooldown
     }
 
+    /// How `id` gets its traffic back: the gradual strategy by its own step and interval,
+    /// every other by the failback ramp (the region's own, or `[failover]`'s).
+    func failbackSteps(of id: String) -> (step: Double, interval: Duration) {
+        if self.strategy(of: id) == .gradual { return (self.settings.gradualStep, self.settings.gradualInterval) }
+        let ramp = self.region(id)?.failbackRamp ?? self.settings.failbackRamp
+        return (ramp.step, ramp.interval)
+    }
+
     func calculator(_ signals: [String: RegionSignal]) -> PlanCalculator {
         PlanCalculator(regions: self.regions, state: self.state, signals: signals, total: self.settings.total, strategy: { self.strategy(of: $0) })
     }
@@ -104,6 +112,26 @@ public struct FailoverEngine: Sendable {
         let calculator = self.calculator(signals)
         var result: [String: String] = [:]
         for region in self.regions { result[region.id] = calculator.exclusion(region.id) }
+        return result
+    }
+
+    /// Where a region's freed traffic goes now, and on which rung of the ladder.
+    public struct Placement: Sendable, Equatable {
+        public var targets: [String]
+        public var rung: TargetRung
+    }
+
+    /// Every region that does not keep its whole share, and where the rest goes.
+    public func placements(signals: [String: RegionSignal]) -> [String: Placement] {
+        let calculator = self.calculator(signals)
+        var result: [String: Placement] = [:]
+        for region in self.regions where (self.state.regions[region.id]?.share ?? 1) < 1 || self.state.regions[region.id]?.admin == .disabled {
+            if let chosen = calculator.chosenTarget(for: region) {
+                result[region.id] = Placement(targets: [chosen], rung: .healthy)
+            } else if let rung = calculator.rung(for: region) {
+                result[region.id] = Placement(targets: calculator.targets(for: region).map(\.id), rung: rung)
+            }
+        }
         return result
     }
 

@@ -39,6 +39,9 @@ public struct FailoverSettings: Sendable, Equatable, Codable {
     public var gradualReverse: Bool = false
     /// The graceful strategy waits at most this long for sessions to end.
     public var drainTimeout: Duration = .seconds(60)
+    /// How a recovered region gets its traffic back, whatever the strategy that moved it
+    /// (the gradual strategy ramps with its own step and interval).
+    public var failbackRamp: FailbackRamp = .standard
     /// When a degraded region fails over (an unhealthy one always does).
     public var triggers = FailoverTriggers()
     /// The default of every region's `failover_within` (a label key).
@@ -50,6 +53,33 @@ public struct FailoverSettings: Sendable, Equatable, Codable {
     public var historyMaxEvents: Int = 100_000
 
     public init() {}
+}
+
+/// A recovered region's traffic comes back in `steps` equal steps spread over `duration`
+/// (HAProxy's `slowstart` in steps): cold caches and connection pools warm up on a part of
+/// the load first. One step is all at once.
+public struct FailbackRamp: Sendable, Equatable, Codable {
+    public var steps: Int
+    public var duration: Duration
+
+    public init(steps: Int, duration: Duration) {
+        self.steps = max(1, steps)
+        self.duration = steps > 1 ? duration : .zero
+    }
+
+    /// 4 steps over 60 s: 25% at once, then 25% every 20 s, all of it 60 s later.
+    public static let standard = FailbackRamp(steps: 4, duration: .seconds(60))
+    /// All at once (`failback_ramp = "0s"`).
+    public static let immediate = FailbackRamp(steps: 1, duration: .zero)
+
+    /// The share each step adds.
+    public var step: Double { 1 / Double(self.steps) }
+    /// The time between steps.
+    public var interval: Duration { self.steps > 1 ? self.duration / (self.steps - 1) : .zero }
+    public var isImmediate: Bool { self.steps <= 1 }
+
+    /// `4 steps over 60 s`, or `at once`.
+    public var description: String { self.isImmediate ? "at once" : "\(self.steps) steps over \(formatDuration(self.duration))" }
 }
 
 /// When a degraded region fails over (`trigger_*` in `[failover]` or a region's own

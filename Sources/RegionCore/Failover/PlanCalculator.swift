@@ -2,12 +2,16 @@
 ///
 /// Each region keeps `weight x share` of its baseline. What it does not keep (its freed
 /// traffic) goes to the region an operator chose, or else to its targets: regions that
-/// are enabled, serve their whole share, are healthy, are allowed by its residency
-/// (`failover_to`, labels) and, where `max_lag` is set, report a lag below it. Automatic,
-/// gradual and graceful moves spread it over the best tier of those targets by
-/// `weight x capacity`; cascading goes down their priority chain, each taking what its
-/// spare capacity (`max_weight x capacity`) allows. If some freed traffic has no target,
-/// there is no plan (the engine keeps the last one and raises an alarm).
+/// are enabled, serve their whole share, are allowed by its residency (`failover_to`,
+/// labels) and, where `max_lag` is set, report a lag below it, on the best rung of the
+/// ladder (``TargetRung``): healthy ones; when none is, and the region that frees the
+/// traffic is unhealthy, degraded ones that are not failing themselves. Never onto a
+/// region as bad as, or worse than, the one it leaves. Automatic, gradual and graceful
+/// moves spread it over the best tier of healthy targets by `weight x capacity`;
+/// cascading goes down their priority chain, each taking what its spare capacity
+/// (`max_weight x capacity`) allows, and so does every move onto degraded targets. If
+/// some freed traffic has no target, there is no plan (the engine keeps the last one and
+/// raises an alarm).
 struct PlanCalculator {
     let regions: [FailoverRegion]
     let state: EngineState
@@ -20,6 +24,8 @@ struct PlanCalculator {
     let eligible: Set<String>
     /// Those regions in config order.
     let open: [FailoverRegion]
+    /// The second rung: enabled, serving, degraded but not failing, lag below `max_lag`.
+    let degraded: [FailoverRegion]
 
     init(regions: [FailoverRegion], state: EngineState, signals: [String: RegionSignal], total: Int, strategy: @escaping (String) -> FailoverStrategy) {
         self.regions = regions
@@ -27,15 +33,18 @@ struct PlanCalculator {
         self.signals = signals
         self.total = total
         self.strategy = strategy
-        self.open = regions.filter { Self.mayTakeTraffic($0, state: state, signals: signals) }
+        self.open = regions.filter { Self.mayTakeTraffic($0, on: .healthy, state: state, signals: signals) }
         self.eligible = Set(self.open.map(\.id))
+        self.degraded = regions.filter { Self.mayTakeTraffic($0, on: .degraded, state: state, signals: signals) }
     }
 
     /// The same rule as ``exclusion(_:)``, without its text.
-    static func mayTakeTraffic(_ region: FailoverRegion, state: EngineState, signals: [String: RegionSignal]) -> Bool {
-        guard let rt = state.regions[region.id], rt.admin == .enabled, rt.phase == .serving, rt.share >= 1,
-            let signal = signals[region.id], signal.status == .healthy
-        else { return false }
+    static func mayTakeTraffic(_ region: FailoverRegion, on rung: TargetRung, state: EngineState, signals: [String: RegionSignal]) -> Bool {
+        guard let rt = state.regions[region.id], rt.admin == .enabled, rt.phase == .serving, rt.share >= 1, let signal = signals[region.id] else { return false }
+        switch rung {
+        case .healthy: guard signal.status == .healthy else { return false }
+        case .degraded: guard signal.status == .degraded, !signal.failing else { return false }
+        }
         guard let maxLag = region.maxLag else { return true }
         guard let lag = signal.lag else { return false }
         return lag < maxLag
@@ -69,7 +78,12 @@ struct PlanCalculator {
         guard let rt = self.state.regions[id], let region = self.region(id) else { return "unknown region" }
         if rt.admin != .enabled { return rt.admin.rawValue }
         if rt.phase != .serving || rt.share < 1 { return "moving traffic itself (\(rt.phase.name))" }
-        guard let signal = self.signals[id], signal.status == .healthy else { return "not healthy" }
+        guard let signal = self.signals[id], signal.status == .healthy else {
+            if let signal = self.signals[id], signal.status == .degraded, !signal.failing {
+                return "degraded: takes moved traffic only from an unhealthy region, when no healthy one can"
+            }
+            return "not healthy"
+        }
         if let maxLag = region.maxLag {
             guard let lag = signal.lag else { return "replication lag unknown (max_lag \(formatSeconds(maxLag)))" }
             if lag >= maxLag { return "replication lag \(formatSeconds(lag)) >= max_lag \(formatSeconds(maxLag))" }
@@ -87,12 +101,29 @@ struct PlanCalculator {
         return chosen
     }
 
-    /// The regions `source`'s traffic may go to now, in config order.
+    /// The regions `source`'s traffic may go to now, in config order: the best rung's.
     func targets(for source: FailoverRegion) -> [FailoverRegion] {
+        let healthy = self.healthyTargets(for: source)
+        guard healthy.isEmpty, self.mayUseDegraded(source) else { return healthy }
+        return self.degraded.filter { $0.id != source.id && source.mayMove(to: $0.id) }
+    }
+
+    func healthyTargets(for source: FailoverRegion) -> [FailoverRegion] {
         if source.allowedTargets == nil {
             return self.eligible.contains(source.id) ? self.open.filter { $0.id != source.id } : self.open
         }
         return self.open.filter { $0.id != source.id && source.mayMove(to: $0.id) }
+    }
+
+    /// Degraded targets are better than the region only when it is unhealthy.
+    func mayUseDegraded(_ source: FailoverRegion) -> Bool {
+        self.signals[source.id]?.status == .unhealthy
+    }
+
+    /// The rung `source`'s traffic goes to now, or nil when it has nowhere to go.
+    func rung(for source: FailoverRegion) -> TargetRung? {
+        if !self.healthyTargets(for: source).isEmpty { return .healthy }
+        return self.targets(for: source).isEmpty ? nil : .degraded
     }
 
     func hasTarget(for source: FailoverRegion) -> Bool {
@@ -137,7 +168,9 @@ struct PlanCalculator {
             }
             let targets = self.targets(for: source)
             guard !targets.isEmpty else { return nil }
-            let cascading = self.strategy(source.id) == .cascading
+            let onDegraded = self.healthyTargets(for: source).isEmpty
+            // Onto degraded targets, spare capacity decides, as in a cascade.
+            let cascading = self.strategy(source.id) == .cascading || onDegraded
             if !cascading, source.allowedTargets == nil, !self.eligible.contains(source.id) {
                 pooled += freed
                 continue

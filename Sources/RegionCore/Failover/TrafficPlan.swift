@@ -82,3 +82,12 @@ extension TrafficPlan {
         self.init(weights: weights, total: total)
     }
 }
+
+/// The ladder of targets for moved traffic: healthy regions first; degraded ones (not
+/// failing themselves) only for an unhealthy region's traffic when no healthy one can
+/// take it. A dead region's users are better off on a slow region than on errors (Envoy
+/// uses degraded hosts when healthy ones fall short); never the other way round.
+public enum TargetRung: String, Sendable, Codable, CaseIterable {
+    case healthy
+    case degraded
+}

@@ -6,6 +6,7 @@ extension TrafficReport {
     public init(engine: FailoverEngine, signals: [String: RegionSignal], recording: Bool, targets: [TrafficReport.Target]) {
         let state = engine.state
         let exclusions = engine.exclusions(signals: signals)
+        let placements = engine.placements(signals: signals)
         let rows = engine.regions.map { region -> TrafficReport.Row in
             let rt = state.regions[region.id] ?? RegionRuntime()
             var row = TrafficReport.Row(
@@ -19,6 +20,8 @@ extension TrafficReport {
             row.residencyOverride = rt.residencyOverride
             row.lag = signals[region.id]?.lag
             row.excluded = exclusions[region.id]
+            row.movedTo = placements[region.id]?.targets
+            row.movedRung = placements[region.id].flatMap { $0.rung == .degraded ? .degraded : nil }
             switch rt.phase {
             case .failingOver(let trigger, let since, let next):
                 row.trigger = trigger.rawValue

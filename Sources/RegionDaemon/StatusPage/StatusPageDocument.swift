@@ -85,6 +85,7 @@ function render(data) {
     const h = (history[b.id] = (history[b.id] || []).concat([b.errorRate]).slice(-40));
     const waits = [["cooldown", row.cooldownUntil], ["recovery window", row.recoveryEnds], ["next step", row.nextStep], ["drain", row.drainUntil]]
       .filter(([, t]) => t && new Date(t) > Date.now()).map(([what, t]) => `${what} ${until(t)}`).join(", ") || (row.note ? esc(row.note) : "–");
+    const moved = row.movedTo && row.movedTo.length ? `<div class="reason">moved to ${esc(row.movedTo.join(", "))}${row.movedRung === "degraded" ? " (degraded: best available)" : ""}</div>` : "";
     return `<tr id="region-${esc(b.id)}" data-status="${esc(b.status)}">
       <td><b>${esc(b.id)}</b></td>
       <td><span class="badge ${esc(b.status)}">${esc(b.status)}</span><div class="reason">${esc(b.reason)}</div></td>
@@ -93,7 +94,7 @@ function render(data) {
       <td class="num">${pct(b.capacity)}</td>
       <td class="num">${b.endpointsPassing} of ${b.endpoints}</td>
       <td><div class="bar"><div style="width:${(share * 100).toFixed(1)}%"></div></div><span class="num">${pct(share)} (weight ${row.weight ?? "–"} of ${row.baseline ?? "–"})</span></td>
-      <td>${esc(row.phase || "–")}</td>
+      <td>${esc(row.phase || "–")}${moved}</td>
       <td class="num">${waits}</td></tr>`;
   }).join("");
   document.getElementById("targets").innerHTML = (traffic.targets || []).map(t =>

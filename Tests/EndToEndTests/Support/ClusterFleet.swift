@@ -82,6 +82,7 @@ final class ClusterFleet: Sendable {
             [failover]
             cooldown = "0s"
             recovery_window = "\(self.recoveryWindow)"
+            failback_ramp = "0s"
 
             [cluster]
             etcd = [\(self.etcd.clientURLs.map { "\"\($0)\"" }.joined(separator: ", "))]
