@@ -98,7 +98,7 @@ def unreachable_delays(histories, truth):
 
 
 def run_once(seed, seconds, binaries, keep):
-    tag = f"chaos{os.getpid() % 10000:04d}"
+    tag = f"chaos{os.getpid()}"
     directory = tempfile.mkdtemp(prefix=f"regiond-{tag}-")
     net = Net(tag)
     fleet = Fleet(net, directory, binaries)

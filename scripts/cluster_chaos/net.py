@@ -39,7 +39,8 @@ class Net:
         run(*self.exec_switch(), "ip", "link", "set", "br0", "up")
         for index, (name, octet) in enumerate(sorted(hosts.items())):
             ns = self.ns(name)
-            inside, outside = f"c{self.tag[-4:]}{index}", f"s{self.tag[-4:]}{index}"
+            # Made in the host's namespace first: the owner's pid keeps two runs apart.
+            inside, outside = f"c{self.tag[5:]}x{index}", f"s{self.tag[5:]}x{index}"
             run("ip", "netns", "add", ns)
             run("ip", "link", "add", inside, "type", "veth", "peer", "name", outside)
             run("ip", "link", "set", inside, "netns", ns)
@@ -99,10 +100,26 @@ class Net:
         self.hosts = {}
 
 
+def owner_alive(name, prefix):
+    """Namespaces are named `<prefix><pid>-<host>`: is the run that made this one still alive?"""
+    owner = name[len(prefix):].split("-")[0]
+    if not owner.isdigit():
+        return False
+    try:
+        os.kill(int(owner), 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
 def leftover_namespaces(prefix="chaos"):
-    """Namespaces a killed run left behind (names start with `prefix`)."""
+    """Namespaces a killed run left behind (names start with `prefix`, their owner is gone).
+    A run still alive keeps its own: two runs may share the machine."""
     listed = run("ip", "netns", "list", check=False).stdout.split("\n")
-    return [line.split()[0] for line in listed if line.startswith(prefix)]
+    names = [line.split()[0] for line in listed if line.startswith(prefix)]
+    return [name for name in names if not owner_alive(name, prefix)]
 
 
 def sweep(prefix="chaos"):
