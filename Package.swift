@@ -69,8 +69,10 @@ let package = Package(
         .executableTarget(
             name: "regiond",
             dependencies: [
+                "RegionCore",
                 "RegionDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
