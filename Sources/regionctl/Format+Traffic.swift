@@ -10,6 +10,12 @@ extension Format {
         return seconds >= 0 ? "\(iso) (in \(seconds)s)" : "\(iso) (\(-seconds)s ago)"
     }
 
+    /// `drain ends 2026-12-08T03:00:00Z (in 3600s)`, or `drain begins ...` while it is scheduled.
+    static func maintenance(_ m: Maintenance) -> String {
+        guard m.begun else { return "\(m.action.rawValue) begins \(Format.time(m.start))" + (m.end.map { ", ends \(Format.time($0))" } ?? "") }
+        return "\(m.action.rawValue) ends \(Format.time(m.end))"
+    }
+
     static func traffic(_ t: TrafficReport) {
         print("strategy \(t.strategy), failback \(t.failback), total \(t.total)")
         if let pin = t.pin {
@@ -32,7 +38,7 @@ extension Format {
         var rows = [["REGION", "WEIGHT", "BASELINE", "SHARE", "PHASE", "ADMIN", cluster ? "FLEET" : "STATUS"] + (cluster ? ["LOCAL"] : []) + (lags ? ["LAG"] : []) + ["NEXT", "WHY"]]
         for r in t.regions {
             let next =
-                r.recoveryEnds.map { "fails back \(Format.time($0))" } ?? r.nextStep.map { "step \(Format.time($0))" }
+                r.maintenance.map(Self.maintenance) ?? r.recoveryEnds.map { "fails back \(Format.time($0))" } ?? r.nextStep.map { "step \(Format.time($0))" }
                 ?? r.drainUntil.map { "drained by \(Format.time($0))" } ?? "-"
             var why = r.note ?? ""
             if why.isEmpty, let trigger = r.trigger { why = "trigger: \(trigger)" }
@@ -44,6 +50,7 @@ extension Format {
             if let moved = r.movedTo, !moved.isEmpty {
                 why += (why.isEmpty ? "" : "; ") + "moved to \(moved.joined(separator: ", "))" + (r.movedRung == .degraded ? " (degraded: best available)" : "")
             }
+            if let m = r.maintenance { why += (why.isEmpty ? "" : "; ") + "\(m.action.rawValue) by uid \(m.by): \(m.reason)" }
             if let override = r.residencyOverride { why += (why.isEmpty ? "" : "; ") + "RESIDENCY OVERRIDDEN: \(override)" }
             let lag = lags ? [r.lag.map(formatSeconds) ?? "-"] : []
             let local = cluster ? [r.localStatus?.rawValue ?? "-"] : []

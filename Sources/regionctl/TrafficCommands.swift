@@ -80,13 +80,23 @@ struct Failover: TrafficCommand {
     }
 }
 
-struct Drain: TrafficCommand {
-    static let configuration = CommandConfiguration(abstract: "Move a region's traffic away following the strategy, and hold it away.")
+struct Drain: TrafficCommand, MaintenanceCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Move a region's traffic away following the strategy, and hold it away.",
+        discussion: """
+            Needs root or the admin group. With --for the drain ends by itself and the region is \
+            enabled again (its traffic returns on the failback ramp); with --at it begins later, \
+            a maintenance window: regionctl drain eu --at 02:00 --for 1h --reason "CHG-1234". \
+            Both are committed and survive restarts; `enable` ends or cancels them.
+            """)
     @OptionGroup var options: ClientOptions
     @Argument(help: "Region.") var region: String
     @Option(help: "Why; recorded in the history.") var reason: String?
+    @Option(name: .customLong("for"), help: ArgumentHelp("How long, e.g. 2h (default: until enable).", valueName: "duration")) var length: String?
+    @Option(help: ArgumentHelp("When it begins: HH:MM (the next one, local time), +30m, or an ISO 8601 time (default: now).", valueName: "time"))
+    var at: String?
 
-    func request() throws -> ControlRequest { Self.request("drain", region: self.region, reason: self.reason) }
+    func request() throws -> ControlRequest { try self.window(Self.request("drain", region: self.region, reason: self.reason)) }
 }
 
 struct Enable: TrafficCommand {
@@ -100,13 +110,39 @@ struct Enable: TrafficCommand {
     func request() throws -> ControlRequest { Self.request("enable", region: self.region, reason: self.reason) }
 }
 
-struct Disable: TrafficCommand {
-    static let configuration = CommandConfiguration(abstract: "Take all traffic from a region at once; it is never a target until enabled.")
+struct Disable: TrafficCommand, MaintenanceCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Take all traffic from a region at once; it is never a target until enabled.",
+        discussion: "Needs root or the admin group. --for and --at work as for drain: regionctl disable eu --for 30m --reason \"rack power\".")
     @OptionGroup var options: ClientOptions
     @Argument(help: "Region.") var region: String
     @Option(help: "Why; recorded in the history.") var reason: String?
+    @Option(name: .customLong("for"), help: ArgumentHelp("How long, e.g. 30m (default: until enable).", valueName: "duration")) var length: String?
+    @Option(help: ArgumentHelp("When it begins: HH:MM (the next one, local time), +30m, or an ISO 8601 time (default: now).", valueName: "time"))
+    var at: String?
 
-    func request() throws -> ControlRequest { Self.request("disable", region: self.region, reason: self.reason) }
+    func request() throws -> ControlRequest { try self.window(Self.request("disable", region: self.region, reason: self.reason)) }
+}
+
+/// `drain` and `disable`: how long (`--for`) and from when (`--at`).
+protocol MaintenanceCommand {
+    var length: String? { get }
+    var at: String? { get }
+}
+
+extension MaintenanceCommand {
+    /// The request with its window: `--for` as `ttl`, `--at` as an ISO 8601 time.
+    func window(_ request: ControlRequest) throws -> ControlRequest {
+        var r = request
+        r.ttl = self.length
+        if let at = self.at {
+            switch StartTime.parse(at, now: Date(), timeZone: TimeZone.current) {
+            case .success(let date): r.at = date.formatted(Date.ISO8601FormatStyle())
+            case .failure(let error): throw ValidationError(error.message)
+            }
+        }
+        return r
+    }
 }
 
 struct SetWeights: TrafficCommand {

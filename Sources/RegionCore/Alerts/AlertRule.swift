@@ -23,7 +23,7 @@ public struct AlertRule: Sendable, Equatable {
     /// What an operator must hear about when `kinds` is not given.
     public static let defaultKinds: Set<EventKind> = [
         .failoverStarted, .failoverBlocked, .failoverHalted, .noHealthyTarget, .actuatorFailed, .historyUnavailable,
-        .capacityExhausted, .recoveryFailed, .decisionsHeld, .reloadFailed,
+        .capacityExhausted, .recoveryFailed, .decisionsHeld, .reloadFailed, .maintenanceSkipped,
     ]
 
     public init(

@@ -107,6 +107,26 @@ extension ControlRequest {
         return DurationText.parse(text.hasPrefix("+") ? String(text.dropFirst()) : text, field: "until", in: .seconds(1)...Simulation.longest).map { $0 }
     }
 
+    /// The window of `drain` and `disable`: `at` (an ISO 8601 time; absent: now) and `ttl`
+    /// (how long; absent: until `enable`).
+    public func maintenanceWindow(_ command: ControlCommand) -> Result<MaintenanceWindow, ControlError> {
+        var window = MaintenanceWindow()
+        if let text = self.ttl {
+            switch DurationText.parse(text, field: "ttl", in: .seconds(1)...MaintenanceWindow.longest) {
+            case .success(let length): window.length = length
+            case .failure(let error): return .failure(error)
+            }
+        }
+        if let text = self.at {
+            guard let start = try? Date(text, strategy: Date.ISO8601FormatStyle()) else {
+                return .failure(
+                    ControlError(.badRequest, "at '\(clip(text, bytes: 40))' is not an ISO 8601 time such as 2026-12-08T02:00:00Z (regionctl also takes 02:00 or +30m)"))
+            }
+            window.start = start
+        }
+        return .success(window)
+    }
+
     /// The `ttl` of `pin`; nil when absent (until `unpin`).
     public func pinTTL() -> Result<Duration?, ControlError> {
         guard let text = self.ttl else { return .success(nil) }
@@ -134,7 +154,11 @@ extension ControlRequest {
             return .success(.failover(from: from, to: to, strategy: strategy, overrideResidency: self.overrideResidency ?? false))
         case .drain, .enable, .disable:
             guard let name = region else { return .failure(ControlError(.badRequest, "'\(command.rawValue)' needs a \"region\" field")) }
-            return .success(command == .drain ? .drain(name) : command == .enable ? .enable(name) : .disable(name))
+            if command == .enable {
+                guard self.ttl == nil, self.at == nil else { return .failure(ControlError(.badRequest, "'enable' takes no \"ttl\" or \"at\"")) }
+                return .success(.enable(name))
+            }
+            return self.maintenanceWindow(command).map { command == .drain ? .drain(name, $0) : .disable(name, $0) }
         case .setWeights:
             guard let weights = self.weights, !weights.isEmpty else {
                 return .failure(ControlError(.badRequest, "'set-weights' needs \"weights\": {\"region\": weight, ...}"))

@@ -54,7 +54,8 @@ public struct ControlRequest: Sendable, Codable, Equatable {
     public var reason: String?
     /// For `set-weights`: region id to baseline weight.
     public var weights: [String: Int]?
-    /// For `pin`: how long, as a duration ("30m"); absent: until `unpin`.
+    /// For `pin`: how long, as a duration ("30m"); absent: until `unpin`. For `drain` and
+    /// `disable`: how long until the region is enabled again; absent: until `enable`.
     public var ttl: String?
     /// For `history`: an ISO 8601 time or a duration ago ("1h").
     public var since: String?
@@ -64,7 +65,8 @@ public struct ControlRequest: Sendable, Codable, Equatable {
     public var status: String?
     /// For `simulate`: the scripted steps, e.g. ["eu fails", "us degrades at +60s"].
     public var steps: [String]?
-    /// For `simulate`: when steps without their own `at` happen (default +0s).
+    /// For `simulate`: when steps without their own `at` happen (default +0s). For `drain`
+    /// and `disable`: when the window begins, an ISO 8601 time (absent: now).
     public var at: String?
     /// For `simulate`: stop after this long (default: when nothing is left to happen).
     public var until: String?

@@ -284,6 +284,8 @@ public struct TrafficReport: Sendable, Codable, Equatable {
         public var movedTo: [String]?
         /// `degraded` when that is onto degraded regions, the best available (absent: healthy ones).
         public var movedRung: TargetRung?
+        /// A drain or disable that ends by itself (`begun`), or one scheduled to begin.
+        public var maintenance: Maintenance?
 
         public init(region: String, weight: Int, baseline: Int, share: Double, phase: String, admin: String, priority: Int) {
             self.region = region

@@ -152,7 +152,9 @@ public struct OperatorAction: EventDetail {
     public var target: String?
     /// `set-weights`: the new baselines, in config order.
     public var weights: [RegionWeight]?
-    /// `pin --ttl`: when it ends.
+    /// `drain --at`, `disable --at`: when the scheduled window begins.
+    public var from: Date?
+    /// `pin --ttl`, `drain --for`, `disable --for`: when it ends.
     public var until: Date?
     /// Sent outside the region's allowed targets, with this reason.
     public var residencyOverride: String?
@@ -169,6 +171,7 @@ public struct OperatorAction: EventDetail {
         if let strategy { out.append(("strategy", strategy.rawValue)) }
         if let target { out.append(("target", target)) }
         if let weights { out.append(("weights", weights.map(\.description).joined(separator: " "))) }
+        if let from { out.append(("from", FieldText.time(from))) }
         if let until { out.append(("until", FieldText.time(until))) }
         if let residencyOverride { out.append(("residency_override", residencyOverride)) }
         return out

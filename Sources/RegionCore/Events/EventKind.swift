@@ -24,6 +24,12 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case failbackCompleted = "failback_completed"
     case operatorCommand = "operator_command"
     case pinExpired = "pin_expired"
+    /// A scheduled drain or disable began (`regionctl drain --at`).
+    case maintenanceStarted = "maintenance_started"
+    /// A drain or disable with `--for` reached its end; the region is enabled again.
+    case maintenanceEnded = "maintenance_ended"
+    /// A scheduled drain or disable could not begin (no region could take the traffic, or its window passed while regiond was stopped).
+    case maintenanceSkipped = "maintenance_skipped"
     case noHealthyTarget = "no_healthy_target"
     case panicCleared = "panic_cleared"
     case capacityExhausted = "capacity_exhausted"
@@ -96,6 +102,9 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .etcdUnreachable: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b1d"
         case .etcdReachable: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b1e"
         case .fleetStatusChanged: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b1f"
+        case .maintenanceStarted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b20"
+        case .maintenanceEnded: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b21"
+        case .maintenanceSkipped: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b22"
         }
     }
 
@@ -108,8 +117,8 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .capacityExhausted, .actuatorFailed, .alertFailed, .etcdUnreachable: 3
         case .leadershipLost, .observerLeft: 4
         case .leadershipGained, .observerJoined, .etcdReachable, .fleetStatusChanged: 5
-        case .failoverStarted, .failoverCompleted, .failoverBlocked, .failoverHalted, .recoveryFailed, .decisionsHeld: 4
-        case .failoverStep, .recoveryStarted, .recoveryRestarted, .recoveryCompleted, .failbackHeld, .failbackStep, .failbackCompleted, .operatorCommand, .pinExpired, .panicCleared, .planChanged, .actuatorRecovered, .decisionsResumed: 5
+        case .failoverStarted, .failoverCompleted, .failoverBlocked, .failoverHalted, .recoveryFailed, .decisionsHeld, .maintenanceSkipped: 4
+        case .failoverStep, .recoveryStarted, .recoveryRestarted, .recoveryCompleted, .failbackHeld, .failbackStep, .failbackCompleted, .operatorCommand, .pinExpired, .maintenanceStarted, .maintenanceEnded, .panicCleared, .planChanged, .actuatorRecovered, .decisionsResumed: 5
 
         case .daemonStarted, .daemonStopping, .configReloaded, .regionAdded, .regionRemoved, .regionUpdated, .planApplied: 6
         }

@@ -27,6 +27,9 @@ public enum EventPayload: Sendable, Equatable {
     case failbackCompleted
     case operatorCommand(OperatorAction)
     case pinExpired(Because)
+    case maintenanceStarted(MaintenanceNote)
+    case maintenanceEnded(MaintenanceNote)
+    case maintenanceSkipped(MaintenanceNote)
     case noHealthyTarget(Stranded)
     case panicCleared
     case capacityExhausted
@@ -72,6 +75,9 @@ public enum EventPayload: Sendable, Equatable {
         case .failbackCompleted: .failbackCompleted
         case .operatorCommand: .operatorCommand
         case .pinExpired: .pinExpired
+        case .maintenanceStarted: .maintenanceStarted
+        case .maintenanceEnded: .maintenanceEnded
+        case .maintenanceSkipped: .maintenanceSkipped
         case .noHealthyTarget: .noHealthyTarget
         case .panicCleared: .panicCleared
         case .capacityExhausted: .capacityExhausted
@@ -112,6 +118,9 @@ public enum EventPayload: Sendable, Equatable {
         case .failbackStep(let d): d
         case .operatorCommand(let d): d
         case .pinExpired(let d): d
+        case .maintenanceStarted(let d): d
+        case .maintenanceEnded(let d): d
+        case .maintenanceSkipped(let d): d
         case .noHealthyTarget(let d): d
         case .historyUnavailable(let d): d
         case .actuatorFailed(let d): d
@@ -164,6 +173,9 @@ public enum EventPayload: Sendable, Equatable {
         case .failbackCompleted: self = .failbackCompleted
         case .operatorCommand: self = .operatorCommand(try read(OperatorAction.self))
         case .pinExpired: self = .pinExpired(try read(Because.self))
+        case .maintenanceStarted: self = .maintenanceStarted(try read(MaintenanceNote.self))
+        case .maintenanceEnded: self = .maintenanceEnded(try read(MaintenanceNote.self))
+        case .maintenanceSkipped: self = .maintenanceSkipped(try read(MaintenanceNote.self))
         case .noHealthyTarget: self = .noHealthyTarget(try read(Stranded.self))
         case .panicCleared: self = .panicCleared
         case .capacityExhausted: self = .capacityExhausted
@@ -194,6 +206,7 @@ extension EventPayload {
         switch self {
         case .failoverStarted(let move): (move.trigger, move.strategy)
         case .operatorCommand(let action): action.trigger.map { ($0, action.strategy) }
+        case .maintenanceStarted(let note): note.trigger.map { ($0, note.strategy) }
         default: nil
         }
     }

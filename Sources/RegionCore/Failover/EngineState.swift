@@ -105,6 +105,8 @@ public struct RegionRuntime: Sendable, Equatable, Codable {
     public var residencyOverride: String?
     /// The last alert raised for this region, so it is raised once, not every round.
     public var alert: RegionAlert?
+    /// A drain or disable that ends by itself, or one scheduled to begin later.
+    public var maintenance: Maintenance?
 
     public init() {}
 }
@@ -150,9 +152,9 @@ public enum OperatorCommand: Sendable, Equatable {
     /// `overrideResidency`: send the traffic to `to` even outside `from`'s allowed targets
     /// (recorded with the reason).
     case failover(from: String, to: String?, strategy: FailoverStrategy?, overrideResidency: Bool = false)
-    case drain(String)
+    case drain(String, MaintenanceWindow = .untilEnabled)
     case enable(String)
-    case disable(String)
+    case disable(String, MaintenanceWindow = .untilEnabled)
     case setWeights([String: Int])
     case pin(ttl: Duration?)
     case unpin

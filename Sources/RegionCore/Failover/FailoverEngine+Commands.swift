@@ -14,53 +14,37 @@ extension FailoverEngine {
             message = try self.failover(
                 from: from, to: to, strategy: strategy, overrideResidency: overrideResidency, reason: reason, signals: signals, now: now, action: &action)
             region = from
-        case .drain(let id):
-            let source = try self.known(id)
-            guard self.state.regions[id]!.admin != .disabled else { throw ControlError(.badRequest, "\(id) is disabled; it has no traffic to drain") }
-            try self.requireTarget(for: source, signals: signals, verb: "drain")
-            var rt = self.state.regions[id]!
-            rt.admin = .drained
-            rt.alert = nil
-            let strategy = self.strategy(of: id) == .manual ? FailoverStrategy.automatic : self.strategy(of: id)
-            rt.strategy = strategy
-            self.beginMoveAway(&rt, trigger: .manual, strategy: strategy, now: now)
-            self.state.regions[id] = rt
+        case .drain(let id, let window):
+            try self.known(id)
             region = id
+            if let scheduled = try self.schedule(.drain, id, window, uid: uid, reason: reason, now: now, action: &action) {
+                message = scheduled
+                break
+            }
+            let strategy = try self.drainRegion(id, signals: signals, now: now)
+            self.state.regions[id]!.maintenance = Maintenance(.drain, window, uid: uid, reason: reason, now: now)
             action.trigger = .manual
             action.strategy = strategy
-            message = "operator drained \(id) (\(strategy.rawValue)): \(reason)"
-        case .disable(let id):
-            let source = try self.known(id)
-            let open = self.regions.filter { $0.id != id && self.state.regions[$0.id]?.admin != .disabled }
-            guard !open.isEmpty else { throw ControlError(.badRequest, "\(id) is the last region not disabled; traffic must go somewhere") }
-            guard open.contains(where: { source.mayMove(to: $0.id) }) else {
-                throw ControlError(
-                    .badRequest, "\(id)'s traffic may only go to \(source.allowedTargets!.joined(separator: ", ")), and none of them is enabled; enable one first")
-            }
-            let hadTraffic = self.state.plan.weight(id) > 0
-            self.state.regions[id]!.admin = .disabled
-            self.state.regions[id]!.share = 0
-            self.state.regions[id]!.phase = .failedOver(trigger: .manual, since: now)
+            action.until = self.state.regions[id]!.maintenance?.end
+            message = "operator drained \(id) (\(strategy.rawValue))\(Self.untilText(action.until)): \(reason)"
+        case .disable(let id, let window):
+            try self.known(id)
             region = id
-            if hadTraffic { action.trigger = .manual }
-            message = "operator disabled \(id): \(reason)"
+            if let scheduled = try self.schedule(.disable, id, window, uid: uid, reason: reason, now: now, action: &action) {
+                message = scheduled
+                break
+            }
+            if try self.disableRegion(id, now: now) { action.trigger = .manual }
+            self.state.regions[id]!.maintenance = Maintenance(.disable, window, uid: uid, reason: reason, now: now)
+            action.until = self.state.regions[id]!.maintenance?.end
+            message = "operator disabled \(id)\(Self.untilText(action.until)): \(reason)"
         case .enable(let id):
             try self.known(id)
-            var rt = self.state.regions[id]!
-            rt.admin = .enabled
-            rt.cooldownUntil = nil
-            rt.alert = nil
-            if rt.phase == .serving && rt.share >= 1 {
-                message = "operator enabled \(id) (it already had its traffic): \(reason)"
-            } else if signals[id]?.status == .healthy {
-                // The operator's word replaces the recovery window, the cooldown and the lag guard.
-                self.startFailback(&rt, id: id, now: now, events: &extra)
-                message = "operator enabled \(id); traffic returns: \(reason)"
-            } else {
-                rt.phase = .failedOver(trigger: .manual, since: now)
-                message = "operator enabled \(id); it gets traffic once it has been healthy for the recovery window: \(reason)"
-            }
-            self.state.regions[id] = rt
+            let ended = self.state.regions[id]!.maintenance
+            self.state.regions[id]!.maintenance = nil
+            let what = self.enableRegion(id, signals: signals, now: now, events: &extra)
+            let cancelled = ended.map { $0.begun ? "; its \($0.action.rawValue) ends early" : "; the \($0.action.rawValue) scheduled for \(Self.timeText($0.start)) is cancelled" } ?? ""
+            message = "operator enabled \(id)\(what)\(cancelled): \(reason)"
             region = id
         case .setWeights(let weights):
             let merged = try self.checkedWeights(weights)
@@ -86,7 +70,7 @@ extension FailoverEngine {
     }
 
     @discardableResult
-    private func known(_ id: String) throws(ControlError) -> FailoverRegion {
+    func known(_ id: String) throws(ControlError) -> FailoverRegion {
         guard let region = self.region(id), self.state.regions[id] != nil else {
             throw ControlError(.notFound, "no region '\(id)'; known regions: \(self.regions.map(\.id).joined(separator: ", "))")
         }
@@ -101,6 +85,56 @@ extension FailoverEngine {
         let why = candidates.map { "\($0.id): \(calculator.exclusion($0.id) ?? "ok")" }.joined(separator: "; ")
         let scope = source.allowedTargets.map { " (its traffic may only go to \($0.joined(separator: ", ")))" } ?? ""
         throw ControlError(.badRequest, "cannot \(verb) \(source.id): no region can take its traffic now\(scope)\(why.isEmpty ? "" : ": \(why)")")
+    }
+
+    /// Moves a region's traffic away following its strategy and holds it away (`drain`);
+    /// returns the strategy that moves it.
+    mutating func drainRegion(_ id: String, signals: [String: RegionSignal], now: Date) throws(ControlError) -> FailoverStrategy {
+        let source = try self.known(id)
+        guard self.state.regions[id]!.admin != .disabled else { throw ControlError(.badRequest, "\(id) is disabled; it has no traffic to drain") }
+        try self.requireTarget(for: source, signals: signals, verb: "drain")
+        var rt = self.state.regions[id]!
+        rt.admin = .drained
+        rt.alert = nil
+        let strategy = self.strategy(of: id) == .manual ? FailoverStrategy.automatic : self.strategy(of: id)
+        rt.strategy = strategy
+        self.beginMoveAway(&rt, trigger: .manual, strategy: strategy, now: now)
+        self.state.regions[id] = rt
+        return strategy
+    }
+
+    /// Takes all of a region's traffic at once (`disable`); returns whether it had any.
+    mutating func disableRegion(_ id: String, now: Date) throws(ControlError) -> Bool {
+        let source = try self.known(id)
+        let open = self.regions.filter { $0.id != id && self.state.regions[$0.id]?.admin != .disabled }
+        guard !open.isEmpty else { throw ControlError(.badRequest, "\(id) is the last region not disabled; traffic must go somewhere") }
+        guard open.contains(where: { source.mayMove(to: $0.id) }) else {
+            throw ControlError(
+                .badRequest, "\(id)'s traffic may only go to \(source.allowedTargets!.joined(separator: ", ")), and none of them is enabled; enable one first")
+        }
+        let hadTraffic = self.state.plan.weight(id) > 0
+        self.state.regions[id]!.admin = .disabled
+        self.state.regions[id]!.share = 0
+        self.state.regions[id]!.phase = .failedOver(trigger: .manual, since: now)
+        return hadTraffic
+    }
+
+    /// Returns a region to service (`enable`, or the end of a maintenance window); says what
+    /// happens to its traffic, as a clause for the event's message.
+    mutating func enableRegion(_ id: String, signals: [String: RegionSignal], now: Date, events: inout [Event]) -> String {
+        var rt = self.state.regions[id]!
+        defer { self.state.regions[id] = rt }
+        rt.admin = .enabled
+        rt.cooldownUntil = nil
+        rt.alert = nil
+        if rt.phase == .serving && rt.share >= 1 { return " (it already had its traffic)" }
+        if signals[id]?.status == .healthy {
+            // The operator's word replaces the recovery window, the cooldown and the lag guard.
+            self.startFailback(&rt, id: id, now: now, events: &events)
+            return "; traffic returns"
+        }
+        rt.phase = .failedOver(trigger: .manual, since: now)
+        return "; it gets traffic once it has been healthy for the recovery window"
     }
 
     private mutating func failover(
@@ -131,6 +165,7 @@ extension FailoverEngine {
         let chosen = strategy ?? (self.strategy(of: from) == .manual ? .automatic : self.strategy(of: from))
         var rt = self.state.regions[from]!
         rt.admin = .drained
+        rt.maintenance = nil
         rt.target = to
         rt.strategy = chosen
         rt.residencyOverride = override

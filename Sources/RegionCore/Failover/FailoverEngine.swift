@@ -158,6 +158,7 @@ public struct FailoverEngine: Sendable {
         var dates: [Date] = []
         if let until = self.state.pin?.until { dates.append(until) }
         for (_, runtime) in self.state.regions {
+            if let due = runtime.maintenance?.due { dates.append(due) }
             switch runtime.phase {
             case .failingOver(_, _, let next), .failingBack(let next): dates.append(next)
             case .draining(_, _, let until), .recovering(_, let until): dates.append(until)
@@ -184,6 +185,7 @@ public struct FailoverEngine: Sendable {
             self.state.pin = nil
             events.append(self.event(nil, "pin expired; automatic failover resumes", .pinExpired(Because(reason: pin.reason)), now))
         }
+        self.runMaintenance(signals: signals, now: now, events: &events)
         // Targets as the round starts. A region that fails over in this round was never a
         // target (failing means not healthy), so this view stays exact while regions advance.
         let targets = self.calculator(signals)

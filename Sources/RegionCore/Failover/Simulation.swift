@@ -5,11 +5,11 @@ import FoundationEssentials
 /// touches nothing.
 ///
 /// A script is a list of steps such as `eu fails`, `us degrades at +60s`,
-/// `eu recovers at +2m`, `us lags 45s at +1m` or `drain eu at +30s`. The simulation
+/// `eu recovers at +2m`, `us lags 45s at +1m` or `drain eu for 1h at +30s`. The simulation
 /// starts from the statuses as they are (detection, rise and fall are not simulated:
 /// a step sets the status the evaluator would reach), applies each step at its time,
 /// and runs every deadline the engine sets (gradual steps, the recovery window,
-/// cooldowns, a pin's end) until nothing is left to happen, or `until`.
+/// cooldowns, a pin's end, maintenance windows) until nothing is left to happen, or `until`.
 public enum Simulation {
     /// One scripted step.
     public struct Step: Sendable, Equatable {
@@ -58,7 +58,7 @@ public enum Simulation {
     struct Message: Error { var text: String }
 
     static let grammar =
-        "write REGION fails | degrades [by error_rate|capacity|latency|timeout] | recovers | flaps | lags SECONDS | capacity PERCENT, or failover REGION [to REGION] [strategy S] | drain REGION | enable REGION | disable REGION | pin | unpin; then optionally at +DURATION"
+        "write REGION fails | degrades [by error_rate|capacity|latency|timeout] | recovers | flaps | lags SECONDS | capacity PERCENT, or failover REGION [to REGION] [strategy S] | drain REGION [for DURATION] | enable REGION | disable REGION [for DURATION] | pin | unpin; then optionally at +DURATION"
 
     static func action(_ w: [String]) -> Result<Action, Message> {
         guard let first = w.first else { return .failure(Message(text: "empty step; \(grammar)")) }
@@ -81,9 +81,19 @@ public enum Simulation {
                 }
             }
             return .success(.command(.failover(from: w[1], to: to, strategy: strategy)))
-        case "drain", "enable", "disable":
-            guard w.count == 2 else { return .failure(Message(text: "\(first) needs one region")) }
-            return .success(.command(first == "drain" ? .drain(w[1]) : first == "enable" ? .enable(w[1]) : .disable(w[1])))
+        case "enable":
+            guard w.count == 2 else { return .failure(Message(text: "enable needs one region")) }
+            return .success(.command(.enable(w[1])))
+        case "drain", "disable":
+            guard w.count == 2 || (w.count == 4 && w[2] == "for") else { return .failure(Message(text: "\(first) needs one region, then optionally for DURATION")) }
+            var window = MaintenanceWindow.untilEnabled
+            if w.count == 4 {
+                switch DurationText.parse(w[3], field: "for", in: .seconds(1)...MaintenanceWindow.longest) {
+                case .success(let length): window.length = length
+                case .failure(let error): return .failure(Message(text: error.message))
+                }
+            }
+            return .success(.command(first == "drain" ? .drain(w[1], window) : .disable(w[1], window)))
         case "pin":
             return w.count == 1 ? .success(.command(.pin(ttl: nil))) : .failure(Message(text: "pin takes nothing more"))
         case "unpin":

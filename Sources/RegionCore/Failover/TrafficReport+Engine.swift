@@ -22,6 +22,7 @@ extension TrafficReport {
             row.excluded = exclusions[region.id]
             row.movedTo = placements[region.id]?.targets
             row.movedRung = placements[region.id].flatMap { $0.rung == .degraded ? .degraded : nil }
+            row.maintenance = rt.maintenance
             switch rt.phase {
             case .failingOver(let trigger, let since, let next):
                 row.trigger = trigger.rawValue

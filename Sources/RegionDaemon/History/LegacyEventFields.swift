@@ -62,10 +62,20 @@ enum LegacyEventFields {
             action.strategy = strategy()
             action.target = f["target"]
             action.weights = weights("weights")
+            action.from = f["from"].map { _ in date("from") }
             action.until = f["until"].map { _ in date("until") }
             action.residencyOverride = f["residency_override"]
             payload = .operatorCommand(action)
         case .pinExpired: payload = .pinExpired(Because(reason: text("reason")))
+        case .maintenanceStarted, .maintenanceEnded, .maintenanceSkipped:
+            // Newer than the text-only rows; read the same way for completeness.
+            let window = Maintenance(
+                action: Maintenance.Action(rawValue: text("action")) ?? .drain, start: time, end: f["until"].map { _ in date("until") }, reason: text("reason"),
+                by: UInt32(text("uid")) ?? 0, begun: kind != .maintenanceSkipped)
+            var note = MaintenanceNote(window, why: f["why"])
+            note.trigger = f["trigger"].flatMap(Trigger.init(rawValue:))
+            note.strategy = strategy()
+            payload = kind == .maintenanceStarted ? .maintenanceStarted(note) : kind == .maintenanceEnded ? .maintenanceEnded(note) : .maintenanceSkipped(note)
         case .noHealthyTarget: payload = .noHealthyTarget(Stranded(regions: list("regions")))
         case .panicCleared: payload = .panicCleared
         case .capacityExhausted: payload = .capacityExhausted

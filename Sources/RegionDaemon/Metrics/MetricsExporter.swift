@@ -92,9 +92,10 @@ public struct MetricsExporter<C: Clock>: Sendable where C.Duration == Duration {
                 for phase in RegionPhase.names {
                     gauge("region_failover_phase", "", "1 for the region's failover phase, 0 for the others.", region + [("phase", phase)], row.phase == phase ? 1 : 0)
                 }
-                let deadlines: [(String, Date?)] = [("recovery_window", row.recoveryEnds), ("cooldown", row.cooldownUntil), ("next_step", row.nextStep), ("drain", row.drainUntil)]
+                let deadlines: [(String, Date?)] = [("recovery_window", row.recoveryEnds), ("cooldown", row.cooldownUntil), ("next_step", row.nextStep), ("drain", row.drainUntil),
+                    ("maintenance_begins", row.maintenance.flatMap { $0.begun ? nil : $0.start }), ("maintenance_ends", row.maintenance?.end)]
                 for case (let kind, let date?) in deadlines {
-                    gauge("region_deadline", "seconds", "Seconds until the region's recovery window, cooldown, next gradual step or drain ends.", region + [("deadline", kind)], max(0, date.timeIntervalSince(now)))
+                    gauge("region_deadline", "seconds", "Seconds until the region's recovery window, cooldown, next gradual step, drain or maintenance window ends (or a maintenance window begins).", region + [("deadline", kind)], max(0, date.timeIntervalSince(now)))
                 }
             }
             for target in traffic.targets ?? [] {

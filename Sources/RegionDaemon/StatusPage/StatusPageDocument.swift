@@ -83,8 +83,10 @@ function render(data) {
     const row = rows[b.id] || {};
     const share = traffic.total ? (row.weight || 0) / traffic.total : 0;   // of all traffic
     const h = (history[b.id] = (history[b.id] || []).concat([b.errorRate]).slice(-40));
-    const waits = [["cooldown", row.cooldownUntil], ["recovery window", row.recoveryEnds], ["next step", row.nextStep], ["drain", row.drainUntil]]
-      .filter(([, t]) => t && new Date(t) > Date.now()).map(([what, t]) => `${what} ${until(t)}`).join(", ") || (row.note ? esc(row.note) : "–");
+    const m = row.maintenance;   // a drain or disable that ends by itself, or one scheduled
+    const windows = m ? (m.begun ? [[m.action + " ends", m.end]] : [[m.action + " begins", m.start], [m.action + " ends", m.end]]) : [];
+    const waits = windows.concat([["cooldown", row.cooldownUntil], ["recovery window", row.recoveryEnds], ["next step", row.nextStep], ["drain", row.drainUntil]])
+      .filter(([, t]) => t && new Date(t) > Date.now()).map(([what, t]) => `${esc(what)} ${until(t)}`).join(", ") || (row.note ? esc(row.note) : "–");
     const moved = row.movedTo && row.movedTo.length ? `<div class="reason">moved to ${esc(row.movedTo.join(", "))}${row.movedRung === "degraded" ? " (degraded: best available)" : ""}</div>` : "";
     return `<tr id="region-${esc(b.id)}" data-status="${esc(b.status)}">
       <td><b>${esc(b.id)}</b></td>
@@ -94,7 +96,7 @@ function render(data) {
       <td class="num">${pct(b.capacity)}</td>
       <td class="num">${b.endpointsPassing} of ${b.endpoints}</td>
       <td><div class="bar"><div style="width:${(share * 100).toFixed(1)}%"></div></div><span class="num">${pct(share)} (weight ${row.weight ?? "–"} of ${row.baseline ?? "–"})</span></td>
-      <td>${esc(row.phase || "–")}${moved}</td>
+      <td>${esc(row.phase || "–")}${moved}${m ? `<div class="reason">${esc(m.action)}: ${esc(m.reason)}</div>` : ""}</td>
       <td class="num">${waits}</td></tr>`;
   }).join("");
   document.getElementById("targets").innerHTML = (traffic.targets || []).map(t =>
