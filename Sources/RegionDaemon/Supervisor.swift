@@ -238,6 +238,7 @@ public actor Supervisor<C: Clock> where C.Duration == Duration {
         let alarms = self.alarms
         report.failoverRecording = alarms.recording
         report.decisionsHeld = alarms.held?.reason
+        report.observerSuspect = alarms.suspect
         report.probesNotCounted = self.statistics.probesNotCounted
         report.cluster = self.cluster?.view.current
         report.summary = self.statusPrefix + report.summary

@@ -18,6 +18,11 @@ struct Status: ParsableCommand {
         if let held = report.decisionsHeld {
             print("DECISIONS HELD: regiond is overloaded (\(held)); statuses are frozen and no automatic failover is made until it keeps its schedule")
         }
+        if let suspect = report.observerSuspect {
+            print(
+                "OBSERVER SUSPECT since \(Format.time(suspect.since)): \(suspect.summary); this observer's own network is the likeliest cause, so no automatic failover is made until fewer fail. If they really failed, run regionctl confirm"
+            )
+        }
         if let error = report.lastReloadError { print("last reload FAILED: \(error)") }
         if !report.failoverRecording {
             print("STATE DATABASE NOT WRITABLE: failover decisions are refused until it is (journalctl -u regiond -p crit)")

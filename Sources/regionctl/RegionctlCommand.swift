@@ -22,7 +22,7 @@ struct RegionctlCommand: ParsableCommand {
         version: RegiondVersion.string,
         subcommands: [
             Status.self, Regions.self, Region.self, Traffic.self, Best.self, Probe.self, History.self, AnalyticsCommand.self, Simulate.self,
-            Watch.self, Version.self, Reload.self, Failover.self, Drain.self, Enable.self, Disable.self, SetWeights.self, Pin.self, Unpin.self,
+            Watch.self, Version.self, Reload.self, Failover.self, Drain.self, Enable.self, Disable.self, SetWeights.self, Pin.self, Unpin.self, Confirm.self,
         ]
     )
 }

@@ -199,3 +199,23 @@ struct Unpin: TrafficCommand {
         return r
     }
 }
+
+struct Confirm: TrafficCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Say that the regions that failed at once really failed: automatic decisions resume.",
+        discussion: """
+            Needs root or the admin group. A regiond without [cluster] holds automatic decisions \
+            when more than suspect_fraction of the regions begin failing within one status window \
+            (OBSERVER SUSPECT in regionctl status): its own network is the likeliest cause. Check \
+            the regions from elsewhere; if they really failed, confirm. Exit status 1 when nothing \
+            is suspected.
+            """)
+    @OptionGroup var options: ClientOptions
+    @Option(help: "Why; recorded in the history.") var reason: String?
+
+    func request() throws -> ControlRequest {
+        var r = ControlRequest(cmd: "confirm")
+        r.reason = self.reason
+        return r
+    }
+}

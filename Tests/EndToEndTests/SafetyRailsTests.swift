@@ -71,3 +71,69 @@ struct SafetyRailsEndToEndTests {
         }
     }
 }
+
+/// Three regions on switchable targets; `edit` changes the `[failover]` section.
+func threeRegionConfig(_ ports: [Int], failover: String) -> String {
+    var text = failoverConfig(eu: ports[0], us: ports[1], failover: failover)
+    text += """
+
+
+        [[region]]
+        id = "ap-south"
+        tier = "secondary"
+        weight = 2000
+          [[region.endpoint]]
+          url = "http://127.0.0.1:\(ports[2])/healthz"
+        """
+    return text
+}
+
+@Suite("a lone observer that suspects itself, end to end")
+struct ObserverSuspectEndToEndTests {
+    /// Two of three regions fail at once: regiond holds the failover, says why once (crit),
+    /// and moves traffic only after `regionctl confirm`. They fail from the start (a host
+    /// that boots with a broken route): no decision is made before every region's status is
+    /// known, so the two are seen together whatever the machine's speed.
+    @Test func twoOfThreeFailingAtOnceWaitForConfirm() async throws {
+        let targets = [try await SwitchableTarget.start(), try await SwitchableTarget.start(), try await SwitchableTarget.start()]
+        targets[0].set(.error)
+        targets[1].set(.error)
+        let daemon = try await RunningDaemon.start(config: threeRegionConfig(targets.map(\.port), failover: "cooldown = \"0s\"\nfailback_ramp = \"0s\""))
+        do {
+            try await daemon.notify.wait(for: "READY=1")
+            let weight = try row(try await traffic(daemon), "eu-west").weight
+            let watch = try await ControlConnection.open(daemon.socketPath)
+            try await watch.send(#"{"cmd":"watch"}"#)
+            _ = try await watch.readLine()
+            if try await !history(daemon).contains(where: { $0.kind == .observerSuspect }) {
+                _ = try await watch.readLine(containing: #""kind":"observer_suspect""#)
+            }
+            let suspect = try #require(try await history(daemon).first { $0.kind == .observerSuspect })
+            #expect(suspect.message.contains("2 of 3 regions (eu-west, us-east)"), "\(suspect.message)")
+            let status = try await daemon.regionctl(["status"])
+            #expect(status.stdout.contains("OBSERVER SUSPECT"), "\(status.stdout)")
+            #expect(try await history(daemon).allSatisfy { $0.kind != .failoverStarted }, "nothing moved while suspect")
+            #expect(try row(try await traffic(daemon), "eu-west").weight == weight)
+            #expect(weight > 0)
+
+            let confirm = try await daemon.regionctl(["confirm", "--reason", "eu and us are down, seen from the office"])
+            #expect(confirm.status == 0, "\(confirm.stderr)")
+            _ = try await watch.readLine(containing: #""kind":"observer_suspect_cleared""#)
+            let moved = try await watch.readLine(containing: #""kind":"failover_started""#)
+            #expect(moved.contains("ap-south"), "\(moved)")
+            await watch.close()
+            let events = try await history(daemon)
+            #expect(events.filter { $0.kind == .observerSuspect }.count == 1, "raised once")
+            let again = try await daemon.regionctl(["confirm", "--reason", "twice"])
+            #expect(again.status == 1, "nothing left to confirm: \(again.stderr)")
+            #expect(again.stderr.contains("does not suspect itself"), "\(again.stderr)")
+        } catch {
+            print("regiond stderr:\n\(daemon.stderr)")
+            await daemon.cleanUp()
+            for target in targets { await target.stop() }
+            throw error
+        }
+        await daemon.cleanUp()
+        for target in targets { await target.stop() }
+    }
+}

@@ -74,12 +74,21 @@ struct ConfigPolicyTests {
         #expect(http.lagHeader == "X-Replication-Lag")
         #expect(exec.lagFromStdout)
         #expect(north.lagJSONField == "replication.lag")
+        #expect(config.failover.suspectFraction == 0.5, "a lone instance suspects itself when more than half fail")
+        #expect(config.failover.suspectWindow == config.status.window, "within one status window")
+    }
+
+    @Test func suspectFractionLoadsAndOneHundredPercentIsNever() throws {
+        let config = try ConfigLoader.parse("[failover]\nsuspect_fraction = \"100%\"\n" + Self.policy.replacingOccurrences(of: "[failover]\n", with: ""), file: "regiond.toml")
+        #expect(config.failover.suspectFraction == 1)
+        #expect(!SelfSuspicion(fraction: 1).tooMany(4, of: 4))
     }
 
     static let endpoint = "  [[region.endpoint]]\n  tcp = \"db:1\""
 
     @Test(arguments: [
         ("[failover]\ntrigger_error_rate = \"5%\"\n[[region]]\nid = \"a\"\nweight = 1\n\(endpoint)", "failover.trigger_error_rate", "below degraded_error_rate"),
+        ("[failover]\nsuspect_fraction = \"0%\"\n[[region]]\nid = \"a\"\nweight = 1\n\(endpoint)", "failover.suspect_fraction", "out of range; use 1% to 100%"),
         ("[failover]\ntrigger_capacity = \"90%\"\n[[region]]\nid = \"a\"\nweight = 1\n\(endpoint)", "failover.trigger_capacity", "above degraded_capacity"),
         ("[failover]\ntrigger_latency = \"500ms\"\n[[region]]\nid = \"a\"\nweight = 1\n\(endpoint)", "failover.trigger_latency", "below degraded_latency"),
         (

@@ -201,7 +201,9 @@ struct DecisionMakerPropertyTests {
         switch world.machine.stage {
         case .fencing(let pending) where commits == 1 && pending.origin == .automatic,
             .recording(let pending) where commits == 1 && pending.origin == .automatic:
-            #expect(world.machine.standstill == nil, "an automatic decision in standstill \(String(describing: world.machine.standstill)) on \(input)")
+            // Only what the self-suspicion says is recorded in a standstill; it moves nothing.
+            let onlySaid = pending.events.allSatisfy { [.observerSuspect, .observerSuspectCleared].contains($0.kind) } && pending.engine.state == world.machine.engine.state
+            #expect(world.machine.standstill == nil || onlySaid, "an automatic decision in standstill \(String(describing: world.machine.standstill)) on \(input): \(pending.events.map(\.kind))")
         default:
             break
         }

@@ -23,7 +23,7 @@ public struct AlertRule: Sendable, Equatable {
     /// What an operator must hear about when `kinds` is not given.
     public static let defaultKinds: Set<EventKind> = [
         .failoverStarted, .failoverBlocked, .failoverHalted, .noHealthyTarget, .actuatorFailed, .historyUnavailable,
-        .capacityExhausted, .recoveryFailed, .decisionsHeld, .reloadFailed, .maintenanceSkipped,
+        .capacityExhausted, .recoveryFailed, .decisionsHeld, .reloadFailed, .maintenanceSkipped, .observerSuspect,
     ]
 
     public init(

@@ -22,6 +22,7 @@ extension ConfigLoader {
         if let v = r.bool("refuse_unrecorded") { f.refuseUnrecorded = v }
         if let v = r.duration("history_max_age", in: .seconds(60)...Duration.seconds(10 * 365 * 86_400)) { f.historyMaxAge = v }
         if let v = r.int("history_max_events", in: 100...100_000_000) { f.historyMaxEvents = v }
+        if let v = r.fraction("suspect_fraction", in: 0.01...1) { f.suspectFraction = v }
     }
 
     /// `failback_ramp` (how long, `0s`: at once) and `failback_ramp_steps`; nil when neither is set.

@@ -77,6 +77,7 @@ public enum ConfigLoader {
             self.checkTriggers(&failover, config.failover.triggers, against: config.status, explicit: explicitTriggers, scope: "")
             root.absorb(failover)
         }
+        config.failover.suspectWindow = config.status.window
         config.haproxy = self.readHAProxies(&root)
         config.alerts = self.readAlerts(&root)
         if var hook = root.table("hook") {

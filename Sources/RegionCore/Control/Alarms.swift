@@ -11,6 +11,8 @@ public struct Alarms: Sendable, Equatable, Codable {
     public var targetsFailing: [String]
     /// Set while regiond is starved and holds statuses and automatic decisions.
     public var held: ScheduleHealth.Hold?
+    /// Alone: set while regiond suspects its own network and holds automatic decisions.
+    public var suspect: SelfSuspicion.Suspect?
 
     public init(recording: Bool = true, panic: Bool = false, stranded: [String] = [], targetsFailing: [String] = [], held: ScheduleHealth.Hold? = nil) {
         self.recording = recording
@@ -25,6 +27,7 @@ public struct Alarms: Sendable, Equatable, Codable {
     public var prefix: String {
         var text = ""
         if let held = self.held { text += "DECISIONS HELD, regiond is overloaded: \(held.reason) | " }
+        if let suspect = self.suspect { text += "OBSERVER SUSPECT, automatic decisions held: \(suspect.summary) | " }
         if !self.recording { text += "STATE DATABASE NOT WRITABLE, failover decisions refused | " }
         if self.panic {
             text += self.stranded.isEmpty

@@ -29,12 +29,14 @@ public enum ControlCommand: String, Sendable, CaseIterable {
     case setWeights = "set-weights"
     case pin
     case unpin
+    /// Alone: the regions that began failing at once really failed; decisions resume.
+    case confirm
 
     /// Commands that change state need root, the daemon's own user, or `admin_group`.
     public var mutatesState: Bool {
         switch self {
         case .status, .regions, .region, .version, .help, .watch, .traffic, .history, .analytics, .probe, .best, .simulate: false
-        case .reload, .failover, .drain, .enable, .disable, .setWeights, .pin, .unpin: true
+        case .reload, .failover, .drain, .enable, .disable, .setWeights, .pin, .unpin, .confirm: true
         }
     }
 
@@ -171,6 +173,8 @@ extension ControlRequest {
             return self.pinTTL().map { .pin(ttl: $0) }
         case .unpin:
             return .success(.unpin)
+        case .confirm:
+            return .success(.confirm)
         case .status, .regions, .region, .version, .help, .watch, .traffic, .history, .analytics, .probe, .best, .simulate, .reload:
             return .failure(ControlError(.internal, "'\(command.rawValue)' is not an operator command"))
         }

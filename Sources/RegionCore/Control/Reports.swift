@@ -22,6 +22,9 @@ public struct StatusReport: Sendable, Codable, Equatable {
     public var probeLatenessP99Ms: Double?
     /// Set while regiond is starved and holds statuses and automatic decisions: why.
     public var decisionsHeld: String?
+    /// Alone: set while regiond suspects its own network and holds automatic decisions
+    /// (too many regions began failing at once); `regionctl confirm` lifts it.
+    public var observerSuspect: SelfSuspicion.Suspect?
     /// Probes whose result was left out of their window (regiond starved or short of descriptors).
     public var probesNotCounted: UInt64?
     /// Cluster mode only: role, leader, observers and the fleet view.

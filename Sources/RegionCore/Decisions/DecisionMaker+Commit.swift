@@ -5,7 +5,22 @@ import FoundationEssentials
 extension DecisionMaker {
     /// One automatic round over every region, if a decision may be made now.
     mutating func automaticRound(_ now: Date) -> [DecisionAction] {
-        self.automatic(now) { engine, signals in engine.step(signals, now: now) }
+        guard case .ready = self.stage else {
+            self.roundWanted = true
+            return []
+        }
+        // A suspicion that begins or ends is recorded with the round's decision, or alone
+        // when no decision may be made (it began: the round is held).
+        let said = self.noteSuspicion(now)
+        if !said.isEmpty, self.standstill != nil {
+            let plan = self.engine.state.plan
+            return self.decide(.automatic, now: now) { _ in Decision(plan: plan, planChanged: false, events: said) }
+        }
+        return self.automatic(now) { engine, signals in
+            var decision = engine.step(signals, now: now)
+            decision.events = said + decision.events
+            return decision
+        }
     }
 
     mutating func automatic(_ now: Date, _ body: (inout FailoverEngine, [String: RegionSignal]) -> Decision) -> [DecisionAction] {
@@ -21,6 +36,7 @@ extension DecisionMaker {
     }
 
     mutating func command(_ request: OperatorRequest, now: Date) -> [DecisionAction] {
+        if request.command == .confirm { return self.confirm(request, now: now) }
         switch self.role {
         case .follower(let leader):
             let where_ = leader.map { "the leader is \($0): run the command against its regiond" } ?? "no leader is elected yet: try again in a few seconds"
@@ -144,6 +160,7 @@ extension DecisionMaker {
     /// operator hears back. (Its events were delivered by the history, or just before.)
     mutating func commit(_ pending: Pending, _ actions: inout [DecisionAction]) {
         self.engine = pending.engine
+        if let suspicion = pending.suspicion { self.suspicion = suspicion }
         if let revision = pending.revision { self.recordedRevision = max(self.recordedRevision, revision) }
         if pending.planChanged { actions.append(.apply(pending.engine.state.plan)) }
         if case .command(let id) = pending.origin { actions.append(.reply(id, .done)) }

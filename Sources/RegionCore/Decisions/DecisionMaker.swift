@@ -17,8 +17,9 @@ import FoundationEssentials
 /// - **One decision at a time.** While one is being committed, commands, adoptions and
 ///   reloads wait their turn; signals and ticks are noted and a round follows it.
 /// - **No automatic decision on what is not known** (``standstill``): not while regiond is
-///   starved, not as a follower, not as a leader whose etcd session is not live, and not
-///   while an enabled region has no known status. Operator commands still run.
+///   starved, not while a lone instance suspects its own network (``SelfSuspicion``), not
+///   as a follower, not as a leader whose etcd session is not live, and not while an
+///   enabled region has no known status. Operator commands still run.
 /// - **Refusals.** A decision the history cannot take is refused when
 ///   `refuse_unrecorded` is set or an operator asked for it (alone); in cluster mode etcd
 ///   already holds it, so it is acted on. A refused automatic decision is retried every
@@ -34,6 +35,9 @@ public struct DecisionMaker: Sendable {
     public internal(set) var sessionLive: Bool
     /// regiond is starved: no automatic decision.
     public internal(set) var held = false
+    /// Alone: whether this instance suspects its own network (nil in cluster mode, where
+    /// the quorum of observers does that job).
+    public internal(set) var suspicion: SelfSuspicion?
     /// False after the history failed to take a decision, until it takes one again.
     public internal(set) var recording: Bool
     public internal(set) var stage: Stage = .ready(retryAt: nil)
@@ -70,6 +74,8 @@ public struct DecisionMaker: Sendable {
         var planChanged: Bool
         var origin: Origin
         var revision: Int64?
+        /// A confirmation: the self-suspicion as it is once this is recorded.
+        var suspicion: SelfSuspicion?
     }
 
     /// What a decision answers to.
@@ -91,6 +97,7 @@ public struct DecisionMaker: Sendable {
         self.hookOnLeaderOnly = cluster?.hookOnLeaderOnly ?? false
         self.role = cluster == nil ? .alone : .follower(leader: nil)
         self.sessionLive = cluster == nil
+        if cluster == nil { self.suspicion = SelfSuspicion(fraction: engine.settings.suspectFraction, window: engine.settings.suspectWindow) }
     }
 
     /// Takes what the last run recorded (before the first input).
@@ -108,6 +115,7 @@ public struct DecisionMaker: Sendable {
     /// Why no automatic decision is made now; nil when one may be.
     public var standstill: Standstill? {
         if self.held { return .held }
+        if let suspect = self.suspicion?.suspect { return .suspect(suspect) }
         switch self.role {
         case .follower(let leader): return .following(leader: leader)
         case .leader where !self.sessionLive: return .noSession
@@ -190,6 +198,7 @@ public struct DecisionMaker: Sendable {
         switch input {
         case .reconfigure(let settings, let regions, let targets):
             self.engine.reconfigure(settings: settings, regions: regions)
+            self.suspicion?.reconfigure(fraction: settings.suspectFraction, window: settings.suspectWindow)
             self.signals = self.signals.filter { id, _ in regions.contains { $0.id == id } }
             self.targets = targets
             // New or changed targets take the committed plan at once.
@@ -220,7 +229,8 @@ public struct DecisionMaker: Sendable {
     mutating func announce(now: Date) -> [DecisionAction] {
         var actions: [DecisionAction] = []
         let panic = self.engine.state.panic
-        let alarms = Alarms(recording: self.recording, panic: panic, stranded: panic ? self.engine.stranded(signals: self.signals) : [])
+        var alarms = Alarms(recording: self.recording, panic: panic, stranded: panic ? self.engine.stranded(signals: self.signals) : [])
+        alarms.suspect = self.suspicion?.suspect
         if alarms != self.announcedAlarms {
             self.announcedAlarms = alarms
             actions.append(.alarms(alarms))

@@ -125,4 +125,7 @@ public enum Standstill: Sendable, Equatable {
     /// These enabled regions have no known status (at start, after a reload, or in
     /// cluster mode without enough live observers).
     case unknown([String])
+    /// Alone: too many regions began failing at once; this instance suspects its own
+    /// network (``SelfSuspicion``) until fewer fail or an operator confirms.
+    case suspect(SelfSuspicion.Suspect)
 }

@@ -30,6 +30,10 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case maintenanceEnded = "maintenance_ended"
     /// A scheduled drain or disable could not begin (no region could take the traffic, or its window passed while regiond was stopped).
     case maintenanceSkipped = "maintenance_skipped"
+    /// A lone regiond holds automatic decisions: too many regions began failing at once, so it suspects its own network.
+    case observerSuspect = "observer_suspect"
+    /// It decides again: fewer regions fail, or an operator confirmed (`regionctl confirm`).
+    case observerSuspectCleared = "observer_suspect_cleared"
     case noHealthyTarget = "no_healthy_target"
     case panicCleared = "panic_cleared"
     case capacityExhausted = "capacity_exhausted"
@@ -105,6 +109,8 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .maintenanceStarted: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b20"
         case .maintenanceEnded: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b21"
         case .maintenanceSkipped: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b22"
+        case .observerSuspect: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b23"
+        case .observerSuspectCleared: "8d3f0c7e5b1a4f2e9c6d7a8b9e0f1b24"
         }
     }
 
@@ -113,12 +119,12 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         switch self {
         case .reloadFailed: 3
         case .statusChanged: 5
-        case .noHealthyTarget, .historyUnavailable: 2
+        case .noHealthyTarget, .historyUnavailable, .observerSuspect: 2
         case .capacityExhausted, .actuatorFailed, .alertFailed, .etcdUnreachable: 3
         case .leadershipLost, .observerLeft: 4
         case .leadershipGained, .observerJoined, .etcdReachable, .fleetStatusChanged: 5
         case .failoverStarted, .failoverCompleted, .failoverBlocked, .failoverHalted, .recoveryFailed, .decisionsHeld, .maintenanceSkipped: 4
-        case .failoverStep, .recoveryStarted, .recoveryRestarted, .recoveryCompleted, .failbackHeld, .failbackStep, .failbackCompleted, .operatorCommand, .pinExpired, .maintenanceStarted, .maintenanceEnded, .panicCleared, .planChanged, .actuatorRecovered, .decisionsResumed: 5
+        case .failoverStep, .recoveryStarted, .recoveryRestarted, .recoveryCompleted, .failbackHeld, .failbackStep, .failbackCompleted, .operatorCommand, .pinExpired, .maintenanceStarted, .maintenanceEnded, .observerSuspectCleared, .panicCleared, .planChanged, .actuatorRecovered, .decisionsResumed: 5
 
         case .daemonStarted, .daemonStopping, .configReloaded, .regionAdded, .regionRemoved, .regionUpdated, .planApplied: 6
         }

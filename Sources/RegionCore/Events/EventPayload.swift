@@ -30,6 +30,8 @@ public enum EventPayload: Sendable, Equatable {
     case maintenanceStarted(MaintenanceNote)
     case maintenanceEnded(MaintenanceNote)
     case maintenanceSkipped(MaintenanceNote)
+    case observerSuspect(ObserverSuspicion)
+    case observerSuspectCleared(SuspicionCleared)
     case noHealthyTarget(Stranded)
     case panicCleared
     case capacityExhausted
@@ -78,6 +80,8 @@ public enum EventPayload: Sendable, Equatable {
         case .maintenanceStarted: .maintenanceStarted
         case .maintenanceEnded: .maintenanceEnded
         case .maintenanceSkipped: .maintenanceSkipped
+        case .observerSuspect: .observerSuspect
+        case .observerSuspectCleared: .observerSuspectCleared
         case .noHealthyTarget: .noHealthyTarget
         case .panicCleared: .panicCleared
         case .capacityExhausted: .capacityExhausted
@@ -121,6 +125,8 @@ public enum EventPayload: Sendable, Equatable {
         case .maintenanceStarted(let d): d
         case .maintenanceEnded(let d): d
         case .maintenanceSkipped(let d): d
+        case .observerSuspect(let d): d
+        case .observerSuspectCleared(let d): d
         case .noHealthyTarget(let d): d
         case .historyUnavailable(let d): d
         case .actuatorFailed(let d): d
@@ -176,6 +182,8 @@ public enum EventPayload: Sendable, Equatable {
         case .maintenanceStarted: self = .maintenanceStarted(try read(MaintenanceNote.self))
         case .maintenanceEnded: self = .maintenanceEnded(try read(MaintenanceNote.self))
         case .maintenanceSkipped: self = .maintenanceSkipped(try read(MaintenanceNote.self))
+        case .observerSuspect: self = .observerSuspect(try read(ObserverSuspicion.self))
+        case .observerSuspectCleared: self = .observerSuspectCleared(try read(SuspicionCleared.self))
         case .noHealthyTarget: self = .noHealthyTarget(try read(Stranded.self))
         case .panicCleared: self = .panicCleared
         case .capacityExhausted: self = .capacityExhausted

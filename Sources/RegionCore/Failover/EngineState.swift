@@ -158,6 +158,8 @@ public enum OperatorCommand: Sendable, Equatable {
     case setWeights([String: Int])
     case pin(ttl: Duration?)
     case unpin
+    /// Alone: the regions that failed at once really failed; decisions resume (``SelfSuspicion``).
+    case confirm
 
     public var name: String {
         switch self {
@@ -168,6 +170,7 @@ public enum OperatorCommand: Sendable, Equatable {
         case .setWeights: "set-weights"
         case .pin: "pin"
         case .unpin: "unpin"
+        case .confirm: "confirm"
         }
     }
 }

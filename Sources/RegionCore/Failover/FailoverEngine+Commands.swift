@@ -61,6 +61,9 @@ extension FailoverEngine {
             guard self.state.pin != nil else { throw ControlError(.badRequest, "nothing is pinned") }
             self.state.pin = nil
             message = "operator unpinned traffic: \(reason)"
+        case .confirm:
+            // The decision machine's (it holds the suspicion); the engine has nothing to confirm.
+            throw ControlError(.badRequest, "nothing to confirm: this regiond does not suspect itself")
         }
         var events = [self.event(region, message, .operatorCommand(action), now)] + extra
         let decision = self.finish(signals: signals, now: now, events: [])

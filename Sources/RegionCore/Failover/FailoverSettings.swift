@@ -51,6 +51,11 @@ public struct FailoverSettings: Sendable, Equatable, Codable {
     /// History retention.
     public var historyMaxAge: Duration = .seconds(30 * 86_400)
     public var historyMaxEvents: Int = 100_000
+    /// Alone: more than this fraction of enabled regions beginning to fail within
+    /// `suspectWindow` holds automatic decisions (``SelfSuspicion``); 1: never.
+    public var suspectFraction: Double = 0.5
+    /// `[status] window`.
+    public var suspectWindow: Duration = .seconds(60)
 
     public init() {}
 }

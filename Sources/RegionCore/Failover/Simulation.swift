@@ -58,7 +58,7 @@ public enum Simulation {
     struct Message: Error { var text: String }
 
     static let grammar =
-        "write REGION fails | degrades [by error_rate|capacity|latency|timeout] | recovers | flaps | lags SECONDS | capacity PERCENT, or failover REGION [to REGION] [strategy S] | drain REGION [for DURATION] | enable REGION | disable REGION [for DURATION] | pin | unpin; then optionally at +DURATION"
+        "write REGION fails | degrades [by error_rate|capacity|latency|timeout] | recovers | flaps | lags SECONDS | capacity PERCENT, or failover REGION [to REGION] [strategy S] | drain REGION [for DURATION] | enable REGION | disable REGION [for DURATION] | pin | unpin | confirm; then optionally at +DURATION"
 
     static func action(_ w: [String]) -> Result<Action, Message> {
         guard let first = w.first else { return .failure(Message(text: "empty step; \(grammar)")) }
@@ -98,6 +98,8 @@ public enum Simulation {
             return w.count == 1 ? .success(.command(.pin(ttl: nil))) : .failure(Message(text: "pin takes nothing more"))
         case "unpin":
             return w.count == 1 ? .success(.command(.unpin)) : .failure(Message(text: "unpin takes nothing more"))
+        case "confirm":
+            return w.count == 1 ? .success(.command(.confirm)) : .failure(Message(text: "confirm takes nothing more"))
         default:
             break
         }

@@ -26,11 +26,25 @@ public struct SimulationReport: Sendable, Codable, Equatable {
 extension Simulation {
     /// Runs `steps` (any order) on a copy of `engine` from `start`, with `signals` as the
     /// regions' statuses at the start. Stops when no deadline is left, or at `until`.
+    /// `suspicion` (alone): the self-suspicion rule holds automatic rounds as the daemon's
+    /// decision machine does, and the step `confirm` lifts it.
     public static func run(
-        engine: FailoverEngine, signals: [String: RegionSignal], steps: [Step], start: Date, until: Duration? = nil
+        engine: FailoverEngine, signals: [String: RegionSignal], suspicion: SelfSuspicion? = nil, steps: [Step], start: Date, until: Duration? = nil
     ) -> SimulationReport {
         var engine = engine
+        var suspicion = suspicion
         engine.assumeWarm()
+        /// One automatic round, unless this instance would suspect itself.
+        func round(_ signals: [String: RegionSignal], _ now: Date) -> [Event] {
+            var events: [Event] = []
+            if var rule = suspicion {
+                let enabled = engine.regions.map(\.id).filter { engine.state.regions[$0]?.admin != .disabled }
+                if let change = rule.observe(signals, enabled: enabled, now: now) { events.append(rule.event(for: change, uid: nil, now: now)) }
+                suspicion = rule
+                if rule.suspect != nil { return events }
+            }
+            return events + engine.step(signals, now: now).events
+        }
         var signals = signals
         for region in engine.regions where signals[region.id] == nil {
             signals[region.id] = RegionSignal(status: .healthy, passing: true)
@@ -51,7 +65,7 @@ extension Simulation {
         }
 
         // The live state as it stands, then each moment: the steps due, or the next deadline.
-        record(start, steps: [], events: engine.step(signals, now: start).events, refused: nil)
+        record(start, steps: [], events: round(signals, start), refused: nil)
         while rounds < Self.maxRounds {
             rounds += 1
             let nextStep = index < steps.count ? start.addingTimeInterval(steps[index].at.seconds) : nil
@@ -66,6 +80,13 @@ extension Simulation {
                 index += 1
                 texts.append(step.text)
                 switch step.action {
+                case .command(.confirm):
+                    if let change = suspicion?.confirm() {
+                        events.append(suspicion!.event(for: change, uid: 0, now: now))
+                    } else {
+                        refused.append("\(step.text): nothing to confirm: no suspicion at this point")
+                    }
+                    continue
                 case .command(let command):
                     do throws(ControlError) {
                         events += try engine.apply(command, by: 0, reason: "simulated: \(step.text)", signals: signals, now: now).events
@@ -83,7 +104,7 @@ extension Simulation {
                     flaky.passing = false
                     var copy = signals
                     copy[id] = flaky
-                    events += engine.step(copy, now: now).events
+                    events += round(copy, now)
                     signals[id]?.status = .healthy
                     signals[id]?.passing = true
                     signals[id]?.trigger = nil
@@ -92,9 +113,9 @@ extension Simulation {
                 case .capacity(let id, let capacity):
                     signals[id]?.capacity = capacity
                 }
-                events += engine.step(signals, now: now).events
             }
-            if texts.isEmpty { events += engine.step(signals, now: now).events }
+            // Steps due at one moment happen at once: one round sees all of them.
+            events += round(signals, now)
             record(now, steps: texts, events: events, refused: refused.isEmpty ? nil : refused.joined(separator: "; "))
             if index >= steps.count, now >= start.addingTimeInterval(lastStep.seconds), engine.nextDeadline(after: now) == nil {
                 break

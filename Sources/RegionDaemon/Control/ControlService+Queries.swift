@@ -66,10 +66,10 @@ extension ControlService {
         case (.failure(let error), _), (_, .failure(let error)):
             return Self.failure(request.id, error)
         }
-        let (engine, signals) = controller.snapshot()
+        let (engine, signals, suspicion) = controller.snapshot()
         let now = Date()
         do {
-            let report = try await NIOThreadPool.singleton.runIfActive { Simulation.run(engine: engine, signals: signals, steps: steps, start: now, until: until) }
+            let report = try await NIOThreadPool.singleton.runIfActive { Simulation.run(engine: engine, signals: signals, suspicion: suspicion, steps: steps, start: now, until: until) }
             return .reply(Self.encode(ControlReply(id: request.id, result: report)))
         } catch {
             return Self.failure(request.id, ControlError(.internal, "the simulation could not run: \(error)"))

@@ -133,7 +133,7 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
             return await self.history(request)
         case .analytics:
             return await self.analytics(request)
-        case .failover, .drain, .enable, .disable, .setWeights, .pin, .unpin:
+        case .failover, .drain, .enable, .disable, .setWeights, .pin, .unpin, .confirm:
             return await self.operate(request, command: command, peer: peer)
         }
     }

@@ -34,9 +34,11 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     public nonisolated var alarms: Alarms {
         let shown = self.shown.withLock { $0 }
         let panic = shown.engine.state.panic
-        return Alarms(
+        var alarms = Alarms(
             recording: shown.recording, panic: panic, stranded: panic ? shown.engine.stranded(signals: shown.signals) : [],
             targetsFailing: self.planTargets.filter { !$0.ok }.map(\.name))
+        alarms.suspect = shown.suspicion?.suspect
+        return alarms
     }
     /// What readers see (`traffic`, `status`, the page): the committed engine and the
     /// latest signals. A committed decision shows here before its events reach any sink,
@@ -47,6 +49,8 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         var engine: FailoverEngine
         var signals: [String: RegionSignal]
         var recording: Bool
+        /// Alone: whether this instance suspects its own network.
+        var suspicion: SelfSuspicion? = nil
     }
 
     public init(
@@ -79,7 +83,7 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
 
     /// Readers see the machine as it is now.
     private func show() {
-        let shown = Shown(engine: self.machine.engine, signals: self.machine.signals, recording: self.machine.recording)
+        let shown = Shown(engine: self.machine.engine, signals: self.machine.signals, recording: self.machine.recording, suspicion: self.machine.suspicion)
         self.shown.withLock { $0 = shown }
     }
 
@@ -282,9 +286,9 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
 
     /// What `simulate` starts from: the committed engine (state, settings, regions) and the
     /// latest signals. Values: the simulation runs on them without touching the controller.
-    public nonisolated func snapshot() -> (engine: FailoverEngine, signals: [String: RegionSignal]) {
+    public nonisolated func snapshot() -> (engine: FailoverEngine, signals: [String: RegionSignal], suspicion: SelfSuspicion?) {
         let shown = self.shown.withLock { $0 }
-        return (shown.engine, shown.signals)
+        return (shown.engine, shown.signals, shown.suspicion)
     }
 
     /// Why no automatic decision is made now, if none is.

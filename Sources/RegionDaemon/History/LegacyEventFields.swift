@@ -76,6 +76,11 @@ enum LegacyEventFields {
             note.trigger = f["trigger"].flatMap(Trigger.init(rawValue:))
             note.strategy = strategy()
             payload = kind == .maintenanceStarted ? .maintenanceStarted(note) : kind == .maintenanceEnded ? .maintenanceEnded(note) : .maintenanceSkipped(note)
+        case .observerSuspect:
+            payload = .observerSuspect(ObserverSuspicion(regions: list("regions"), enabled: Int(text("enabled")) ?? 0, windowSeconds: number("window_seconds")))
+        case .observerSuspectCleared:
+            payload = .observerSuspectCleared(
+                SuspicionCleared(reason: SuspicionEnd(rawValue: text("reason")) ?? .fewerFail, uid: f["uid"].flatMap(UInt32.init), heldSeconds: number("held_seconds")))
         case .noHealthyTarget: payload = .noHealthyTarget(Stranded(regions: list("regions")))
         case .panicCleared: payload = .panicCleared
         case .capacityExhausted: payload = .capacityExhausted

@@ -43,6 +43,7 @@ public struct MetricsExporter<C: Clock>: Sendable where C.Duration == Duration {
         gauge("control_clients", "", "Control socket connections open now, watchers included.", [], Double(self.controlClients.open))
         let alarms = self.supervisor.alarms
         gauge("decisions_held", "", "1 while regiond holds automatic decisions because it is overloaded.", [], alarms.held == nil ? 0 : 1)
+        gauge("observer_suspect", "", "1 while a lone regiond suspects its own network and holds automatic decisions.", [], alarms.suspect == nil ? 0 : 1)
 
         for report in await self.supervisor.latestReports() {
             let brief = report.brief

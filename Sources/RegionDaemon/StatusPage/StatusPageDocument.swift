@@ -72,6 +72,7 @@ function render(data) {
   document.getElementById("summary").textContent = status.summary || "";
   const alarms = [];
   if (status.decisionsHeld) alarms.push("DECISIONS HELD: " + status.decisionsHeld);
+  if (status.observerSuspect) alarms.push("OBSERVER SUSPECT: " + status.observerSuspect.regions.length + " of " + status.observerSuspect.enabled + " regions began failing at once; automatic decisions held until fewer fail or regionctl confirm");
   if (traffic.panic) alarms.push("NO HEALTHY TARGET: failing regions keep their traffic");
   if (traffic.recording === false) alarms.push("STATE DATABASE NOT WRITABLE: decisions are refused");
   if (traffic.pin) alarms.push("PINNED: " + traffic.pin.reason);
