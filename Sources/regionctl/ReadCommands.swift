@@ -75,13 +75,13 @@ struct Region: ParsableCommand {
         print("  capacity \(m.capacityText ?? "-"), endpoints passing \(m.endpointsPassing)/\(m.endpointsReporting)")
         if let lag = m.lag { print("  replication lag \(formatSeconds(lag))") }
         let t = r.thresholds
-        print("  thresholds: degraded if error rate > \(Format.percent(t.degradedErrorRate)), capacity < \(Format.percent(t.degradedCapacity)), \(t.latencyPercentile.rawValue) > \(Format.ms(t.degradedLatencyMs)); unhealthy if error rate > \(Format.percent(t.unhealthyErrorRate)) and capacity < \(Format.percent(t.unhealthyCapacity)); rise \(t.rise), fall \(t.fall), every \(t.evaluationIntervalSeconds) s")
+        print("  thresholds: degraded if error rate > \(Format.percent(t.degradedErrorRate)), capacity < \(Format.percent(t.degradedCapacity)), \(t.latencyPercentile.rawValue) > \(Format.ms(t.degradedLatencyMs)); unhealthy if \(r.require.map { "fewer endpoints pass than require = \($0)" } ?? "error rate > \(Format.percent(t.unhealthyErrorRate)) and capacity < \(Format.percent(t.unhealthyCapacity))")\(r.endpoints.contains { $0.critical == true } ? " or a critical endpoint fails" : ""); rise \(t.rise), fall \(t.fall), every \(t.evaluationIntervalSeconds) s")
         print("")
         var rows = [["ENDPOINT", "KIND", "TARGET", "LAST", "LATENCY", "FAILS", "PROBES", "DETAIL"]]
         for e in r.endpoints {
             let last = e.last.map { $0.failure?.rawValue ?? "pass" } ?? "-"
             rows.append([
-                e.name, e.kind, e.target, last, Format.ms(e.last?.latencyMs), "\(e.consecutiveFailures)", "\(e.probes)",
+                e.critical == true ? "\(e.name) (critical)" : e.name, e.kind, e.target, last, Format.ms(e.last?.latencyMs), "\(e.consecutiveFailures)", "\(e.probes)",
                 e.last?.detail ?? "",
             ])
         }

@@ -137,3 +137,70 @@ struct ObserverSuspectEndToEndTests {
         for target in targets { await target.stop() }
     }
 }
+
+@Suite("endpoints that combine, end to end")
+struct EndpointRequirementEndToEndTests {
+    /// eu-west: `web` (switchable), `web-2` (steady) and a critical `db`, with
+    /// `require = "all"`. A failing db alone fails the region over, named in the reason;
+    /// later one failing web endpoint makes it unhealthy, where the pool alone would only
+    /// call 1 failing of 3 degraded.
+    @Test func aCriticalDatabaseAndRequireAllNameTheEndpoint() async throws {
+        let db = try await SwitchableTarget.start()
+        let web2 = try await SwitchableTarget.start()
+        let edit = { (text: String) -> String in
+            let marker = "tier = \"primary\"\nweight = 6000\n"
+            return text.replacingOccurrences(of: marker, with: marker + "require = \"all\"\n")
+                .replacingOccurrences(
+                    of: "\n\n[[region]]\nid = \"us-east\"",
+                    with: """
+
+                          [[region.endpoint]]
+                          name = "web-2"
+                          url = "http://127.0.0.1:\(web2.port)/healthz"
+                          [[region.endpoint]]
+                          name = "db"
+                          url = "http://127.0.0.1:\(db.port)/healthz"
+                          critical = true
+
+                        [[region]]
+                        id = "us-east"
+                        """)
+        }
+        do {
+            try await Self.run(edit: edit, db: db)
+        } catch {
+            await db.stop()
+            await web2.stop()
+            throw error
+        }
+        await db.stop()
+        await web2.stop()
+    }
+
+    static func run(edit: @escaping (String) -> String, db: SwitchableTarget) async throws {
+        try await failoverScenario("cooldown = \"0s\"\nfailback_ramp = \"0s\"", edit: edit) { daemon, web in
+            try await daemon.notify.wait(for: "READY=1")
+            try await daemon.notify.wait(for: "STATUS=2 regions: 2 healthy")
+            let watch = try await ControlConnection.open(daemon.socketPath)
+            try await watch.send(#"{"cmd":"watch"}"#)
+            _ = try await watch.readLine()
+
+            db.set(.error)
+            let unhealthy = try await watch.readLine(containing: #""status":"unhealthy""#)
+            #expect(unhealthy.contains("critical endpoint db is failing (status)"), "\(unhealthy)")
+            let moved = try await watch.readLine(containing: #""kind":"failover_started""#)
+            #expect(moved.contains("eu-west"), "\(moved)")
+            let region = try await daemon.regionctl(["region", "eu-west"])
+            #expect(region.stdout.contains("critical endpoint db is failing"), "\(region.stdout)")
+            #expect(region.stdout.contains("db (critical)"), "\(region.stdout)")
+            #expect(region.stdout.contains("unhealthy if fewer endpoints pass than require = all or a critical endpoint fails"), "\(region.stdout)")
+
+            db.set(.ok)
+            _ = try await watch.readLine(containing: #""status":"healthy""#)
+            web.set(.error)
+            let counted = try await watch.readLine(containing: #""status":"unhealthy""#)
+            #expect(counted.contains("1 of 2 endpoints passing, 2 required (require = all); failing: 127.0.0.1:\(web.port) (status)"), "\(counted)")
+            await watch.close()
+        }
+    }
+}

@@ -78,6 +78,43 @@ struct ConfigPolicyTests {
         #expect(config.failover.suspectWindow == config.status.window, "within one status window")
     }
 
+    /// The documented example: a web tier of which two must pass, and a critical database.
+    @Test func requireAndCriticalLoad() throws {
+        let text = """
+            [[region]]
+            id = "eu"
+            weight = 1
+            require = 2
+              [[region.endpoint]]
+              name = "web-1"
+              url = "http://10.0.0.1/healthz"
+              [[region.endpoint]]
+              name = "web-2"
+              url = "http://10.0.0.2/healthz"
+              [[region.endpoint]]
+              name = "web-3"
+              url = "http://10.0.0.3/healthz"
+              [[region.endpoint]]
+              name = "db"
+              tcp = "10.0.1.1:5432"
+              critical = true
+
+            [[region]]
+            id = "us"
+            weight = 1
+            require = "all"
+            \(Self.endpoint)
+            """
+        let config = try ConfigLoader.parse(text, file: "regiond.toml")
+        let eu = try #require(config.region("eu")).endpointRequirement
+        #expect(eu.require == .atLeast(2))
+        #expect(eu.critical == ["db"])
+        #expect(eu.counted == ["web-1", "web-2", "web-3"])
+        #expect(eu.needed == 2)
+        #expect(config.region("us")?.require == .all)
+        #expect(config.region("us")?.endpointRequirement.isPooled == false)
+    }
+
     @Test func suspectFractionLoadsAndOneHundredPercentIsNever() throws {
         let config = try ConfigLoader.parse("[failover]\nsuspect_fraction = \"100%\"\n" + Self.policy.replacingOccurrences(of: "[failover]\n", with: ""), file: "regiond.toml")
         #expect(config.failover.suspectFraction == 1)
@@ -89,6 +126,11 @@ struct ConfigPolicyTests {
     @Test(arguments: [
         ("[failover]\ntrigger_error_rate = \"5%\"\n[[region]]\nid = \"a\"\nweight = 1\n\(endpoint)", "failover.trigger_error_rate", "below degraded_error_rate"),
         ("[failover]\nsuspect_fraction = \"0%\"\n[[region]]\nid = \"a\"\nweight = 1\n\(endpoint)", "failover.suspect_fraction", "out of range; use 1% to 100%"),
+        ("[[region]]\nid = \"a\"\nweight = 1\nrequire = \"most\"\n\(endpoint)", "region[0].require", "expected \"all\", \"any\" or a number"),
+        ("[[region]]\nid = \"a\"\nweight = 1\nrequire = 2\n\(endpoint)", "region[0].require", "2 is out of range: this region has 1 endpoint that is not critical"),
+        ("[[region]]\nid = \"a\"\nweight = 1\nrequire = 0\n\(endpoint)", "region[0].require", "use 1 to 1"),
+        ("[[region]]\nid = \"a\"\nweight = 1\nrequire = \"any\"\n\(endpoint)\n  critical = true", "region[0].require", "every endpoint of this region is critical"),
+        ("[[region]]\nid = \"a\"\nweight = 1\n\(endpoint)\n  critical = \"yes\"", "region[0].endpoint[0].critical", "expected true or false"),
         ("[failover]\ntrigger_capacity = \"90%\"\n[[region]]\nid = \"a\"\nweight = 1\n\(endpoint)", "failover.trigger_capacity", "above degraded_capacity"),
         ("[failover]\ntrigger_latency = \"500ms\"\n[[region]]\nid = \"a\"\nweight = 1\n\(endpoint)", "failover.trigger_latency", "below degraded_latency"),
         (

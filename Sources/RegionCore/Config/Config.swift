@@ -128,6 +128,8 @@ public struct RegionConfig: Sendable, Equatable, Identifiable {
     /// The HAProxy server carrying this region's traffic (`haproxy_server`; default: the id).
     public var haproxyServer: String? = nil
     public var endpoints: [EndpointConfig]
+    /// `require`: how many endpoints that are not critical must pass (default: pooled).
+    public var require: EndpointRequirement.Require = .pooled
     /// Per-region threshold overrides already merged over the global ones.
     public var status: StatusThresholds
     /// This region's own failover policy (`[region.failover]`, residency, `max_lag`), with
@@ -144,6 +146,11 @@ public struct RegionConfig: Sendable, Equatable, Identifiable {
         self.endpoints = endpoints
         self.status = status
         self.line = line
+    }
+
+    /// How its endpoints combine into its health.
+    public var endpointRequirement: EndpointRequirement {
+        EndpointRequirement(require: self.require, critical: Set(self.endpoints.filter(\.critical).map(\.name)), endpoints: self.endpoints.map(\.name))
     }
 
     /// Equality that ignores where in the file the region was written, so a
@@ -190,6 +197,8 @@ public struct EndpointConfig: Sendable, Equatable, Identifiable {
     public var timeout: Duration
     public var jitter: Double
     public var maxBodyBytes: Int
+    /// Its failure alone makes the region unhealthy (`critical = true`).
+    public var critical = false
     public var line: Int
 
     public var id: String { self.name }

@@ -68,6 +68,7 @@ extension ConfigLoader {
             line: r.table.line)
         region.maxWeight = maxWeight
         region.haproxyServer = haproxyServer
+        region.require = self.readRequire(&r, endpoints: endpoints)
         region.failover = policy
         if policy.maxLag != nil, !endpoints.contains(where: \.check.reportsLag) {
             r.issue("max_lag", "no endpoint of this region reports a lag; add lag_header or lag_json (url) or lag_from_stdout (exec)")
@@ -96,11 +97,39 @@ extension ConfigLoader {
         case "tcp": check = self.readTCP(&r)
         default: check = self.readExec(&r)
         }
+        let critical = r.bool("critical") ?? false
         guard let check else { return nil }
         let endpointName = name ?? Self.defaultName(for: check)
-        return EndpointConfig(
+        var endpoint = EndpointConfig(
             name: endpointName, check: check, interval: interval, timeout: timeout, jitter: jitter,
             maxBodyBytes: maxBody, line: r.table.line)
+        endpoint.critical = critical
+        return endpoint
+    }
+
+    /// `require = "all" | "any" | N`: how many of the endpoints that are not critical must pass.
+    static func readRequire(_ r: inout TableReader, endpoints: [EndpointConfig]) -> EndpointRequirement.Require {
+        guard let value = r.value("require") else { return .pooled }
+        let counted = endpoints.filter { !$0.critical }.count
+        let require: EndpointRequirement.Require
+        switch value {
+        case .string("all"): require = .all
+        case .string("any"): require = .any
+        case .integer(let n): require = .atLeast(Int(clamping: n))
+        case .string(let text) where Int(text) != nil: require = .atLeast(Int(text)!)
+        default:
+            r.issue("require", "expected \"all\", \"any\" or a number of endpoints such as 2")
+            return .pooled
+        }
+        if counted == 0 {
+            r.issue("require", "every endpoint of this region is critical, so there is nothing for require to count; remove require or critical from one endpoint")
+            return .pooled
+        }
+        if case .atLeast(let n) = require, !(1...counted).contains(n) {
+            r.issue("require", "\(n) is out of range: this region has \(counted) endpoint\(counted == 1 ? "" : "s") that \(counted == 1 ? "is" : "are") not critical; use 1 to \(counted), \"any\" or \"all\"")
+            return .pooled
+        }
+        return require
     }
 
     static func defaultName(for check: ProbeCheck) -> String {

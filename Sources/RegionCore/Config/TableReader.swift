@@ -32,6 +32,9 @@ struct TableReader {
 
     func has(_ key: String) -> Bool { self.table[key] != nil }
 
+    /// The key's value whatever its type, for a key that takes more than one.
+    mutating func value(_ key: String) -> TOMLValue? { self.entry(key)?.value }
+
     /// Marks a key as handled without reading it (it was reported some other way).
     mutating func markUsed(_ key: String) { self.used.insert(key) }
 

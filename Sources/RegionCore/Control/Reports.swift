@@ -137,6 +137,8 @@ public struct RegionReport: Sendable, Codable, Equatable {
     public var pending: StatusEvaluator.Pending?
     public var thresholds: ThresholdsReport
     public var endpoints: [EndpointReport]
+    /// `require` ("all", "any", N) when set; absent: the endpoints are pooled.
+    public var require: String?
     /// Cluster mode only: the fleet's view of the region beside this instance's own.
     public var fleet: FleetRegion?
 
@@ -191,6 +193,8 @@ public struct EndpointReport: Sendable, Codable, Equatable {
     public var last: ProbeResult?
     /// How its probes ended since regiond started.
     public var tally: ProbeTally?
+    /// `critical = true`: failing alone makes the region unhealthy.
+    public var critical: Bool?
 
     public init(name: String, kind: String, target: String, intervalSeconds: Double, timeoutSeconds: Double, probes: UInt64, consecutiveFailures: Int, last: ProbeResult?) {
         self.name = name

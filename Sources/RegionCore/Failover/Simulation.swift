@@ -27,6 +27,9 @@ public enum Simulation {
         case flap(String)
         case lag(String, Double)
         case capacity(String, Double)
+        /// One endpoint of a region with `require` or a `critical` endpoint fails or recovers;
+        /// the region's status follows its ``EndpointRequirement``.
+        case endpoint(String, String, passing: Bool)
         case command(OperatorCommand)
     }
 
@@ -58,7 +61,7 @@ public enum Simulation {
     struct Message: Error { var text: String }
 
     static let grammar =
-        "write REGION fails | degrades [by error_rate|capacity|latency|timeout] | recovers | flaps | lags SECONDS | capacity PERCENT, or failover REGION [to REGION] [strategy S] | drain REGION [for DURATION] | enable REGION | disable REGION [for DURATION] | pin | unpin | confirm; then optionally at +DURATION"
+        "write REGION fails | degrades [by error_rate|capacity|latency|timeout] | recovers | flaps | lags SECONDS | capacity PERCENT | endpoint NAME fails|recovers, or failover REGION [to REGION] [strategy S] | drain REGION [for DURATION] | enable REGION | disable REGION [for DURATION] | pin | unpin | confirm; then optionally at +DURATION"
 
     static func action(_ w: [String]) -> Result<Action, Message> {
         guard let first = w.first else { return .failure(Message(text: "empty step; \(grammar)")) }
@@ -115,6 +118,8 @@ public enum Simulation {
             return .success(.status(region, .degraded, passing: false, trigger: trigger))
         case ("recovers", 2): return .success(.status(region, .healthy, passing: true, trigger: nil))
         case ("flaps", 2): return .success(.flap(region))
+        case ("endpoint", 4) where ["fails", "recovers"].contains(w[3]):
+            return .success(.endpoint(region, w[2], passing: w[3] == "recovers"))
         case ("lags", 3):
             guard let lag = parseLag(w[2]) else { return .failure(Message(text: "'\(w[2])' is not a lag such as 30s")) }
             return .success(.lag(region, lag))

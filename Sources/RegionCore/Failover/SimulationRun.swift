@@ -27,9 +27,11 @@ extension Simulation {
     /// Runs `steps` (any order) on a copy of `engine` from `start`, with `signals` as the
     /// regions' statuses at the start. Stops when no deadline is left, or at `until`.
     /// `suspicion` (alone): the self-suspicion rule holds automatic rounds as the daemon's
-    /// decision machine does, and the step `confirm` lifts it.
+    /// decision machine does, and the step `confirm` lifts it. `requirements`: how each
+    /// region's endpoints combine, for `REGION endpoint NAME fails`.
     public static func run(
-        engine: FailoverEngine, signals: [String: RegionSignal], suspicion: SelfSuspicion? = nil, steps: [Step], start: Date, until: Duration? = nil
+        engine: FailoverEngine, signals: [String: RegionSignal], suspicion: SelfSuspicion? = nil, requirements: [String: EndpointRequirement] = [:],
+        steps: [Step], start: Date, until: Duration? = nil
     ) -> SimulationReport {
         var engine = engine
         var suspicion = suspicion
@@ -46,6 +48,8 @@ extension Simulation {
             return events + engine.step(signals, now: now).events
         }
         var signals = signals
+        /// Endpoints the script failed, per region.
+        var endpointsDown: [String: Set<String>] = [:]
         for region in engine.regions where signals[region.id] == nil {
             signals[region.id] = RegionSignal(status: .healthy, passing: true)
         }
@@ -112,6 +116,20 @@ extension Simulation {
                     signals[id]?.lag = lag
                 case .capacity(let id, let capacity):
                     signals[id]?.capacity = capacity
+                case .endpoint(let id, let name, let passing):
+                    guard let requirement = requirements[id], requirement.endpoints.contains(name) else {
+                        refused.append("\(step.text): \(id) has no endpoint \(name)")
+                        continue
+                    }
+                    guard !requirement.isPooled else {
+                        refused.append("\(step.text): \(id) pools its endpoints (no require, no critical endpoint); say '\(id) fails' or '\(id) degrades'")
+                        continue
+                    }
+                    if passing { endpointsDown[id, default: []].remove(name) } else { endpointsDown[id, default: []].insert(name) }
+                    let status = requirement.simulatedStatus(down: endpointsDown[id] ?? [])
+                    signals[id, default: RegionSignal(status: .unknown, passing: false)].status = status
+                    signals[id]!.passing = status == .healthy
+                    signals[id]!.trigger = nil
                 }
             }
             // Steps due at one moment happen at once: one round sees all of them.

@@ -44,6 +44,10 @@ public struct RegionMetrics: Sendable, Equatable, Codable {
     /// Endpoints whose latest probe passed, and endpoints that have a result.
     public var endpointsPassing: Int
     public var endpointsReporting: Int
+    /// By name, the endpoints whose latest probe passed and failed; set only for a region
+    /// with an ``EndpointRequirement``.
+    public var passingEndpoints: [String]? = nil
+    public var failingEndpoints: [FailingEndpoint]? = nil
     /// The last time any endpoint of the region passed a probe.
     public var lastSuccessAt: Date?
     /// The last time a probe of the region failed (results regiond discounted are not in the window).

@@ -15,6 +15,7 @@ public struct RegionWindow: Sendable {
 
     struct Latest: Sendable {
         var passed: Bool
+        var failure: ProbeFailure?
         var capacity: Double?
         var lag: Double?
         var at: Date
@@ -51,7 +52,7 @@ public struct RegionWindow: Sendable {
             self.samples.append(sample)
         }
         // One hash of the name, in place. An older result finishing late does not replace a newer one.
-        let fresh = Latest(passed: result.passed, capacity: result.capacity, lag: result.lag, at: result.finishedAt)
+        let fresh = Latest(passed: result.passed, failure: result.failure, capacity: result.capacity, lag: result.lag, at: result.finishedAt)
         self.latest[result.endpoint, default: fresh].replace(with: fresh)
         if result.passed, self.lastSuccess.map({ $0 < result.finishedAt }) ?? true {
             self.lastSuccess = result.finishedAt
@@ -78,8 +79,10 @@ public struct RegionWindow: Sendable {
         }
     }
 
-    /// The metrics of the window at `now` (prunes first).
-    public mutating func metrics(now: Date) -> RegionMetrics {
+    /// The metrics of the window at `now` (prunes first). `naming`: also which endpoints
+    /// pass and fail by their latest result (for an ``EndpointRequirement``; the pooled
+    /// default does without).
+    public mutating func metrics(now: Date, naming: Bool = false) -> RegionMetrics {
         self.prune(now: now)
         let live = self.samples[self.head...]
         let failures = live.reduce(0) { $0 + ($1.passed ? 0 : 1) }
@@ -120,6 +123,10 @@ public struct RegionWindow: Sendable {
         )
         metrics.capacitySource = source
         metrics.lag = lags.max()
+        if naming {
+            metrics.passingEndpoints = self.latest.filter(\.value.passed).map(\.key).sorted()
+            metrics.failingEndpoints = self.latest.filter { !$0.value.passed }.map { FailingEndpoint(name: $0.key, failure: $0.value.failure) }.sorted { $0.name < $1.name }
+        }
         var atLeast: [LatencyPercentile] = []
         for p in LatencyPercentile.allCases {
             let sample = Percentile.nearestRank(latencies, p.fraction)

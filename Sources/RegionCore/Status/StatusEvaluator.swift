@@ -74,6 +74,8 @@ public struct StatusEvaluator: Sendable {
     }
 
     public var thresholds: StatusThresholds
+    /// How the region's endpoints combine (`require`, `critical`).
+    public var requirement = EndpointRequirement()
     public private(set) var status: RegionStatus = .unknown
     public private(set) var reasons: [String] = ["waiting for samples"]
     public private(set) var since: Date?
@@ -96,7 +98,7 @@ public struct StatusEvaluator: Sendable {
     }
 
     /// The raw status the metrics call for, without hysteresis.
-    public static func classify(_ m: RegionMetrics, thresholds t: StatusThresholds, now: Date) -> Assessment {
+    public static func classify(_ m: RegionMetrics, thresholds t: StatusThresholds, requirement: EndpointRequirement = EndpointRequirement(), now: Date) -> Assessment {
         guard m.samples >= t.minSamples else {
             return Assessment(status: .unknown, reasons: ["\(m.samples) of \(t.minSamples) samples needed in the window"])
         }
@@ -110,7 +112,9 @@ public struct StatusEvaluator: Sendable {
             unhealthy.append("no probe succeeded \(since) (fall \(t.fall) x \(formatSeconds(t.evaluationInterval.seconds)))")
         }
         let capacity = m.capacity ?? 1
-        if m.errorRate > t.unhealthyErrorRate && capacity < t.unhealthyCapacity {
+        // With `require`, the count of passing endpoints replaces the pool's error-rate rule.
+        unhealthy += requirement.unhealthyReasons(m)
+        if requirement.require == .pooled, m.errorRate > t.unhealthyErrorRate && capacity < t.unhealthyCapacity {
             unhealthy.append(
                 "error rate \(percent(m.errorRate)) > \(percent(t.unhealthyErrorRate)) and capacity \(m.capacityText ?? percent(capacity)) < \(percent(t.unhealthyCapacity)) \(windowText)"
             )
@@ -139,7 +143,7 @@ public struct StatusEvaluator: Sendable {
     /// evaluations in a row and moves to the worst status seen in that run.
     /// An evaluation with too few samples keeps the current status.
     public mutating func evaluate(_ metrics: RegionMetrics, now: Date) -> StatusChange? {
-        let raw = Self.classify(metrics, thresholds: self.thresholds, now: now)
+        let raw = Self.classify(metrics, thresholds: self.thresholds, requirement: self.requirement, now: now)
         self.lastRaw = raw
         if self.status == .unknown {
             guard raw.status != .unknown else {

@@ -67,9 +67,10 @@ extension ControlService {
             return Self.failure(request.id, error)
         }
         let (engine, signals, suspicion) = controller.snapshot()
+        let requirements = Dictionary(await self.supervisor.config.regions.map { ($0.id, $0.endpointRequirement) }, uniquingKeysWith: { a, _ in a })
         let now = Date()
         do {
-            let report = try await NIOThreadPool.singleton.runIfActive { Simulation.run(engine: engine, signals: signals, suspicion: suspicion, steps: steps, start: now, until: until) }
+            let report = try await NIOThreadPool.singleton.runIfActive { Simulation.run(engine: engine, signals: signals, suspicion: suspicion, requirements: requirements, steps: steps, start: now, until: until) }
             return .reply(Self.encode(ControlReply(id: request.id, result: report)))
         } catch {
             return Self.failure(request.id, ControlError(.internal, "the simulation could not run: \(error)"))

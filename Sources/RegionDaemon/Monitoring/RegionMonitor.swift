@@ -78,6 +78,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         self.signals = signals
         self.window = RegionWindow(length: config.status.window)
         self.evaluator = StatusEvaluator(thresholds: config.status)
+        self.evaluator.requirement = config.endpointRequirement
         self.time = time
         self.prober = prober
         self.bus = bus
@@ -149,6 +150,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         }
         self.window.retainEndpoints(newNames)
         if new.status.window != self.config.status.window { self.window.length = new.status.window }
+        self.evaluator.requirement = new.endpointRequirement
         if new.status != self.config.status {
             self.evaluator.thresholds = new.status
             if new.status.evaluationInterval != self.config.status.evaluationInterval {
@@ -231,7 +233,7 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         #endif
         let instant = self.time.clock.now
         let now = self.time.date(instant)
-        self.metrics = self.window.metrics(now: now)
+        self.metrics = self.window.metrics(now: now, naming: !self.evaluator.requirement.isPooled)
         let lateness = due.map { max(.zero, $0.duration(to: instant)) } ?? .zero
         guard self.gate.evaluationWaits(lateness: lateness) == nil else {
             // regiond itself is starved: what it sees now says nothing about the region.
@@ -282,10 +284,12 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
 
     private static func endpointReports(_ config: RegionConfig) -> [EndpointReport] {
         config.endpoints.map { endpoint in
-            EndpointReport(
+            var report = EndpointReport(
                 name: endpoint.name, kind: endpoint.check.kind, target: endpoint.check.target,
                 intervalSeconds: endpoint.interval.seconds, timeoutSeconds: endpoint.timeout.seconds,
                 probes: 0, consecutiveFailures: 0, last: nil)
+            report.critical = endpoint.critical ? true : nil
+            return report
         }
     }
 
@@ -301,8 +305,10 @@ public actor RegionMonitor<C: Clock> where C.Duration == Duration {
         var endpoints = endpointReports
         for index in endpoints.indices { runtimes.fill(&endpoints[index]) }
         let held = gate.held.map { ["status held while regiond is overloaded (\($0.reason)); see regionctl status"] } ?? []
-        return RegionReport(
+        var report = RegionReport(
             brief: Self.brief(config: config, evaluator: evaluator, metrics: metrics), metrics: metrics, reasons: held + evaluator.reasons,
             pending: evaluator.pending, thresholds: ThresholdsReport(config.status), endpoints: endpoints)
+        report.require = config.require == .pooled ? nil : config.require.description
+        return report
     }
 }
