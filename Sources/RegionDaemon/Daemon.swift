@@ -130,10 +130,15 @@ public enum Daemon {
 
         // The control socket has an event loop of its own, so an operator can still ask
         // regiond what it is doing (and stop it) while probing keeps the other loops busy.
+        let forward: (@Sendable (ControlRequest, UInt32) async -> Result<Int64, ControlError>)? =
+            if let member { { request, uid in await member.forward(request, uid: uid) } } else { nil }
         let controlLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let controlClients = OpenConnections()
         let control = ControlServer(
-            settings: config.daemon, service: ControlService(supervisor: supervisor, controller: controller, store: store, adminGroupID: adminGroupID, metrics: metrics), bus: bus,
+            settings: config.daemon, service: ControlService(
+                supervisor: supervisor, controller: controller, store: store, adminGroupID: adminGroupID, metrics: metrics,
+                forward: forward),
+            bus: bus,
             logger: logger, group: controlLoop, connections: controlClients, inherited: inherited,
             onListening: {
                 let summary = await supervisor.summary()

@@ -66,7 +66,6 @@ struct ClusterEndToEndTests {
                 #expect(try await fleet.haproxies[index].weight("eu").hasPrefix("0 "), "obs\(index + 1)'s HAProxy")
                 #expect(try await fleet.haproxies[index].weight("us").hasPrefix("256 "), "obs\(index + 1)'s HAProxy")
             }
-            // A follower makes no decision of its own: an operator command is refused with the leader's name.
             let leader = try await fleet.leader()
             // The [hook] ran on the leader only (hook = "leader", the default).
             for (index, daemon) in daemons.enumerated() {
@@ -74,10 +73,65 @@ struct ClusterEndToEndTests {
                 let ran = (try? String(contentsOfFile: "\(daemon.directory)/hook.log", encoding: .utf8)) ?? ""
                 #expect(ran.contains("eu=0 us=10000") == (index == leader), "obs\(index + 1) (leader obs\(leader + 1)) hook.log: \(ran)")
             }
+            // A command given to a follower goes to the leader, which refuses this one (us is
+            // the last region with traffic): the leader's answer comes back as it gave it.
             let follower = (leader + 1) % daemons.count
             let refused = try await daemons[follower].regionctl(["drain", "us", "--reason", "test"])
-            #expect(refused.status == 75, "\(refused.stderr)")
-            #expect(refused.stderr.contains("the leader is obs\(leader + 1)") && refused.stderr.contains("[not_leader]"), "\(refused.stderr)")
+            #expect(refused.status == 1, "\(refused.stderr)")
+            #expect(!refused.stderr.contains("[not_leader]"), "\(refused.stderr)")
+            for watch in watches { await watch.close() }
+        } catch {
+            Issue.record("\(error)\n\(fleet.logs)")
+        }
+        await fleet.stop()
+    }
+
+    /// An operator on any host: a follower forwards `drain` through etcd; the leader decides
+    /// it, and answers in the same fenced transaction; every instance records it once under
+    /// one revision, and the follower's reply already shows the new plan. A command the
+    /// leader refuses comes back with its error. A command forwarded while the leader is
+    /// stopped is decided by the next leader, once.
+    @Test func anOperatorCommandOnAFollowerIsDecidedByTheLeader() async throws {
+        let fleet = try await ClusterFleet.start()
+        do {
+            let leader = try await fleet.waitUntilSettled()
+            let daemons = fleet.daemons
+            let watches = try await fleet.watches()
+            let follower = (leader + 1) % daemons.count
+
+            let drain = try await daemons[follower].regionctl(["drain", "eu", "--reason", "CHG-7"])
+            #expect(drain.status == 0, "\(drain.stderr)")
+            #expect(try row(try await traffic(daemons[follower]), "eu").weight == 0, "the reply waits until the follower has the decision")
+            var revisions: Set<String> = []
+            for (index, (daemon, watch)) in zip(daemons, watches).enumerated() {
+                let said = try await awaitEvent(daemon, watch, .operatorCommand) { $0.region == "eu" && $0.fields["command"] == "drain" }
+                #expect(said.message.contains("CHG-7 (via obs\(follower + 1))"), "obs\(index + 1): \(said.message)")
+                #expect(said.fields["leader"] == "obs\(leader + 1)" && said.fields["uid"] == "0", "obs\(index + 1): \(said.fields)")
+                revisions.insert(said.fields["revision"] ?? "none")
+                let drains = try await history(daemon).filter { $0.kind == .operatorCommand && $0.fields["command"] == "drain" }
+                #expect(drains.count == 1, "obs\(index + 1) recorded \(drains.count) drains")
+            }
+            #expect(revisions.count == 1 && !revisions.contains("none"), "\(revisions)")
+
+            let unknown = try await daemons[follower].regionctl(["failover", "mars", "--reason", "typo"])
+            #expect(unknown.status == 1 && unknown.stderr.contains("mars"), "the leader's own error: \(unknown.stderr)")
+
+            // The leader stops: a command forwarded now waits for the next leader.
+            let notes = daemons.map { $0.notify.messages.count }
+            daemons[leader].signal(SIGSTOP)
+            let enable = Task { try await daemons[follower].regionctl(["enable", "eu", "--reason", "maintenance done"]) }
+            let others = daemons.indices.filter { $0 != leader }
+            let next = try await fleet.leader(among: others, from: notes)
+            let enabled = try await enable.value
+            #expect(enabled.status == 0, "\(enabled.stderr)")
+            let said = try await awaitEvent(daemons[follower], watches[follower], .operatorCommand) { $0.region == "eu" && $0.fields["command"] == "enable" }
+            #expect(said.fields["leader"] == "obs\(next + 1)", "decided by the next leader: \(said.fields)")
+            daemons[leader].signal(SIGCONT)
+            try await awaitEvent(daemons[leader], watches[leader], .operatorCommand) { $0.region == "eu" && $0.fields["command"] == "enable" }
+            for (index, daemon) in daemons.enumerated() {
+                let enables = try await history(daemon).filter { $0.kind == .operatorCommand && $0.fields["command"] == "enable" }
+                #expect(enables.count == 1, "obs\(index + 1) recorded \(enables.count) enables")
+            }
             for watch in watches { await watch.close() }
         } catch {
             Issue.record("\(error)\n\(fleet.logs)")

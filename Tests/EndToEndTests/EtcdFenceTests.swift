@@ -44,6 +44,58 @@ struct EtcdFenceTests {
         await etcd.stop()
     }
 
+    /// The forwarding protocol's two transactions (``ForwardedCommand``): the leader's
+    /// answer requires the request still there; the follower's withdrawal requires no
+    /// answer. Whichever lands first, the other changes nothing, so a command is never both
+    /// answered and withdrawn. The answer dies with the follower's lease.
+    @Test func aForwardedCommandIsEitherAnsweredOrWithdrawnNeverBoth() async throws {
+        let etcd = try await EtcdCluster.start(size: 1)
+        let client = try Self.client(etcd)
+        do {
+            let keys = ClusterKeys(prefix: "/forward-\(UUID().uuidString.prefix(6))")
+            let follower = try await client.grant(ttl: .seconds(30))
+            let leaderLease = try await client.grant(ttl: .seconds(30))
+            let fence = try await client.campaign(election: keys.election, lease: leaderLease, value: "leader")
+            func request(_ id: String) async throws -> ForwardedKey {
+                try await client.put(keys.request(id), Data("{}".utf8), lease: follower)
+                let entry = try #require(try await client.get(keys.request(id)))
+                return ForwardedKey(id: id, requestRevision: entry.createRevision, lease: follower)
+            }
+            func answer(_ key: ForwardedKey) async throws -> Int64? {
+                try await client.fenced(
+                    [.putLeased(key: keys.answer(key.id), value: Data("{}".utf8), lease: key.lease), .delete(key: keys.request(key.id))], fence: fence,
+                    existing: [.init(keys.request(key.id), since: key.requestRevision)])
+            }
+
+            // Withdrawn first: the leader's answer is refused.
+            let a = try await request("a")
+            #expect(try await client.delete(keys.request("a"), whileAbsent: keys.answer("a")))
+            #expect(try await answer(a) == nil, "an answer to a withdrawn request")
+            #expect(try await client.get(keys.answer("a")) == nil)
+
+            // Answered first: the withdrawal is refused, and the answer carries the revision.
+            let b = try await request("b")
+            let revision = try #require(try await answer(b))
+            #expect(try await client.delete(keys.request("b"), whileAbsent: keys.answer("b")) == false)
+            #expect(try await client.get(keys.request("b")) == nil, "answered and removed in one transaction")
+            #expect(try await client.get(keys.answer("b"))?.modRevision == revision)
+
+            // A request sent again under the same id (a new creation revision) is not the one answered.
+            let c = try await request("c")
+            try await client.delete(keys.request("c"))
+            _ = try await request("c")
+            #expect(try await answer(c) == nil)
+
+            // The answer goes with the follower's lease.
+            try await client.revoke(lease: follower)
+            #expect(try await client.get(keys.answer("b")) == nil)
+        } catch {
+            Issue.record("\(error)\n\(etcd.logs)")
+        }
+        await client.shutdown()
+        await etcd.stop()
+    }
+
     @Test func theWatchSeesPutsAndDeletesInOrderAndSurvivesALostMember() async throws {
         let etcd = try await EtcdCluster.start()
         // The first URL is a member that will be killed: requests move on to the next.

@@ -17,7 +17,7 @@ final class RecordingFence: ClusterFence {
         (self.commits, self.committed) = AsyncStream.makeStream()
     }
 
-    func commit(state: EngineState, events: [Event], now: Date) async throws -> Int64 {
+    func commit(state: EngineState, events: [Event], answering: ForwardedKey?, now: Date) async throws -> Int64 {
         let revision = self.revision.withLock { value -> Int64 in
             value += 1
             return value

@@ -124,6 +124,9 @@ public struct ClusterKeys: Sendable, Equatable {
         case observation(region: String, observer: String)
         /// A decision log entry, with its sequence.
         case decision(Int64)
+        /// A command forwarded by a follower, and the leader's answer to it.
+        case request(String)
+        case answer(String)
         case other
     }
 
@@ -135,6 +138,8 @@ public struct ClusterKeys: Sendable, Equatable {
         case ("leader", 2): return .leader
         case ("observers", 2) where !rest[1].isEmpty: return .observer(rest[1])
         case ("observations", 3) where !rest[1].isEmpty && !rest[2].isEmpty: return .observation(region: rest[1], observer: rest[2])
+        case ("requests", 2) where !rest[1].isEmpty: return .request(rest[1])
+        case ("answers", 2) where !rest[1].isEmpty: return .answer(rest[1])
         case ("decisions", 2) where rest[1].utf8.count == 19 && rest[1].utf8.allSatisfy({ (48...57).contains($0) }):
             return Int64(rest[1]).map { .decision($0) } ?? .other
         default: return .other

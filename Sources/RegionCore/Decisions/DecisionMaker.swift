@@ -127,6 +127,12 @@ public struct DecisionMaker: Sendable {
         return unknown.isEmpty ? nil : .unknown(unknown.map(\.id))
     }
 
+    /// The operator's command whose decision is being committed to etcd, if one is.
+    public var fencingCommand: UInt64? {
+        if case .fencing(let pending) = self.stage, case .command(let id) = pending.origin { return id }
+        return nil
+    }
+
     public var isIdle: Bool {
         if case .ready = self.stage { return true }
         return false

@@ -72,6 +72,10 @@ extension ClusterMember {
             switch self.keys.kind(of: entry.key) {
             case .state, .decision:
                 break  // forwardDecisions
+            case .request(let id):
+                self.take(entry, id: id)
+            case .answer(let id):
+                self.answered(id, entry)
             case .leader:
                 self.candidates[entry.key] = (entry.createRevision, String(decoding: entry.value, as: UTF8.self))
             case .observer(let name):
@@ -102,7 +106,7 @@ extension ClusterMember {
             case .leader: self.candidates[key] = nil
             case .observer(let name): self.heartbeats[name] = nil
             case .observation(let region, let observer): self.observations[observer]?[region] = nil
-            case .state, .decision, .other: break
+            case .state, .decision, .request, .answer, .other: break
             }
         }
     }

@@ -60,6 +60,11 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
     var watchRestarting = false
     /// A publication of observations is under way (``publishChanged()``).
     var publishing = false
+    /// Follower: forwarded commands waiting for the leader's answer (ClusterMember+Forward).
+    var answerWaiters: [String: CheckedContinuation<EtcdEntry?, Never>] = [:]
+    /// Leader: forwarded commands being decided, and those whose commit carried the answer.
+    var deciding: [String: Task<Void, Never>] = [:]
+    var answeredInCommit: Set<String> = []
 
     private let signals: AsyncStream<(String, RegionSignal)>
     private let signalsContinuation: AsyncStream<(String, RegionSignal)>.Continuation
@@ -269,6 +274,10 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
                         time: self.time.now, message: "\(self.settings.name) leads the cluster, resuming from the state committed at revision \(self.committedRevision)",
                         .leadershipGained(Leadership(observer: self.settings.name, revision: self.committedRevision, prefix: self.keys.prefix))))
                 self.controller.setRole(.leader)
+                // Commands followers forwarded while no one led (or to a leader that died).
+                if let (_, waiting) = try? await self.etcd.range(prefix: self.keys.requests) {
+                    for entry in waiting { if case .request(let id) = self.keys.kind(of: entry.key) { self.take(entry, id: id) } }
+                }
                 while self.lease.leadership != nil, !Task.isCancelled {
                     try? await self.time.clock.sleep(for: .milliseconds(100))
                 }
@@ -283,6 +292,7 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
     func stepDown(reason: String) async {
         guard let leadership = self.lease.leadership else { return }
         self.lease.deposed()
+        self.dropRequests()
         self.controller.setRole(.follower(leader: nil))
         self.updateView()
         self.logger.warning("cluster: no longer the leader: \(reason)")
@@ -298,7 +308,7 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
     ///
     /// One transaction writes the state, the decision's entry in the log, and drops the log
     /// entries older than the last ``ClusterKeys/decisionLogLength``.
-    public func commit(state: EngineState, events: [Event], now: Date) async throws -> Int64 {
+    public func commit(state: EngineState, events: [Event], answering: ForwardedKey?, now: Date) async throws -> Int64 {
         guard let leadership = self.lease.leadership, self.lease.mayDecide(now: self.time.now) else {
             throw Failure(description: "this instance does not lead the cluster (or its lease may lapse)")
         }
@@ -310,7 +320,15 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
         ]
         let oldest = sequence - ClusterKeys.decisionLogLength
         if oldest > 0 { changes.append(.deleteRange(from: self.keys.decision(0), to: self.keys.decision(oldest + 1))) }
-        guard let revision = try await self.etcd.fenced(changes, fence: leadership, unchanged: .init(self.keys.state, since: self.stateRevision)) else {
+        var existing: [EtcdClient.Unchanged] = []
+        if let answering {
+            changes += try self.answer(answering, error: nil)
+            existing.append(.init(self.keys.request(answering.id), since: answering.requestRevision))
+        }
+        guard let revision = try await self.etcd.fenced(changes, fence: leadership, unchanged: .init(self.keys.state, since: self.stateRevision), existing: existing) else {
+            if let answering, (try? await self.etcd.get(self.keys.request(answering.id)))?.createRevision != answering.requestRevision {
+                throw Failure(description: "the follower that forwarded this command withdrew it before it was committed")
+            }
             // Either the election key is gone (another instance leads), or the state moved
             // since this leader read it (an earlier commit of its own that timed out landed).
             if let holder = try? await self.etcd.leader(election: self.keys.election), holder.key == leadership.key, holder.createRevision == leadership.revision {
@@ -323,6 +341,7 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
         self.committedRevision = max(self.committedRevision, revision)
         self.committedSequence = sequence
         self.stateRevision = revision
+        if let answering { self.answeredInCommit.insert(answering.id) }
         return revision
     }
 }

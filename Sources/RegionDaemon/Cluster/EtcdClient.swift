@@ -116,8 +116,20 @@ public final class EtcdClient: Sendable {
     /// One change of a fenced transaction.
     public enum FencedChange: Sendable {
         case put(key: String, value: Data)
+        /// A put bound to a lease (another instance's: the key dies with it).
+        case putLeased(key: String, value: Data, lease: Int64)
+        case delete(key: String)
         /// Every key from `from` up to, not including, `to`.
         case deleteRange(from: String, to: String)
+
+        var operation: EtcdWire.RequestOp {
+            switch self {
+            case .put(let key, let value): .init(request_put: .init(key: EtcdWire.base64(key), value: EtcdWire.base64(value), lease: nil))
+            case .putLeased(let key, let value, let lease): .init(request_put: .init(key: EtcdWire.base64(key), value: EtcdWire.base64(value), lease: .init(lease)))
+            case .delete(let key): .init(request_delete_range: .init(key: EtcdWire.base64(key), range_end: nil))
+            case .deleteRange(let from, let to): .init(request_delete_range: .init(key: EtcdWire.base64(from), range_end: EtcdWire.base64(to)))
+            }
+        }
     }
 
     /// Makes every change in one transaction, only while `fence` holds (see
@@ -127,18 +139,29 @@ public final class EtcdClient: Sendable {
     /// `unchanged`: the transaction also requires that key not written since. A request
     /// that timed out here may still be applied by etcd later, after a newer one; with
     /// this condition it then changes nothing.
-    public func fenced(_ changes: [FencedChange], fence: LeaderLease.Leadership, unchanged: Unchanged? = nil) async throws -> Int64? {
+    ///
+    /// `existing`: keys that must still exist with these creation revisions.
+    public func fenced(_ changes: [FencedChange], fence: LeaderLease.Leadership, unchanged: Unchanged? = nil, existing: [Unchanged] = []) async throws -> Int64? {
         let txn = EtcdWire.Txn(
-            compare: [.created(fence.key, at: fence.revision)] + (unchanged.map { [.modified($0.key, at: $0.revision)] } ?? []),
-            success: changes.map { change in
-                switch change {
-                case .put(let key, let value): .init(request_put: .init(key: EtcdWire.base64(key), value: EtcdWire.base64(value), lease: nil))
-                case .deleteRange(let from, let to): .init(request_delete_range: .init(key: EtcdWire.base64(from), range_end: EtcdWire.base64(to)))
-                }
-            })
+            compare: [.created(fence.key, at: fence.revision)] + (unchanged.map { [.modified($0.key, at: $0.revision)] } ?? [])
+                + existing.map { .created($0.key, at: $0.revision) },
+            success: changes.map(\.operation))
         let response: EtcdWire.TxnResponse = try await self.call("/v3/kv/txn", txn)
         guard response.succeeded == true else { return nil }
         return response.header?.revision?.value
+    }
+
+    /// Deletes `key` only while `absent` does not exist; false when it does.
+    public func delete(_ key: String, whileAbsent absent: String) async throws -> Bool {
+        let txn = EtcdWire.Txn(compare: [.created(absent, at: 0)], success: [FencedChange.delete(key: key).operation])
+        let response: EtcdWire.TxnResponse = try await self.call("/v3/kv/txn", txn)
+        return response.succeeded == true
+    }
+
+    /// One key's entry, or nil when it does not exist.
+    public func get(_ key: String) async throws -> EtcdEntry? {
+        let response: EtcdWire.RangeResponse = try await self.call("/v3/kv/range", EtcdWire.Range(key: EtcdWire.base64(key), range_end: nil))
+        return response.kvs?.first.flatMap(EtcdEntry.init)
     }
 
     // MARK: election

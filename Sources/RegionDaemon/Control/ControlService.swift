@@ -40,10 +40,15 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
     /// Group whose members (with root and the daemon's own user) may change state.
     let adminGroupID: UInt32?
     let metrics: DaemonMetrics?
+    /// Cluster mode: sends a command this follower may not decide to the leader through
+    /// etcd; the revision of the decision, or why not (``ClusterMember/forward(_:uid:)``).
+    let forward: (@Sendable (ControlRequest, UInt32) async -> Result<Int64, ControlError>)?
 
     public init(
-        supervisor: Supervisor<C>, controller: FailoverController<C>? = nil, store: StateStore? = nil, adminGroupID: UInt32?, metrics: DaemonMetrics? = nil
+        supervisor: Supervisor<C>, controller: FailoverController<C>? = nil, store: StateStore? = nil, adminGroupID: UInt32?, metrics: DaemonMetrics? = nil,
+        forward: (@Sendable (ControlRequest, UInt32) async -> Result<Int64, ControlError>)? = nil
     ) {
+        self.forward = forward
         self.metrics = metrics
         self.supervisor = supervisor
         self.controller = controller
@@ -154,6 +159,16 @@ public struct ControlService<C: Clock>: Sendable where C.Duration == Duration {
         let reason = request.reason.flatMap { $0.isEmpty ? nil : $0 } ?? "no reason given"
         switch await controller.command(operation, uid: peer.uid, reason: reason) {
         case .success(let report): return .reply(Self.encode(ControlReply(id: id, result: report)))
+        case .failure(let error) where error.code == .notLeader && self.forward != nil:
+            // A follower: the leader decides; the caller's permission was checked here.
+            switch await self.forward!(request, peer.uid) {
+            case .success(let revision):
+                // Reply once this instance has the decision too, so the report shows it.
+                _ = await controller.recorded(revision: revision, within: .seconds(5))
+                return .reply(Self.encode(ControlReply(id: id, result: controller.trafficReport())))
+            case .failure(let error):
+                return Self.failure(id, error)
+            }
         case .failure(let error): return Self.failure(id, error)
         }
     }

@@ -9,5 +9,8 @@ public protocol ClusterFence: Sendable {
     /// Commits the state and its events for the fleet; returns the etcd revision of the
     /// write. Throws when this instance may not decide (not the leader, lease about to
     /// lapse, fence refused, etcd unreachable): the decision was not made.
-    func commit(state: EngineState, events: [Event], now: Date) async throws -> Int64
+    ///
+    /// `answering`: a follower's forwarded command this decision answers; the answer and
+    /// the request's removal go in the same transaction, which requires the request still there.
+    func commit(state: EngineState, events: [Event], answering: ForwardedKey?, now: Date) async throws -> Int64
 }

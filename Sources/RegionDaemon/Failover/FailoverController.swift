@@ -25,6 +25,10 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     private let inboxContinuation: AsyncStream<DecisionInput>.Continuation
     private var replies: [UInt64: CheckedContinuation<Result<TrafficReport, ControlError>, Never>] = [:]
     private var nextRequest: UInt64 = 1
+    /// Commands a follower forwarded: the leader answers them in the commit of their decision.
+    private var forwarded: [UInt64: ForwardedKey] = [:]
+    /// Callers waiting until a revision is recorded here (a forwarded command's reply).
+    private var revisionWaiters: [UInt64: (revision: Int64, reply: CheckedContinuation<Bool, Never>)] = [:]
     private var restored = false
     private var loggedUnrecorded = false
     private let timer: DeadlineTimer<C>
@@ -85,6 +89,13 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     private func show() {
         let shown = Shown(engine: self.machine.engine, signals: self.machine.signals, recording: self.machine.recording, suspicion: self.machine.suspicion)
         self.shown.withLock { $0 = shown }
+        if !self.revisionWaiters.isEmpty {
+            let recorded = self.machine.recordedRevision
+            for (token, waiter) in self.revisionWaiters where waiter.revision <= recorded {
+                self.revisionWaiters[token] = nil
+                waiter.reply.resume(returning: true)
+            }
+        }
     }
 
     // MARK: inputs (callable from anywhere, never block)
@@ -120,13 +131,37 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
     }
 
     /// Applies an operator command once it is committed; returns the resulting traffic report.
-    public func command(_ command: OperatorCommand, uid: UInt32, reason: String) async -> Result<TrafficReport, ControlError> {
+    /// `forwarded`: a follower's command, answered under the fence in the commit of its decision.
+    public func command(_ command: OperatorCommand, uid: UInt32, reason: String, forwarded: ForwardedKey? = nil) async -> Result<TrafficReport, ControlError> {
         let id = self.nextRequest
         self.nextRequest += 1
+        if let forwarded { self.forwarded[id] = forwarded }
+        defer { self.forwarded[id] = nil }
         return await withCheckedContinuation { reply in
             self.replies[id] = reply
             self.inboxContinuation.yield(.command(OperatorRequest(id: id, command: command, uid: uid, reason: reason)))
         }
+    }
+
+    /// Waits until the decision committed at `revision` is recorded here (or `limit` passed);
+    /// true when it is.
+    public func recorded(revision: Int64, within limit: Duration) async -> Bool {
+        if self.machine.recordedRevision >= revision { return true }
+        let token = self.nextRequest
+        self.nextRequest += 1
+        let clock = self.time.clock
+        // Bounds the wait; owned by this call and cancelled when it returns.
+        let deadline = Task { [weak self] in
+            try? await clock.sleep(for: limit)
+            await self?.expireWaiter(token)
+        }
+        defer { deadline.cancel() }
+        return await withCheckedContinuation { reply in self.revisionWaiters[token] = (revision, reply) }
+    }
+
+    private func expireWaiter(_ token: UInt64) {
+        guard let waiter = self.revisionWaiters.removeValue(forKey: token) else { return }
+        waiter.reply.resume(returning: self.machine.recordedRevision >= waiter.revision)
     }
 
     // MARK: start-up
@@ -178,6 +213,8 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         for await _ in self.inbox {}
         for reply in self.replies.values { reply.resume(returning: .failure(ControlError(.busy, "regiond is stopping"))) }
         self.replies.removeAll()
+        for waiter in self.revisionWaiters.values { waiter.reply.resume(returning: false) }
+        self.revisionWaiters.removeAll()
     }
 
     /// Hands one input to the machine and carries out its actions; the answer to a commit
@@ -201,7 +238,8 @@ public actor FailoverController<C: Clock>: Service where C.Duration == Duration 
         case .commitFenced(let state, let events):
             guard let fence = self.fence else { return .fenced(.refused("no cluster to commit to")) }
             do {
-                return .fenced(.committed(revision: try await fence.commit(state: state, events: events, now: self.time.now)))
+                let answering = self.machine.fencingCommand.flatMap { self.forwarded[$0] }
+                return .fenced(.committed(revision: try await fence.commit(state: state, events: events, answering: answering, now: self.time.now)))
             } catch {
                 self.logger.warning("decision not committed to etcd, so not applied: \(error)", metadata: ["REGIOND_REFUSED": "\(events.map(\.kind.rawValue).joined(separator: ","))"])
                 return .fenced(.refused("\(error)"))
