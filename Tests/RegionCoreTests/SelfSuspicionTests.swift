@@ -15,7 +15,7 @@ struct SelfSuspicionTests {
         var fraction = 0.5
         var regions = four
         /// (seconds, regions failing then); the window is 60 s. `~eu`: eu's latest probe
-        /// evaluation failed, but it is not unhealthy yet.
+        /// evaluation failed, but it is not unhealthy yet; `?eu`: eu has too few samples yet.
         var rounds: [(Double, [String])]
         /// What each round said: "began eu,us", "ended fewer_fail", or "".
         var said: [String]
@@ -42,6 +42,9 @@ struct SelfSuspicionTests {
             why: "failed probes alone decide nothing, so they raise nothing",
             rounds: [(0, ["~eu", "~us", "~ap"]), (5, ["~eu", "~us", "~ap"])], said: ["", ""]),
         Case(
+            why: "a region still waiting for samples is not troubled", regions: ["eu", "us", "ap"],
+            rounds: [(0, ["eu", "?us", "?ap"])], said: [""]),
+        Case(
             why: "a probe that failed once and passes again ends it",
             rounds: [(0, ["eu", "~us", "~ap"]), (5, ["eu"])], said: ["began ap,eu,us", "ended fewer_fail"]),
         Case(
@@ -63,7 +66,13 @@ struct SelfSuspicionTests {
         for (time, failing) in c.rounds {
             let signals = Dictionary(
                 uniqueKeysWithValues: c.regions.map { id in
-                    (id, failing.contains(id) ? RegionCoreTests.failing : failing.contains("~" + id) ? healthyButFlaky : healthy)
+                    (
+                        id,
+                        failing.contains(id)
+                            ? RegionCoreTests.failing
+                            : failing.contains("~" + id)
+                                ? healthyButFlaky : failing.contains("?" + id) ? RegionSignal(status: .unknown, passing: false) : healthy
+                    )
                 })
             switch rule.observe(signals, enabled: c.regions, now: t(time)) {
             case .began(let suspect)?: said.append("began \(suspect.regions.joined(separator: ","))")

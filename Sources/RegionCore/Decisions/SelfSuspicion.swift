@@ -48,14 +48,16 @@ public struct SelfSuspicion: Sendable, Equatable {
 
     /// Takes the latest signal of every enabled region; says when suspicion begins or ends.
     ///
-    /// A region is *troubled* when it fails or its latest evaluation alone did not pass.
+    /// A region is *troubled* when it fails or its latest evaluation alone did not pass
+    /// (and it is not unknown: a region still waiting for samples says nothing).
     /// Counting the early sign matters: when this observer's network breaks, every region's
     /// probes fail within one probe interval, but hysteresis turns them unhealthy one by
     /// one; counting only failing regions would fail the first over before the second is
     /// seen. A suspicion begins only when some region fails (a decision is due) and more
     /// than `fraction` of the enabled regions became troubled within `window`.
     public mutating func observe(_ signals: [String: RegionSignal], enabled: [String], now: Date) -> Change? {
-        let troubled = Set(enabled.filter { signals[$0].map { $0.failing || !$0.passing } ?? false })
+        // An unknown region (too few samples yet) is not evidence of anything.
+        let troubled = Set(enabled.filter { signals[$0].map { $0.failing || (!$0.passing && $0.status != .unknown) } ?? false })
         self.failingSince = self.failingSince.filter { troubled.contains($0.key) }
         for id in troubled where self.failingSince[id] == nil { self.failingSince[id] = now }
         if let suspect = self.suspect {
