@@ -70,6 +70,37 @@ struct FailbackRampTests {
         #expect(fleet.engine.nextDeadline() == t(270), "a new window, from 150")
     }
 
+    /// A ramp never strands users: ap is down, eu is on its ramp, then us fails. eu is the
+    /// only healthy region, so its ramp ends at once and it takes us's traffic in the same
+    /// round; without that, us kept its traffic (`no_healthy_target`). `make chaos` seeds
+    /// 1252840461 and 247327317.
+    @Test func aRampEndsAtOnceWhenAFailingRegionHasNowhereElseToGo() throws {
+        var fleet = Fleet(threeRegions) {
+            $0.cooldown = .zero
+            $0.recoveryWindow = .seconds(120)
+        }
+        fleet.at(0, ["ap": failing, "eu": failing])
+        fleet.at(10, ["eu": healthy])
+        fleet.at(130)
+        #expect(fleet.phase("eu") == "failing_back" && fleet.weights["eu"] == 1250)
+        let moved = fleet.at(140, ["us": failing])
+        #expect(moved.events.map(\.kind) == [.failbackCompleted, .failoverStarted], "\(moved.events.map(\.message))")
+        #expect(moved.events.first?.message.contains("us's traffic must move") == true)
+        #expect(fleet.weights == ["eu": 10_000, "us": 0, "ap": 0])
+        #expect(!fleet.engine.state.panic)
+        // A ramp with somewhere else to go is left alone.
+        var calm = Fleet(threeRegions) {
+            $0.cooldown = .zero
+            $0.recoveryWindow = .seconds(120)
+        }
+        calm.at(0, ["eu": failing])
+        calm.at(10, ["eu": healthy])
+        calm.at(130)
+        let other = calm.at(140, ["us": failing])
+        #expect(other.events.map(\.kind) == [.failoverStarted])
+        #expect(calm.phase("eu") == "failing_back")
+    }
+
     /// The gradual strategy keeps its own step and interval for failback.
     @Test func gradualRampsWithItsOwnStep() {
         var fleet = Fleet(threeRegions) {

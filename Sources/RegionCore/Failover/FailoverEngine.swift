@@ -186,6 +186,7 @@ public struct FailoverEngine: Sendable {
             events.append(self.event(nil, "pin expired; automatic failover resumes", .pinExpired(Because(reason: pin.reason)), now))
         }
         self.runMaintenance(signals: signals, now: now, events: &events)
+        self.cutRampsForStranded(signals: signals, now: now, events: &events)
         // Targets as the round starts. A region that fails over in this round was never a
         // target (failing means not healthy), so this view stays exact while regions advance.
         let targets = self.calculator(signals)

@@ -33,9 +33,15 @@ extension ClusterMember {
                 do {
                     try await self.etcd.put(self.keys.request(id), try JSONEncoder().encode(command), lease: lease)
                 } catch {
+                    self.unsent[id] = "\(error)"
                     self.answered(id, nil)
                 }
             }
+        }
+        if let error = self.unsent.removeValue(forKey: id) {
+            // The write may still land late (etcd without quorum holds it): withdraw it too.
+            _ = await self.withdraw(id)
+            return .failure(ControlError(.unavailable, "the command could not be written to etcd (\(error)); see regionctl history before trying again"))
         }
         guard let answer else { return await self.withdraw(id) }
         return Self.read(answer)

@@ -62,6 +62,8 @@ public actor ClusterMember<C: Clock>: Service, ClusterFence where C.Duration == 
     var publishing = false
     /// Follower: forwarded commands waiting for the leader's answer (ClusterMember+Forward).
     var answerWaiters: [String: CheckedContinuation<EtcdEntry?, Never>] = [:]
+    /// Follower: forwarded commands whose request could not be written, and why.
+    var unsent: [String: String] = [:]
     /// Leader: forwarded commands being decided, and those whose commit carried the answer.
     var deciding: [String: Task<Void, Never>] = [:]
     var answeredInCommit: Set<String> = []
